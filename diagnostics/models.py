@@ -1,0 +1,144 @@
+"""Diagnostics (a model's answer about one recording, and a clinician's review of it) and the
+registry of model versions that produce them."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from media_assets.models import Recording
+from portal.models import Patient
+
+
+class Label(models.TextChoices):
+    HEALTHY = "healthy", _("likely healthy")
+    ANOMALY = "anomaly", _("possible respiratory anomaly")
+    INCONCLUSIVE = "inconclusive", _("inconclusive: please re-record or review")
+
+
+class ModelStatus(models.TextChoices):
+    CANDIDATE = "candidate", _("Candidate")
+    CANARY = "canary", _("Canary")
+    PRODUCTION = "production", _("Production")
+    ARCHIVED = "archived", _("Archived")
+
+
+class ModelVersion(models.Model):
+    """A trained model: its artifact in storage, what it expects, and how well it did."""
+
+    name = models.CharField(max_length=100)
+    version = models.CharField(max_length=50)
+    artifact = models.CharField(max_length=255, help_text=_("Storage key of the model artifact."))
+    sha256 = models.CharField(max_length=64)
+    labels = models.JSONField(default=list)
+    sample_rate = models.PositiveIntegerField(default=16000)
+    clip_seconds = models.FloatField(default=5.0)
+    metrics = models.JSONField(default=dict, blank=True)
+    trained_on = models.CharField(
+        max_length=32,
+        default="synthetic",
+        help_text=_("'synthetic' for models trained on generated sounds: not for clinical use."),
+    )
+    status = models.CharField(
+        max_length=12, choices=ModelStatus.choices, default=ModelStatus.CANDIDATE
+    )
+    canary_fraction = models.FloatField(default=0.0)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    promoted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "version"], name="unique_model_name_version"),
+            models.UniqueConstraint(
+                fields=["status"],
+                condition=Q(status="production"),
+                name="one_production_model_version",
+            ),
+            models.CheckConstraint(
+                condition=Q(canary_fraction__gte=0) & Q(canary_fraction__lte=1),
+                name="canary_fraction_is_a_fraction",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}"
+
+    @property
+    def is_synthetic(self) -> bool:
+        return self.trained_on == "synthetic"
+
+    def clean(self) -> None:
+        if self.status == ModelStatus.CANARY and not 0 < self.canary_fraction <= 1:
+            raise ValidationError(
+                {"canary_fraction": _("A canary needs a fraction between 0 and 1.")}
+            )
+
+
+class DiagnosticStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+
+
+class Diagnostic(models.Model):
+    recording = models.ForeignKey(Recording, on_delete=models.PROTECT, related_name="diagnostics")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="diagnostics")
+    status = models.CharField(
+        max_length=10, choices=DiagnosticStatus.choices, default=DiagnosticStatus.QUEUED
+    )
+    label = models.CharField(max_length=16, choices=Label.choices, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    scores = models.JSONField(default=dict, blank=True)
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="diagnostics"
+    )
+    symptoms = models.JSONField(default=dict, blank=True)
+    timings = models.JSONField(default=dict, blank=True)
+    queued_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    review_label = models.CharField(max_length=16, choices=Label.choices, blank=True)
+    review_note = models.TextField(blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-queued_at", "-id"]
+        indexes = [
+            models.Index(fields=["patient", "queued_at"]),
+            models.Index(fields=["status", "queued_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(confidence__isnull=True)
+                | (Q(confidence__gte=0) & Q(confidence__lte=1)),
+                name="confidence_is_a_probability",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="succeeded") | ~Q(label=""),
+                name="succeeded_diagnostic_has_a_label",
+            ),
+            models.CheckConstraint(
+                condition=Q(review_label="") | Q(reviewed_at__isnull=False),
+                name="review_has_a_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Diagnostic #{self.pk} ({self.status})"
+
+    @property
+    def is_reviewed(self) -> bool:
+        return bool(self.review_label)
+
+    def clean(self) -> None:
+        if self.recording_id and self.patient_id and self.recording.patient_id != self.patient_id:
+            raise ValidationError(_("A diagnostic belongs to its recording's patient."))

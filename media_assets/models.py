@@ -1,0 +1,73 @@
+"""Recordings: the audio a clinician uploaded, as stored, with what was measured about it."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from portal.models import Patient
+
+
+class RecordingKind(models.TextChoices):
+    COUGH = "cough", _("Cough")
+    BREATH = "breath", _("Breathing")
+    SPEECH = "speech", _("Speech")
+
+
+class RecordingStatus(models.TextChoices):
+    PENDING = "pending", _("Pending upload")
+    STORED = "stored", _("Stored")
+    REJECTED = "rejected", _("Rejected")
+    DELETED = "deleted", _("Deleted")
+
+
+class Recording(models.Model):
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="recordings")
+    kind = models.CharField(max_length=8, choices=RecordingKind.choices)
+    status = models.CharField(
+        max_length=8, choices=RecordingStatus.choices, default=RecordingStatus.PENDING
+    )
+    storage_key = models.CharField(max_length=255, unique=True)
+    original_name = models.CharField(
+        max_length=255, blank=True, help_text=_("As uploaded; metadata only, never part of a path.")
+    )
+    content_type = models.CharField(max_length=100, blank=True)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    duration_s = models.FloatField(null=True, blank=True)
+    sample_rate = models.PositiveIntegerField(null=True, blank=True)
+    channels = models.PositiveSmallIntegerField(null=True, blank=True)
+    quality = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_("Clipping ratio, silence ratio, loudness (dBFS), cough detector score."),
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    stored_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["patient", "created_at"])]
+        constraints = [
+            # The same bytes for the same patient are one recording, however many uploads race.
+            models.UniqueConstraint(
+                fields=["patient", "sha256"],
+                condition=Q(status="stored"),
+                name="unique_stored_recording_per_patient",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="stored") | (Q(size_bytes__isnull=False) & ~Q(sha256="")),
+                name="stored_recording_has_size_and_hash",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Recording #{self.pk} ({self.kind})"
+
+    @property
+    def quality_warnings(self) -> list[str]:
+        return list(self.quality.get("warnings", []))

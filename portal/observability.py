@@ -1,0 +1,80 @@
+"""Request ids and the access log.
+
+Every request gets an id (a well-formed ``X-Request-ID`` from the proxy is kept, anything else is
+replaced), which is returned in the response header, attached to every log line and audit event made
+while handling it, and carried in the headers of the Celery tasks it enqueues (see ``portal.celery``).
+
+The access log names the route pattern (``patients/<int:pk>/``), never the concrete path or its query
+string: a search for a patient's name must not end up in a log file.
+"""
+
+import logging
+import re
+import time
+import uuid
+from contextvars import ContextVar
+
+request_id_var: ContextVar[str] = ContextVar("request_id", default="")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+access_logger = logging.getLogger("portal.access")
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def current_request_id() -> str:
+    return request_id_var.get()
+
+
+def accept_request_id(candidate: str | None) -> str:
+    """Keep an upstream id if it is safe to log, otherwise mint one."""
+    if candidate and _VALID_REQUEST_ID.match(candidate):
+        return candidate
+    return new_request_id()
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds ``request_id`` to every record so the JSON formatter always has the field."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "request_id", ""):
+            record.request_id = request_id_var.get()
+        return True
+
+
+class RequestIdMiddleware:
+    """Binds a request id for the duration of the request and writes one access-log line."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request_id = accept_request_id(request.headers.get(REQUEST_ID_HEADER))
+        token = request_id_var.set(request_id)
+        request.request_id = request_id
+        started = time.perf_counter()
+        try:
+            response = self.get_response(request)
+            response[REQUEST_ID_HEADER] = request_id
+            _log_access(request, response.status_code, started)
+            return response
+        finally:
+            request_id_var.reset(token)
+
+
+def _log_access(request, status: int, started: float) -> None:
+    match = getattr(request, "resolver_match", None)
+    route = match.route if match else "<unresolved>"
+    access_logger.info(
+        "request",
+        extra={
+            "method": request.method,
+            "route": route,
+            "status": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+        },
+    )

@@ -1,0 +1,3 @@
+"""WebSocket routes. The live-result consumers of ``diagnostics`` register here."""
+
+websocket_urlpatterns: list = []

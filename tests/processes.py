@@ -1,0 +1,113 @@
+"""Start and stop real processes (ASGI servers, Celery workers, Redis) from tests.
+
+Each process writes its output to a file, which tests read and which is shown when a start fails.
+Processes run in a session of their own and are killed as a group, so no pool child survives a test.
+"""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def redis_answers(url: str) -> bool:
+    client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+    try:
+        return bool(client.ping())
+    except (redis.RedisError, OSError):
+        return False
+    finally:
+        client.close()
+
+
+def http_status(url: str, timeout: float = 5.0) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+class LiveProcess:
+    def __init__(self, name: str, argv: list[str], *, log_dir: Path, env=None) -> None:
+        self.name = name
+        self.argv = argv
+        self.env = env
+        self.log_path = Path(log_dir) / f"{name}.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, *, ready: Callable[[], bool], timeout: float = 60) -> "LiveProcess":
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        log.close()
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                output = self.output()
+                self.stop()
+                raise RuntimeError(f"{self.name} did not become ready:\n{output[-4000:]}")
+            time.sleep(0.1)
+        return self
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def signal_group(self, sig: int) -> None:
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, sig)
+
+    def stop(self, timeout: float = 10) -> None:
+        if self.proc is None:
+            return
+        self.signal_group(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=timeout)
+        self.signal_group(signal.SIGKILL)
+        self.proc.wait()
+
+
+def asgi_server(env: dict, log_dir: Path, port: int | None = None) -> LiveProcess:
+    port = port or free_port()
+    server = LiveProcess(
+        "asgi",
+        [sys.executable, "-m", "uvicorn", "portal.asgi:application", "--host", "127.0.0.1",
+         "--port", str(port), "--no-access-log", "--lifespan", "off"],
+        log_dir=log_dir, env=env,
+    )  # fmt: skip
+    server.url = f"http://127.0.0.1:{port}"
+    return server.start(ready=lambda: http_status(f"{server.url}/healthz", 1) == 200)
+
+
+def celery_worker(env: dict, log_dir: Path, *, queues: str, name: str = "worker") -> LiveProcess:
+    worker = LiveProcess(
+        name,
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", queues,
+         "-n", f"{name}-{os.getpid()}@%h", "--concurrency", "1", "--loglevel", "INFO",
+         "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        log_dir=log_dir, env=env,
+    )  # fmt: skip
+    return worker.start(ready=lambda: " ready." in worker.output(), timeout=60)
