@@ -20,13 +20,14 @@ class RecordingStatus(models.TextChoices):
     STORED = "stored", _("Stored")
     REJECTED = "rejected", _("Rejected")
     DELETED = "deleted", _("Deleted")
+    QUARANTINED = "quarantined", _("Quarantined: stored object missing")
 
 
 class Recording(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="recordings")
     kind = models.CharField(max_length=8, choices=RecordingKind.choices)
     status = models.CharField(
-        max_length=8, choices=RecordingStatus.choices, default=RecordingStatus.PENDING
+        max_length=12, choices=RecordingStatus.choices, default=RecordingStatus.PENDING
     )
     storage_key = models.CharField(max_length=255, unique=True)
     original_name = models.CharField(

@@ -18,6 +18,8 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from portal.storage import STORAGE_ERRORS
+
 logger = logging.getLogger(__name__)
 
 PROBE_TIMEOUT_S = 2.0
@@ -56,13 +58,7 @@ CHECKS = {"database": check_database, "redis": check_redis, "storage": check_sto
 
 # Only failures we expect from an unreachable dependency are turned into a 503; anything else is a
 # bug and should surface as one.
-try:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    _STORAGE_ERRORS: tuple[type[BaseException], ...] = (OSError, BotoCoreError, ClientError)
-except ImportError:  # pragma: no cover - boto3 is a runtime dependency
-    _STORAGE_ERRORS = (OSError,)
-EXPECTED_FAILURES = (DatabaseError, redis.RedisError, *_STORAGE_ERRORS)
+EXPECTED_FAILURES = (DatabaseError, redis.RedisError, *STORAGE_ERRORS)
 
 
 def run_checks() -> dict[str, dict]:

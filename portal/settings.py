@@ -6,7 +6,9 @@ generated once into ``var/``). Production sets ``DJANGO_ENV=production`` with ``
 ``DATABASE_URL``, ``REDIS_URL`` and, usually, ``STORAGE_BACKEND=s3``; it refuses to start without them.
 """
 
+import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -66,6 +68,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_prometheus",
     "rest_framework",
+    "rest_framework_simplejwt",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -127,8 +130,9 @@ else:
 if _db["ENGINE"].endswith("sqlite3"):
     _db["ENGINE"] = "django_prometheus.db.backends.sqlite3"
     _db["OPTIONS"] = SQLITE_OPTIONS
-    # Worker and server processes started by tests must see the test database, so it is a file.
-    _db["TEST"] = {"NAME": str(Path(_db["NAME"]).with_name("test-db.sqlite3"))}
+    # Worker and server processes started by tests must see the test database, so it is a file;
+    # one per test run, so that two runs on one machine do not share it.
+    _db["TEST"] = {"NAME": str(Path(_db["NAME"]).with_name(f"test-db-{os.getpid()}.sqlite3"))}
 elif _db["ENGINE"].endswith("postgresql"):
     _db["ENGINE"] = "django_prometheus.db.backends.postgresql"
     _db["CONN_MAX_AGE"] = 0  # the pool owns connection reuse
@@ -194,7 +198,10 @@ elif STORAGE_BACKEND == "local":
     # permission-checked view.
     _default_storage = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(VAR_DIR / "media"), "base_url": None},
+        "OPTIONS": {
+            "location": env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")),
+            "base_url": None,
+        },
     }
 else:
     raise ImproperlyConfigured("STORAGE_BACKEND must be 'local' or 's3'.")
@@ -212,6 +219,26 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = not PRODUCTION
+
+# --- Recordings ------------------------------------------------------------------------------------
+RECORDING_MAX_BYTES = env.int("RECORDING_MAX_BYTES", default=20 * 1024 * 1024)
+# The whole request body may exceed the file by a little multipart framing, never by more.
+REQUEST_MAX_BYTES = RECORDING_MAX_BYTES + 256 * 1024
+RECORDING_MIN_SECONDS = env.float("RECORDING_MIN_SECONDS", default=0.5)
+RECORDING_MAX_SECONDS = env.float("RECORDING_MAX_SECONDS", default=60.0)
+RECORDING_SAMPLE_RATES = tuple(
+    env.list(
+        "RECORDING_SAMPLE_RATES",
+        cast=int,
+        default=[8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 96000],
+    )
+)
+RECORDING_MAX_CHANNELS = env.int("RECORDING_MAX_CHANNELS", default=2)
+ANALYSIS_SAMPLE_RATE = 16000
+PENDING_UPLOAD_MAX_AGE_S = env.int("PENDING_UPLOAD_MAX_AGE_S", default=24 * 3600)
+DIRECT_UPLOAD_EXPIRE_S = env.int("DIRECT_UPLOAD_EXPIRE_S", default=15 * 60)
+RECONCILE_GRACE_S = env.int("RECONCILE_GRACE_S", default=3600)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # larger uploads spool to a temporary file
 
 # --- Auth and sessions -----------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -257,11 +284,17 @@ USE_TZ = True
 # --- REST framework --------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    "EXCEPTION_HANDLER": "portal.api_errors.exception_handler",
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+}
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=10)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(hours=env.int("JWT_REFRESH_HOURS", default=12)),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Respiratory audio portal API",
@@ -302,6 +335,14 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=50)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=40)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
+    "cleanup-pending-uploads": {
+        "task": "media_assets.tasks.cleanup_pending_uploads",
+        "schedule": crontab(minute=5),
+    },
+    "reconcile-storage": {
+        "task": "media_assets.tasks.reconcile_storage",
+        "schedule": crontab(minute=35, hour=2),
+    },
     "purge-expired-sessions": {
         "task": "portal.tasks.purge_expired_sessions",
         "schedule": crontab(minute=17, hour=3),

@@ -17,9 +17,17 @@ from tests.processes import LiveProcess, redis_answers
 pytest_plugins = ["tests.fixtures.factories_fixtures"]
 
 
+def _django_enabled(config) -> bool:
+    # The pure packages (diagnostics.ml, media_assets.audio) can be tested with -p no:django.
+    return config.pluginmanager.hasplugin("django")
+
+
 @pytest.fixture(scope="session", autouse=True)
-def redis_server():
+def redis_server(request):
     """Make sure the configured Redis answers; start the embedded one when none is configured."""
+    if not _django_enabled(request.config):
+        yield None
+        return
     if redis_answers(settings.REDIS_URL):
         proc = None
     elif settings.EMBEDDED_REDIS:
@@ -47,8 +55,30 @@ def redis_server():
         proc.stop()
 
 
+@pytest.fixture(autouse=True)
+def media_root(request, tmp_path):
+    """Each test stores objects in a folder of its own (local storage) and sees only those."""
+    root = tmp_path / "media"
+    root.mkdir()
+    if not _django_enabled(request.config):
+        return root
+    settings = request.getfixturevalue("settings")
+    if settings.STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):
+        storages = dict(settings.STORAGES)
+        storages["default"] = {
+            **storages["default"],
+            "OPTIONS": {**storages["default"]["OPTIONS"], "location": str(root)},
+        }
+        settings.STORAGES = storages
+    return root
+
+
+def stored_objects(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
 @pytest.fixture
-def process_env(transactional_db):
+def process_env(transactional_db, media_root):
     """Environment for a child process (server, worker) that must use this test's database."""
     from django.db import connection
 
@@ -61,5 +91,7 @@ def process_env(transactional_db):
             f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
         )
     env["REDIS_URL"] = settings.REDIS_URL
+    env["SECRET_KEY"] = settings.SECRET_KEY  # sessions made in the test must be valid there
+    env["MEDIA_ROOT"] = str(media_root)
     env.setdefault("VAR_DIR", str(settings.VAR_DIR))
     return env

@@ -1,0 +1,144 @@
+"""Every write about diagnostics: submitting a recording for analysis, reviews and retries.
+
+``submit_recording`` is the "store a recording, then diagnose it" workflow of DESIGN.md flow 1: the
+checks run first (nothing is written for a rejected upload), the object is written before its row,
+the recording and its diagnostic commit in one transaction, and the inference task is enqueued only
+after that commit.
+"""
+
+import logging
+from dataclasses import dataclass
+
+from django.db import DatabaseError, IntegrityError, transaction
+from django.utils import timezone
+
+from diagnostics.models import Diagnostic
+from media_assets import services as media
+from media_assets.audio import AudioRejected
+from media_assets.errors import RecordingNotSaved, UploadClosed
+from media_assets.models import Recording, RecordingStatus
+from portal.audit import record_event
+from portal.models import Patient
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Submission:
+    recording: Recording
+    diagnostic: Diagnostic
+    duplicate: bool
+
+
+def _existing_submission(patient: Patient, sha256: str) -> Submission | None:
+    recording = media.find_stored_duplicate(patient=patient, sha256=sha256)
+    if recording is None:
+        return None
+    return Submission(recording=recording, diagnostic=_first_diagnostic(recording), duplicate=True)
+
+
+def submit_recording(
+    *,
+    patient: Patient,
+    file,
+    kind: str,
+    symptoms: dict,
+    user,
+    original_name: str = "",
+    request=None,
+) -> Submission:
+    """Check, store and enqueue an uploaded recording; the same bytes again return the first one.
+
+    Raises ``media_assets.audio.AudioRejected`` for unusable audio, leaving nothing behind.
+    """
+    inspected = media.inspect_audio(file=file)
+    existing = _existing_submission(patient, inspected.sha256)
+    if existing is not None:
+        return existing
+    key = media.recording_key(site=patient.site, extension=inspected.extension)
+    media.put_object(key=key, file=file)
+    try:
+        with transaction.atomic():
+            recording = media.create_stored_recording(
+                patient=patient, kind=kind, key=key, inspected=inspected,
+                original_name=original_name, user=user,
+            )  # fmt: skip
+            diagnostic = _queue_diagnostic(recording=recording, symptoms=symptoms)
+            record_event(
+                action="recording.created", actor=user, obj=recording, patient=patient,
+                request=request, detail={"kind": kind, "diagnostic": diagnostic.pk},
+            )  # fmt: skip
+    except IntegrityError:
+        media.discard_object(key)
+        # Another upload of the same bytes for this patient committed first.
+        existing = _existing_submission(patient, inspected.sha256)
+        if existing is None:
+            raise
+        return existing
+    except DatabaseError as exc:
+        media.discard_object(key)
+        logger.warning("recording not saved", extra={"error": type(exc).__name__})
+        raise RecordingNotSaved from exc
+    except BaseException:
+        media.discard_object(key)
+        raise
+    return Submission(recording=recording, diagnostic=diagnostic, duplicate=False)
+
+
+def complete_direct_upload(
+    *, recording: Recording, symptoms: dict, user, request=None
+) -> Submission:
+    """Verify a direct upload's object, run the same checks as ``submit_recording``, and enqueue.
+
+    Completing twice is harmless: a stored upload answers with its diagnostic again.
+    """
+    if recording.status == RecordingStatus.STORED:
+        return Submission(
+            recording=recording, diagnostic=_first_diagnostic(recording), duplicate=False
+        )
+    if recording.status != RecordingStatus.PENDING:
+        raise UploadClosed
+    with media.fetch_uploaded_object(recording=recording) as content:
+        try:
+            inspected = media.inspect_audio(file=content)
+        except AudioRejected as error:
+            media.reject_upload(recording=recording, error=error)
+            raise
+    existing = _existing_submission(recording.patient, inspected.sha256)
+    if existing is not None:
+        media.discard_pending_upload(recording=recording)
+        return existing
+    try:
+        with transaction.atomic():
+            locked = Recording.objects.select_for_update().get(pk=recording.pk)
+            if locked.status != RecordingStatus.PENDING:  # a concurrent complete won
+                return Submission(
+                    recording=locked, diagnostic=_first_diagnostic(locked), duplicate=False
+                )
+            recording = media.mark_upload_stored(recording=locked, inspected=inspected)
+            diagnostic = _queue_diagnostic(recording=recording, symptoms=symptoms)
+            record_event(
+                action="recording.created", actor=user, obj=recording, patient=recording.patient,
+                request=request, detail={"kind": recording.kind, "direct_upload": True},
+            )  # fmt: skip
+    except IntegrityError:
+        existing = _existing_submission(recording.patient, inspected.sha256)
+        if existing is None:
+            raise
+        media.discard_pending_upload(recording=recording)
+        return existing
+    return Submission(recording=recording, diagnostic=diagnostic, duplicate=False)
+
+
+def _first_diagnostic(recording: Recording) -> Diagnostic | None:
+    return recording.diagnostics.order_by("queued_at", "id").first()
+
+
+def _queue_diagnostic(*, recording: Recording, symptoms: dict) -> Diagnostic:
+    from diagnostics.tasks import run_diagnostic
+
+    diagnostic = Diagnostic.objects.create(
+        recording=recording, patient=recording.patient, symptoms=symptoms, queued_at=timezone.now()
+    )
+    run_diagnostic.delay_on_commit(diagnostic.pk)
+    return diagnostic

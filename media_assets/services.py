@@ -1,0 +1,271 @@
+"""Every write about recordings and their stored objects.
+
+The rule that keeps storage and database consistent: an object is written *before* the row that
+names it commits, and is removed again if that commit fails. A crash between the two can only leave
+an object without a row, which ``reconcile_storage`` finds and removes after a grace period; a
+stored recording therefore always has its object. The "store, then diagnose" workflow that wraps
+these steps lives in ``diagnostics.services``.
+"""
+
+import hashlib
+import logging
+import tempfile
+import unicodedata
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import PurePosixPath, PureWindowsPath
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from media_assets import audio
+from media_assets.errors import StorageUnavailable, UploadClosed, UploadMismatch, UploadNotReceived
+from media_assets.models import Recording, RecordingStatus
+from media_assets.quality import Quality, measure_quality
+from media_assets.storage import object_size
+from portal.models import Patient, Site
+from portal.storage import STORAGE_ERRORS
+
+logger = logging.getLogger(__name__)
+
+HASH_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True, eq=False)
+class InspectedAudio:
+    """What the checks learned about an upload, before anything is stored."""
+
+    sha256: str
+    size_bytes: int
+    decoded: audio.DecodedAudio
+    quality: Quality
+
+    @property
+    def extension(self) -> str:
+        return audio.STORAGE_EXTENSIONS[self.decoded.container]
+
+    @property
+    def content_type(self) -> str:
+        return audio.CONTENT_TYPES[self.decoded.container]
+
+
+def hash_file(file) -> tuple[str, int]:
+    """sha256 and size of a file object, read in chunks from its start."""
+    digest = hashlib.sha256()
+    size = 0
+    file.seek(0)
+    while chunk := file.read(HASH_CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+    file.seek(0)
+    return digest.hexdigest(), size
+
+
+def inspect_audio(*, file) -> InspectedAudio:
+    """Hash, size-check, decode and measure an upload; raises ``audio.AudioRejected``."""
+    sha256, size = hash_file(file)
+    if size > settings.RECORDING_MAX_BYTES:
+        raise audio.RecordingTooLarge(
+            f"The file is larger than the {settings.RECORDING_MAX_BYTES // (1024 * 1024)} MB limit."
+        )
+    decoded = audio.decode(
+        file,
+        max_duration_s=settings.RECORDING_MAX_SECONDS,
+        min_duration_s=settings.RECORDING_MIN_SECONDS,
+        target_rate=settings.ANALYSIS_SAMPLE_RATE,
+        allowed_sample_rates=settings.RECORDING_SAMPLE_RATES,
+        max_channels=settings.RECORDING_MAX_CHANNELS,
+    )
+    file.seek(0)
+    return InspectedAudio(
+        sha256=sha256,
+        size_bytes=size,
+        decoded=decoded,
+        quality=measure_quality(decoded.samples, decoded.sample_rate),
+    )
+
+
+def recording_key(*, site: Site, extension: str, now=None) -> str:
+    """``recordings/<site>/<yyyy>/<mm>/<uuid>.<ext>``: unguessable, and nothing user-supplied."""
+    now = now or timezone.now()
+    return f"recordings/{site.code}/{now:%Y}/{now:%m}/{uuid.uuid4().hex}.{extension}"
+
+
+def clean_original_name(name: str | None) -> str:
+    """Keep the uploaded name as metadata only: last path component, no control characters."""
+    if not name:
+        return ""
+    base = PureWindowsPath(PurePosixPath(name).name).name
+    printable = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C")
+    return unicodedata.normalize("NFC", printable).strip()[:255]
+
+
+def find_stored_duplicate(*, patient: Patient, sha256: str) -> Recording | None:
+    return Recording.objects.filter(
+        patient=patient, sha256=sha256, status=RecordingStatus.STORED
+    ).first()
+
+
+def put_object(*, key: str, file) -> str:
+    """Write ``file`` under ``key``, before any row names it; raises ``StorageUnavailable``."""
+    file.seek(0)
+    try:
+        saved = default_storage.save(key, File(file, name=key))
+    except STORAGE_ERRORS as exc:
+        logger.warning("storage write failed", extra={"error": type(exc).__name__})
+        raise StorageUnavailable from exc
+    if saved != key:  # a storage that renamed the object would break the key's uniqueness
+        discard_object(saved)
+        raise StorageUnavailable
+    return saved
+
+
+def discard_object(key: str) -> None:
+    """Remove an object whose row did not commit; failure here is left to ``reconcile_storage``."""
+    try:
+        default_storage.delete(key)
+    except Exception:
+        logger.warning("could not remove an uncommitted object", extra={"key": key})
+
+
+def create_stored_recording(
+    *,
+    patient: Patient,
+    kind: str,
+    key: str,
+    inspected: InspectedAudio,
+    original_name: str,
+    user,
+) -> Recording:
+    """Insert the row for an object already written; call inside the caller's transaction."""
+    now = timezone.now()
+    decoded = inspected.decoded
+    return Recording.objects.create(
+        patient=patient,
+        kind=kind,
+        status=RecordingStatus.STORED,
+        storage_key=key,
+        original_name=clean_original_name(original_name),
+        content_type=inspected.content_type,
+        size_bytes=inspected.size_bytes,
+        sha256=inspected.sha256,
+        duration_s=round(decoded.duration_s, 3),
+        sample_rate=decoded.original_sample_rate,
+        channels=decoded.channels,
+        quality=inspected.quality.as_dict(),
+        uploaded_by=user if user is not None and user.is_authenticated else None,
+        created_at=now,
+        stored_at=now,
+    )
+
+
+# --- Direct uploads (DESIGN.md flow 2) ------------------------------------------------------------
+
+_DECLARED_EXTENSIONS = {"wav", "flac", "ogg", "opus", "webm", "mp3", "m4a", "mp4", "aac"}
+
+
+def _declared_extension(original_name: str) -> str:
+    suffix = PurePosixPath(original_name).suffix.lower().lstrip(".")
+    return suffix if suffix in _DECLARED_EXTENSIONS else "bin"
+
+
+def create_pending_upload(
+    *, patient: Patient, kind: str, size_bytes: int, sha256: str, original_name: str, user
+) -> Recording:
+    """Open a direct upload: a pending row whose object the client will PUT."""
+    if size_bytes > settings.RECORDING_MAX_BYTES:
+        raise audio.RecordingTooLarge(
+            f"The file is larger than the {settings.RECORDING_MAX_BYTES // (1024 * 1024)} MB limit."
+        )
+    name = clean_original_name(original_name)
+    return Recording.objects.create(
+        patient=patient,
+        kind=kind,
+        status=RecordingStatus.PENDING,
+        storage_key=recording_key(site=patient.site, extension=_declared_extension(name)),
+        original_name=name,
+        size_bytes=size_bytes,
+        sha256=sha256.lower(),
+        uploaded_by=user if user is not None and user.is_authenticated else None,
+    )
+
+
+def receive_upload_content(*, recording: Recording, stream) -> None:
+    """Store the body of ``PUT /api/v1/uploads/{id}/content`` (filesystem storage's target)."""
+    if recording.status != RecordingStatus.PENDING:
+        raise UploadClosed
+    with tempfile.TemporaryFile() as spool:
+        received = 0
+        while chunk := stream.read(HASH_CHUNK):
+            received += len(chunk)
+            if received > recording.size_bytes:
+                raise UploadMismatch(
+                    "size_mismatch", "The file is larger than the size declared for this upload."
+                )
+            spool.write(chunk)
+        discard_object(recording.storage_key)  # a repeated PUT replaces the earlier bytes
+        put_object(key=recording.storage_key, file=spool)
+
+
+@contextmanager
+def fetch_uploaded_object(*, recording: Recording):
+    """The uploaded bytes in a local temporary file, verified against the declared size and hash.
+
+    A mismatch removes the object and leaves the upload pending, so the client can PUT again.
+    """
+    try:
+        size = object_size(recording.storage_key)
+    except STORAGE_ERRORS as exc:
+        raise StorageUnavailable from exc
+    if size is None:
+        raise UploadNotReceived
+    if size != recording.size_bytes:
+        discard_object(recording.storage_key)
+        raise UploadMismatch(
+            "size_mismatch",
+            f"The uploaded file has {size} bytes but {recording.size_bytes} were declared.",
+        )
+    with tempfile.TemporaryFile() as local:
+        try:
+            with default_storage.open(recording.storage_key, "rb") as remote:
+                while chunk := remote.read(HASH_CHUNK):
+                    local.write(chunk)
+        except STORAGE_ERRORS as exc:
+            raise StorageUnavailable from exc
+        sha256, _ = hash_file(local)
+        if sha256 != recording.sha256:
+            discard_object(recording.storage_key)
+            raise UploadMismatch(
+                "hash_mismatch", "The uploaded file does not match the sha256 declared for it."
+            )
+        yield local
+
+
+def reject_upload(*, recording: Recording, error: audio.AudioRejected) -> None:
+    """An uploaded object that is not usable audio: remove it, keep the row as a rejected attempt."""
+    discard_object(recording.storage_key)
+    Recording.objects.filter(pk=recording.pk).update(
+        status=RecordingStatus.REJECTED, quality={"rejected": error.code}
+    )
+
+
+def discard_pending_upload(*, recording: Recording) -> None:
+    discard_object(recording.storage_key)
+    Recording.objects.filter(pk=recording.pk, status=RecordingStatus.PENDING).delete()
+
+
+def mark_upload_stored(*, recording: Recording, inspected: InspectedAudio) -> Recording:
+    """Turn a verified pending upload into a stored recording (inside the caller's transaction)."""
+    decoded = inspected.decoded
+    recording.status = RecordingStatus.STORED
+    recording.content_type = inspected.content_type
+    recording.duration_s = round(decoded.duration_s, 3)
+    recording.sample_rate = decoded.original_sample_rate
+    recording.channels = decoded.channels
+    recording.quality = inspected.quality.as_dict()
+    recording.stored_at = timezone.now()
+    recording.save()
+    return recording

@@ -1,0 +1,77 @@
+"""The few storage operations recordings need, the same for local files and S3.
+
+Django's storage API covers saving, opening, sizes and deletion; what it lacks (a presigned PUT for
+direct uploads, listing every object under a prefix with its age) is added here for both backends,
+so no other module asks which backend is configured.
+"""
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.urls import reverse
+
+RECORDINGS_PREFIX = "recordings/"
+
+
+@dataclass(frozen=True)
+class UploadTarget:
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def is_s3() -> bool:
+    return settings.STORAGE_BACKEND == "s3"
+
+
+def upload_target(
+    *, recording_id: int, key: str, size_bytes: int, content_type: str
+) -> UploadTarget:
+    """Where a client PUTs the bytes of a direct upload: S3 itself, or this app's content view."""
+    if not is_s3():
+        return UploadTarget("PUT", reverse("upload-content", args=[recording_id]))
+    params = {
+        "Bucket": default_storage.bucket_name,
+        "Key": default_storage._normalize_name(key),
+        "ContentLength": size_bytes,
+        "ContentType": content_type,
+    }
+    headers = {"Content-Type": content_type}
+    sse = default_storage.object_parameters or {}
+    if sse.get("ServerSideEncryption"):
+        params["ServerSideEncryption"] = sse["ServerSideEncryption"]
+        headers["x-amz-server-side-encryption"] = sse["ServerSideEncryption"]
+    if sse.get("SSEKMSKeyId"):
+        params["SSEKMSKeyId"] = sse["SSEKMSKeyId"]
+        headers["x-amz-server-side-encryption-aws-kms-key-id"] = sse["SSEKMSKeyId"]
+    url = default_storage.connection.meta.client.generate_presigned_url(
+        "put_object", Params=params, ExpiresIn=settings.DIRECT_UPLOAD_EXPIRE_S
+    )
+    return UploadTarget("PUT", url, headers)
+
+
+def object_size(key: str) -> int | None:
+    """The stored object's size, or None when there is no object under ``key``."""
+    if not default_storage.exists(key):
+        return None
+    return default_storage.size(key)
+
+
+def iter_objects(prefix: str = RECORDINGS_PREFIX):
+    """Yield ``(key, last_modified)`` for every object under ``prefix``."""
+    if is_s3():
+        bucket = default_storage.bucket
+        for summary in bucket.objects.filter(Prefix=default_storage._normalize_name(prefix)):
+            yield summary.key, summary.last_modified
+        return
+    root = default_storage.path("")
+    base = os.path.join(root, prefix)
+    for directory, _dirs, files in os.walk(base):
+        for name in files:
+            path = os.path.join(directory, name)
+            key = os.path.relpath(path, root).replace(os.sep, "/")
+            modified = datetime.fromtimestamp(os.stat(path).st_mtime, tz=UTC)
+            yield key, modified

@@ -1,0 +1,111 @@
+"""Serving a recording's audio: permission-checked, audited, seekable, never a public URL.
+
+With filesystem storage the bytes go through this view, which honours HTTP ``Range`` so that an
+``<audio>`` element can seek. With S3 the view answers with a redirect to a presigned GET that
+expires in minutes (``MEDIA_URL_EXPIRE_SECONDS``).
+"""
+
+import re
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpResponse,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
+from django.views.decorators.http import require_safe
+
+from media_assets.models import RecordingStatus
+from portal import permissions
+from portal.audit import record_event
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+CHUNK = 64 * 1024
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """First and last byte of a single ``bytes=`` range, or None for the whole file.
+
+    Raises ``ValueError`` for a range that cannot be satisfied.
+    """
+    if not header:
+        return None
+    match = _RANGE.match(header.strip())
+    if not match or match.groups() == ("", ""):
+        return None  # multi-range or malformed: RFC 9110 lets us send the whole file
+    start_text, end_text = match.groups()
+    if start_text == "":
+        length = int(end_text)
+        if length == 0:
+            raise ValueError("empty suffix range")
+        return max(0, size - length), size - 1
+    start = int(start_text)
+    end = min(int(end_text), size - 1) if end_text else size - 1
+    if start >= size or start > end:
+        raise ValueError("range outside the file")
+    return start, end
+
+
+def _ranged_file(handle, start: int, end: int):
+    handle.seek(start)
+    remaining = end - start + 1
+    try:
+        while remaining > 0:
+            chunk = handle.read(min(CHUNK, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            yield chunk
+    finally:
+        handle.close()
+
+
+@login_required
+@require_safe
+def recording_audio(request, pk: int):
+    recording = (
+        permissions.recordings_for(request.user)
+        .filter(pk=pk, status=RecordingStatus.STORED)
+        .select_related("patient")
+        .first()
+    )
+    if recording is None:
+        raise Http404("Recording not found.")
+    if "Range" not in request.headers or request.headers["Range"].startswith("bytes=0-"):
+        # One event per listening, not one per seek.
+        record_event(
+            action="recording.audio_viewed", obj=recording, patient=recording.patient,
+            request=request,
+        )  # fmt: skip
+    if settings.STORAGE_BACKEND == "s3":
+        return HttpResponseRedirect(default_storage.url(recording.storage_key))
+    return _serve_local(request, recording)
+
+
+def _serve_local(request, recording):
+    handle = default_storage.open(recording.storage_key, "rb")
+    size = recording.size_bytes
+    try:
+        byte_range = parse_range(request.headers.get("Range"), size)
+    except ValueError:
+        handle.close()
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{size}"
+        return response
+    if byte_range is None:
+        response = FileResponse(handle, content_type=recording.content_type)
+    else:
+        start, end = byte_range
+        response = StreamingHttpResponse(
+            _ranged_file(handle, start, end), status=206, content_type=recording.content_type
+        )
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+        response["Content-Length"] = str(end - start + 1)
+    response["Accept-Ranges"] = "bytes"
+    response["Cache-Control"] = "private, no-store"
+    response["Content-Disposition"] = f'inline; filename="recording-{recording.pk}"'
+    return response

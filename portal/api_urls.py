@@ -1,0 +1,17 @@
+"""Routes of the REST API under ``/api/v1/``."""
+
+from django.urls import path
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from media_assets import api as media_api
+
+urlpatterns = [
+    path("auth/token/", TokenObtainPairView.as_view(), name="token_obtain"),
+    path("auth/token/refresh/", TokenRefreshView.as_view(), name="token_refresh"),
+    path("recordings/", media_api.RecordingUploadView.as_view(), name="recording-upload"),
+    path("uploads/", media_api.DirectUploadCreateView.as_view(), name="upload-create"),
+    path("uploads/<int:pk>/content", media_api.UploadContentView.as_view(), name="upload-content"),
+    path(
+        "uploads/<int:pk>/complete/", media_api.UploadCompleteView.as_view(), name="upload-complete"
+    ),
+]
