@@ -1,5 +1,6 @@
 """What every benchmark needs: a database to fill, a server to measure, and honest statistics."""
 
+import contextlib
 import os
 import statistics
 import subprocess
@@ -61,10 +62,8 @@ class RssSampler:
     def current(self) -> int:
         total = 0
         for proc in [self.process, *self.process.children(recursive=True)]:
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 total += proc.memory_info().rss
-            except psutil.NoSuchProcess:
-                pass
         return total
 
     def _run(self) -> None:
