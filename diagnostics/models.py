@@ -98,6 +98,12 @@ class Diagnostic(models.Model):
     )
     symptoms = models.JSONField(default=dict, blank=True)
     timings = models.JSONField(default=dict, blank=True)
+    embedding = models.BinaryField(
+        null=True, blank=True, help_text=_("The model's L2-normalised embedding (float32).")
+    )
+    task_id = models.CharField(
+        max_length=64, blank=True, help_text=_("The task that claimed this diagnostic last.")
+    )
     queued_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

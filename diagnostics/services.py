@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
-from diagnostics.models import Diagnostic
+from diagnostics import live
+from diagnostics.models import Diagnostic, DiagnosticStatus
 from media_assets import services as media
 from media_assets.audio import AudioRejected
 from media_assets.errors import RecordingNotSaved, UploadClosed
@@ -130,6 +131,35 @@ def complete_direct_upload(
     return Submission(recording=recording, diagnostic=diagnostic, duplicate=False)
 
 
+def retry_diagnostic(*, diagnostic: Diagnostic, user, request=None) -> Diagnostic:
+    """Send a failed diagnostic back to the queue with fresh attempts (a clinician's decision)."""
+    with transaction.atomic():
+        updated = Diagnostic.objects.filter(
+            pk=diagnostic.pk, status=DiagnosticStatus.FAILED
+        ).update(
+            status=DiagnosticStatus.QUEUED, error="", attempts=0, task_id="",
+            queued_at=timezone.now(), started_at=None, finished_at=None,
+        )  # fmt: skip
+        if not updated:
+            raise DiagnosticNotRetryable
+        record_event(
+            action="diagnostic.retried", actor=user, obj=diagnostic, patient=diagnostic.patient,
+            request=request,
+        )  # fmt: skip
+        from diagnostics.tasks import run_diagnostic
+
+        run_diagnostic.delay_on_commit(diagnostic.pk)
+    diagnostic.refresh_from_db()
+    transaction.on_commit(lambda: live.publish(diagnostic))
+    return diagnostic
+
+
+class DiagnosticNotRetryable(Exception):
+    code = "not_retryable"
+    status = 409
+    message = "Only a failed analysis can be retried."
+
+
 def _first_diagnostic(recording: Recording) -> Diagnostic | None:
     return recording.diagnostics.order_by("queued_at", "id").first()
 
@@ -141,4 +171,5 @@ def _queue_diagnostic(*, recording: Recording, symptoms: dict) -> Diagnostic:
         recording=recording, patient=recording.patient, symptoms=symptoms, queued_at=timezone.now()
     )
     run_diagnostic.delay_on_commit(diagnostic.pk)
+    transaction.on_commit(lambda: live.publish(diagnostic))
     return diagnostic

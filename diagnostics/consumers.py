@@ -1,0 +1,69 @@
+"""Live results over WebSockets: ``ws/diagnostics/{id}/`` and ``ws/patients/{id}/``.
+
+Session-authenticated (the ASGI stack's AuthMiddleware), permission-checked on connect through
+``portal.permissions``: an unknown id, or one outside the user's sites, closes with 4404 (no hint
+that it exists); an anonymous user or one without a clinical role closes with 4403. On connect the
+consumer sends the current state, then every change published by ``diagnostics.live``.
+"""
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from diagnostics import live
+from portal import permissions
+from portal.audit import record_event
+
+FORBIDDEN = 4403
+NOT_FOUND = 4404
+RECENT_ON_CONNECT = 20
+
+
+class _LiveConsumer(AsyncJsonWebsocketConsumer):
+    group: str | None = None
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=FORBIDDEN)
+            return
+        snapshot = await self._snapshot(user, int(self.scope["url_route"]["kwargs"]["pk"]))
+        if snapshot is None:
+            await self.close(code=NOT_FOUND)
+            return
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        for message in snapshot:
+            await self.send_json(message)
+
+    async def disconnect(self, code):
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def diagnostic_update(self, event):
+        await self.send_json(event["message"])
+
+
+class DiagnosticConsumer(_LiveConsumer):
+    @database_sync_to_async
+    def _snapshot(self, user, pk: int):
+        diagnostic = (
+            permissions.diagnostics_for(user).select_related("model_version").filter(pk=pk).first()
+        )
+        if diagnostic is None:
+            return None
+        self.group = live.diagnostic_group(pk)
+        record_event(
+            action="diagnostic.watched", actor=user, obj=diagnostic, patient=diagnostic.patient
+        )
+        return [live.status_message(diagnostic)]
+
+
+class PatientConsumer(_LiveConsumer):
+    @database_sync_to_async
+    def _snapshot(self, user, pk: int):
+        patient = permissions.patients_for(user).filter(pk=pk).first()
+        if patient is None:
+            return None
+        self.group = live.patient_group(pk)
+        recent = patient.diagnostics.select_related("model_version").order_by("-queued_at", "-id")
+        return [live.status_message(d) for d in recent[:RECENT_ON_CONNECT]]

@@ -1,0 +1,24 @@
+"""Inference metrics (served by the inference worker's own metrics endpoint, and /metrics)."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+INFERENCE_SECONDS = Histogram(
+    "portal_inference_seconds", "Model time for one batch", ["model_version"],
+    buckets=LATENCY_BUCKETS,
+)  # fmt: skip
+QUEUE_WAIT_SECONDS = Histogram(
+    "portal_inference_queue_wait_seconds", "From enqueue to the start of analysis",
+    buckets=LATENCY_BUCKETS,
+)  # fmt: skip
+END_TO_END_SECONDS = Histogram(
+    "portal_diagnostic_end_to_end_seconds", "From the upload's commit to the published result",
+    buckets=LATENCY_BUCKETS,
+)  # fmt: skip
+BATCH_SIZE = Histogram(
+    "portal_inference_batch_size", "Diagnostics analysed together", buckets=(1, 2, 4, 8, 16, 32, 64)
+)
+RESULTS = Counter("portal_diagnostic_results_total", "Finished diagnostics by label", ["label"])
+FAILURES = Counter("portal_diagnostic_failures_total", "Failed diagnostics by reason", ["reason"])
+QUEUE_LENGTH = Gauge("portal_inference_queue_length", "Diagnostics waiting for analysis")

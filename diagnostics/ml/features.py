@@ -1,0 +1,138 @@
+"""The log-mel front end: the one place where audio becomes model input.
+
+Training (`train.py`) and inference (`model.LoadedModel`) both call `log_mel` and `fit_clip` from
+here, so the features a model was trained on and the features it sees in the clinic cannot drift
+apart. The parameters travel with every model artifact as a `FeatureConfig` dict.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Parameters of the log-mel front end (defaults: 16 kHz, 25 ms / 10 ms, 512-point FFT)."""
+
+    sample_rate: int = 16000
+    window: int = 400
+    hop: int = 160
+    fft: int = 512
+    n_mels: int = 64
+    fmin: float = 50.0
+    fmax: float = 8000.0
+    log_floor: float = 1e-6
+
+    def __post_init__(self) -> None:
+        if self.window > self.fft:
+            raise ValueError(f"window ({self.window}) must not exceed fft ({self.fft})")
+        if not 0 <= self.fmin < self.fmax <= self.sample_rate / 2:
+            raise ValueError(
+                f"need 0 <= fmin < fmax <= sample_rate / 2, got {self.fmin}, {self.fmax}"
+            )
+        if min(self.window, self.hop, self.n_mels) <= 0 or self.log_floor <= 0:
+            raise ValueError("window, hop, n_mels and log_floor must be positive")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FeatureConfig:
+        """Rebuild a config from `to_dict()` output; unknown keys are an error, not ignored."""
+        known = {f.name: f.type for f in fields(cls)}
+        unknown = set(data) - set(known)
+        if unknown:
+            raise ValueError(f"unknown feature config keys: {sorted(unknown)}")
+        int_fields = {"sample_rate", "window", "hop", "fft", "n_mels"}
+        return cls(**{k: int(v) if k in int_fields else float(v) for k, v in data.items()})
+
+    def n_frames(self, n_samples: int) -> int:
+        """Frames `log_mel` yields for a clip of `n_samples` (no padding at the end)."""
+        return max(0, 1 + (n_samples - self.window) // self.hop)
+
+    def mel_band_edges(self) -> np.ndarray:
+        """The n_mels + 2 band edge frequencies in Hz (band i spans edges i .. i + 2)."""
+        mel = np.linspace(_hz_to_mel(self.fmin), _hz_to_mel(self.fmax), self.n_mels + 2)
+        return 700.0 * (np.exp(mel / 1127.0) - 1.0)
+
+
+def _hz_to_mel(hz: float) -> float:
+    # The HTK formula, the one tf.signal.linear_to_mel_weight_matrix uses.
+    return 1127.0 * float(np.log1p(hz / 700.0))
+
+
+@functools.lru_cache(maxsize=8)
+def _mel_matrix(config: FeatureConfig) -> np.ndarray:
+    # init_scope lifts this out of any tf.function being traced, so the matrix is computed once,
+    # eagerly, and enters graphs as a constant.
+    with tf.init_scope():
+        matrix = tf.signal.linear_to_mel_weight_matrix(
+            num_mel_bins=config.n_mels,
+            num_spectrogram_bins=config.fft // 2 + 1,
+            sample_rate=config.sample_rate,
+            lower_edge_hertz=config.fmin,
+            upper_edge_hertz=config.fmax,
+        )
+        return matrix.numpy()
+
+
+def log_mel(waveforms: tf.Tensor, config: FeatureConfig) -> tf.Tensor:
+    """Log-mel power spectrogram of a batch: [batch, samples] -> [batch, frames, n_mels].
+
+    Works eagerly and inside `tf.function`. Frames = 1 + (samples - window) // hop.
+    """
+    waveforms = tf.convert_to_tensor(waveforms, dtype=tf.float32)
+    stft = tf.signal.stft(
+        waveforms,
+        frame_length=config.window,
+        frame_step=config.hop,
+        fft_length=config.fft,
+        window_fn=tf.signal.hann_window,
+        pad_end=False,
+    )
+    power = tf.math.square(tf.math.abs(stft))
+    mel = tf.linalg.matmul(power, tf.constant(_mel_matrix(config)))
+    return tf.math.log(mel + config.log_floor)
+
+
+def log_mel_numpy(
+    waveforms: np.ndarray, config: FeatureConfig, *, batch_size: int = 64
+) -> np.ndarray:
+    """`log_mel` over a NumPy [batch, samples] array, in chunks to bound memory."""
+    waveforms = np.asarray(waveforms, dtype=np.float32)
+    if waveforms.ndim != 2:
+        raise ValueError(f"expected [batch, samples], got shape {waveforms.shape}")
+    chunks = [
+        log_mel(tf.constant(waveforms[i : i + batch_size]), config).numpy()
+        for i in range(0, len(waveforms), batch_size)
+    ]
+    if not chunks:
+        frames = config.n_frames(waveforms.shape[1])
+        return np.zeros((0, frames, config.n_mels), dtype=np.float32)
+    return np.concatenate(chunks, axis=0)
+
+
+def fit_clip(samples: np.ndarray, n_samples: int) -> np.ndarray:
+    """Centre-crop or centre-zero-pad a 1-D clip to exactly `n_samples` float32 samples.
+
+    Centring keeps the middle of a recording, where a clinician's cough or breath usually is,
+    rather than the button press at its start.
+    """
+    samples = np.asarray(samples, dtype=np.float32)
+    if samples.ndim != 1:
+        raise ValueError(f"expected a mono 1-D clip, got shape {samples.shape}")
+    if not np.all(np.isfinite(samples)):
+        raise ValueError("clip contains NaN or infinite samples")
+    length = samples.shape[0]
+    if length >= n_samples:
+        start = (length - n_samples) // 2
+        return samples[start : start + n_samples].copy()
+    out = np.zeros(n_samples, dtype=np.float32)
+    start = (n_samples - length) // 2
+    out[start : start + length] = samples
+    return out

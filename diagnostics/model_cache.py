@@ -1,0 +1,62 @@
+"""Models loaded once per worker process, swapped when the registry points elsewhere.
+
+A task asks for the version the registry names; the cache loads it on first use (verifying the
+artifact's sha256 against the registry), keeps it warm, and drops versions that are no longer
+production or canary, so a promotion takes effect on the next task without a restart.
+"""
+
+import logging
+import shutil
+import threading
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+
+from diagnostics.ml.model import ArtifactError, LoadedModel, load_artifact
+from diagnostics.models import ModelVersion
+
+logger = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_loaded: dict[int, LoadedModel] = {}
+
+
+def _local_copy(version: ModelVersion) -> Path:
+    """Artifacts live in storage (S3 in production); TensorFlow wants a local file."""
+    cache_dir = Path(settings.MODEL_CACHE_DIR)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    path = cache_dir / f"{version.sha256}.zip"
+    if not path.exists():
+        partial = path.with_suffix(".partial")
+        with default_storage.open(version.artifact, "rb") as source, partial.open("wb") as target:
+            shutil.copyfileobj(source, target, 1024 * 1024)
+        partial.replace(path)
+    return path
+
+
+def get_model(version: ModelVersion) -> LoadedModel:
+    """The loaded model for ``version``; raises ``ArtifactError`` for a missing or corrupt one."""
+    with _lock:
+        model = _loaded.get(version.pk)
+        if model is None:
+            try:
+                path = _local_copy(version)
+            except OSError as exc:
+                raise ArtifactError(f"the artifact of {version} cannot be read") from exc
+            try:
+                model = load_artifact(path, expected_sha256=version.sha256)
+            except ArtifactError:
+                path.unlink(missing_ok=True)  # fetch it afresh once the artifact is fixed
+                raise
+            model.warm_up()
+            _loaded[version.pk] = model
+            logger.info("model loaded", extra={"model_version": str(version)})
+        return model
+
+
+def retain_only(version_ids: set[int]) -> None:
+    """Forget models the registry no longer routes to (after a promotion or archive)."""
+    with _lock:
+        for stale in set(_loaded) - version_ids:
+            del _loaded[stale]

@@ -1,0 +1,100 @@
+"""The model registry: registering trained models, promoting them, and choosing one per diagnostic.
+
+Exactly one version is in production at a time (a partial unique index backs this up); a promotion
+archives the previous one in the same transaction. A canary, when there is one, serves a fixed
+fraction of diagnostics chosen by id, so the same diagnostic always meets the same model.
+"""
+
+import hashlib
+import logging
+from pathlib import Path
+
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from diagnostics.ml.model import load_artifact, sha256_of
+from diagnostics.models import ModelStatus, ModelVersion
+
+logger = logging.getLogger(__name__)
+
+
+class RegistryError(Exception):
+    pass
+
+
+def register_model_version(
+    *, artifact_path: Path, status: str = ModelStatus.CANDIDATE
+) -> ModelVersion:
+    """Store a model artifact and register it with the metadata it carries."""
+    sha256 = sha256_of(artifact_path)
+    loaded = load_artifact(artifact_path, expected_sha256=sha256)  # refuses a corrupt artifact
+    meta = loaded.metadata
+    if ModelVersion.objects.filter(name=meta.name, version=meta.version).exists():
+        raise RegistryError(f"{meta.name} {meta.version} is already registered.")
+    key = f"models/{meta.name}/{meta.version}-{sha256[:12]}.zip"
+    with open(artifact_path, "rb") as handle:
+        stored_key = default_storage.save(key, File(handle, name=key))
+    with transaction.atomic():
+        version = ModelVersion.objects.create(
+            name=meta.name,
+            version=meta.version,
+            artifact=stored_key,
+            sha256=sha256,
+            labels=list(meta.labels),
+            sample_rate=meta.sample_rate,
+            clip_seconds=meta.clip_seconds,
+            metrics=meta.metrics,
+            trained_on=meta.trained_on,
+        )
+        if status == ModelStatus.PRODUCTION:
+            promote(version=version)
+    return version
+
+
+@transaction.atomic
+def promote(*, version: ModelVersion) -> ModelVersion:
+    """Make ``version`` the production model; the previous one is archived."""
+    ModelVersion.objects.select_for_update().filter(status=ModelStatus.PRODUCTION).exclude(
+        pk=version.pk
+    ).update(status=ModelStatus.ARCHIVED)
+    version.status = ModelStatus.PRODUCTION
+    version.canary_fraction = 0.0
+    version.promoted_at = timezone.now()
+    version.save(update_fields=["status", "canary_fraction", "promoted_at"])
+    logger.info("model promoted", extra={"model_version": str(version)})
+    return version
+
+
+@transaction.atomic
+def start_canary(*, version: ModelVersion, fraction: float) -> ModelVersion:
+    if not 0 < fraction <= 1:
+        raise RegistryError("A canary fraction is between 0 and 1.")
+    ModelVersion.objects.filter(status=ModelStatus.CANARY).exclude(pk=version.pk).update(
+        status=ModelStatus.CANDIDATE, canary_fraction=0
+    )
+    version.status = ModelStatus.CANARY
+    version.canary_fraction = fraction
+    version.save(update_fields=["status", "canary_fraction"])
+    return version
+
+
+def production_version() -> ModelVersion | None:
+    return ModelVersion.objects.filter(status=ModelStatus.PRODUCTION).first()
+
+
+def canary_bucket(diagnostic_id: int) -> float:
+    """A stable number in [0, 1) for a diagnostic id (not Python's salted ``hash``)."""
+    digest = hashlib.sha256(f"canary:{diagnostic_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def version_for(diagnostic_id: int, *, production=None, canary=None) -> ModelVersion | None:
+    """The model that should analyse this diagnostic: the canary for its share, else production."""
+    production = production if production is not None else production_version()
+    if canary is None:
+        canary = ModelVersion.objects.filter(status=ModelStatus.CANARY).first()
+    if canary is not None and canary_bucket(diagnostic_id) < canary.canary_fraction:
+        return canary
+    return production

@@ -1,0 +1,72 @@
+"""A clinician's review of a diagnostic: confirm the model's label, correct it, or mark the case
+inconclusive, with a note. (Retrying a failed analysis is ``diagnostics.services.retry_diagnostic``.)
+
+Reviews are the ground truth for training, evaluation and recommendations, so each one records who
+decided and when, and writes an audit event in the same transaction. The audit detail names the
+decision and the fields written, never the note (free text may hold anything).
+"""
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from diagnostics.models import Diagnostic, DiagnosticStatus, Label
+from portal.audit import record_event
+
+
+class Decision:
+    CONFIRM = "confirm"
+    CORRECT = "correct"
+    INCONCLUSIVE = "inconclusive"
+    CHOICES = (
+        (CONFIRM, _("Confirm the result")),
+        (CORRECT, _("Correct the result")),
+        (INCONCLUSIVE, _("Mark as inconclusive")),
+    )
+
+
+class ReviewRefused(Exception):
+    """The diagnostic cannot take this review (no result yet, or a correction without a label)."""
+
+    def __init__(self, message) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def review_diagnostic(
+    *, diagnostic: Diagnostic, user, decision: str, label: str | None = None, note: str = "",
+    request=None,
+) -> Diagnostic:  # fmt: skip
+    """Record a clinician's review; a later review of the same diagnostic replaces it (audited)."""
+    if diagnostic.status != DiagnosticStatus.SUCCEEDED or not diagnostic.label:
+        raise ReviewRefused(_("Only a finished analysis with a result can be reviewed."))
+    review_label = _review_label(diagnostic, decision, label)
+    with transaction.atomic():
+        locked = Diagnostic.objects.select_for_update().get(pk=diagnostic.pk)
+        previous = locked.review_label
+        locked.review_label = review_label
+        locked.review_note = (note or "").strip()
+        locked.reviewed_by = user
+        locked.reviewed_at = timezone.now()
+        locked.save(update_fields=["review_label", "review_note", "reviewed_by", "reviewed_at"])
+        record_event(
+            action="diagnostic.reviewed", actor=user, obj=locked, patient=diagnostic.patient,
+            request=request,
+            detail={"decision": decision, "replaces_review": bool(previous),
+                    "fields": ["review_label", "review_note", "reviewed_by", "reviewed_at"]},
+        )  # fmt: skip
+    for name in ("review_label", "review_note", "reviewed_by", "reviewed_at"):
+        setattr(diagnostic, name, getattr(locked, name))
+    return diagnostic
+
+
+def _review_label(diagnostic: Diagnostic, decision: str, label: str | None) -> str:
+    if decision == Decision.CONFIRM:
+        return diagnostic.label
+    if decision == Decision.INCONCLUSIVE:
+        return Label.INCONCLUSIVE
+    if decision == Decision.CORRECT:
+        if label not in Label.values:
+            raise ReviewRefused(_("Choose the correct label."))
+        return label
+    raise ReviewRefused(_("Choose confirm, correct or inconclusive."))
