@@ -4,9 +4,10 @@ Idempotent by construction: a task only claims a diagnostic that is queued, or o
 task (a redelivered message) claimed before it died; a finished diagnostic is never touched again.
 ``attempts`` counts claims in the database, because the broker does not count redeliveries: a
 diagnostic whose analysis keeps killing its worker fails after ``INFERENCE_MAX_ATTEMPTS`` instead of
-cycling forever. A first delivery also takes up to ``INFERENCE_BATCH_SIZE - 1`` other waiting
-diagnostics so the model runs on a batch under load; a redelivery runs alone, so that one poisonous
-recording cannot drag a whole batch to failure with it.
+cycling forever. A diagnostic's first attempt also takes up to ``INFERENCE_BATCH_SIZE - 1`` other
+waiting first attempts so the model runs on a batch under load; anything tried before (a redelivery,
+or a survivor of a batch that died) runs alone, so one poisonous recording takes any given
+diagnostic down with it at most once.
 """
 
 import logging
@@ -20,6 +21,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from diagnostics import live, registry
+from diagnostics.failures import FAILURE_MESSAGES
 from diagnostics.metrics import (
     BATCH_SIZE,
     END_TO_END_SECONDS,
@@ -35,19 +37,6 @@ from media_assets import audio
 from portal.storage import STORAGE_ERRORS
 
 logger = logging.getLogger(__name__)
-
-FAILURE_MESSAGES = {
-    "undecodable": "The recording could not be read for analysis. Please record it again.",
-    "model_unavailable": (
-        "The analysis model is unavailable, so this recording could not be analysed. "
-        "IT has been alerted; use Retry once they have fixed it."
-    ),
-    "no_model": "No analysis model is installed yet. Use Retry once one is installed.",
-    "too_many_attempts": (
-        "This recording could not be analysed after several attempts. "
-        "Use Retry to try once more, or record again."
-    ),
-}
 
 
 @dataclass
@@ -84,7 +73,7 @@ def claim(*, diagnostic_id: int, task_id: str) -> list[Diagnostic]:
             _fail(mine, "too_many_attempts")
             return []
         ids = [mine.pk]
-        if not redelivery:
+        if not redelivery and mine.attempts == 0:
             ids += _waiting_batch(exclude=mine.pk)
         now = timezone.now()
         Diagnostic.objects.filter(pk__in=ids).update(
@@ -216,14 +205,30 @@ def _record_result(item: Loaded, prediction, version: ModelVersion, *, batch_ms,
 
 def _announce_result(diagnostic: Diagnostic) -> None:
     live.publish(diagnostic)
+    logger.info(
+        "diagnostic analysed",
+        extra={
+            "diagnostic": diagnostic.pk,
+            "label": diagnostic.label,
+            "model_version": str(diagnostic.model_version),
+            "batch_size": diagnostic.timings["batch_size"],
+        },
+    )
     RESULTS.labels(diagnostic.label).inc()
     END_TO_END_SECONDS.observe((timezone.now() - diagnostic.queued_at).total_seconds())
 
 
 def _fail(diagnostic: Diagnostic, reason: str) -> None:
-    Diagnostic.objects.filter(pk=diagnostic.pk).update(
+    """End a diagnostic this task holds as failed; one that another task took over is left alone."""
+    updated = Diagnostic.objects.filter(
+        pk=diagnostic.pk,
+        status__in=(DiagnosticStatus.QUEUED, DiagnosticStatus.RUNNING),
+        task_id=diagnostic.task_id,
+    ).update(
         status=DiagnosticStatus.FAILED, error=FAILURE_MESSAGES[reason], finished_at=timezone.now()
     )
+    if not updated:
+        return
     diagnostic.refresh_from_db()
     FAILURES.labels(reason).inc()
     logger.warning("diagnostic failed", extra={"diagnostic": diagnostic.pk, "reason": reason})

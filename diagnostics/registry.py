@@ -14,7 +14,6 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from diagnostics.ml.model import load_artifact, sha256_of
 from diagnostics.models import ModelStatus, ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -28,6 +27,8 @@ def register_model_version(
     *, artifact_path: Path, status: str = ModelStatus.CANDIDATE
 ) -> ModelVersion:
     """Store a model artifact and register it with the metadata it carries."""
+    from diagnostics.ml.model import load_artifact, sha256_of  # TensorFlow: only when registering
+
     sha256 = sha256_of(artifact_path)
     loaded = load_artifact(artifact_path, expected_sha256=sha256)  # refuses a corrupt artifact
     meta = loaded.metadata

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from diagnostics.inference import FAILURE_MESSAGES
+from diagnostics.failures import FAILURE_MESSAGES
 from diagnostics.metrics import QUEUE_LENGTH
 from diagnostics.models import Diagnostic, DiagnosticStatus
 

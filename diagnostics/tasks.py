@@ -6,14 +6,19 @@ late acknowledgement, requeued if the worker dies); the sweeper runs on ``mainte
 
 from celery import shared_task
 
-from diagnostics import inference, sweeper
+# The services are imported inside the tasks: the web process imports this module to enqueue, and
+# must not load TensorFlow for it.
 
 
 @shared_task(bind=True, name="diagnostics.tasks.run_diagnostic", acks_late=True)
 def run_diagnostic(self, diagnostic_id: int) -> None:
+    from diagnostics import inference
+
     inference.run_diagnostic(diagnostic_id=diagnostic_id, task_id=self.request.id or "")
 
 
 @shared_task(name="diagnostics.tasks.sweep_stuck_diagnostics")
 def sweep_stuck_diagnostics() -> dict:
+    from diagnostics import sweeper
+
     return sweeper.sweep().as_dict()

@@ -4,28 +4,26 @@ from django.contrib import admin
 
 from media_assets.models import Recording
 from portal import permissions
+from portal.admin_base import AuditedModelAdmin, export_as_csv
 
 
 @admin.register(Recording)
-class RecordingAdmin(admin.ModelAdmin):
+class RecordingAdmin(AuditedModelAdmin):
     list_display = ["id", "patient", "kind", "status", "duration_s", "created_at"]
     list_filter = ["status", "kind"]
     list_select_related = ["patient"]
     raw_id_fields = ["patient", "uploaded_by"]
     date_hierarchy = "created_at"
+    show_full_result_count = False
+    actions = [export_as_csv]
     readonly_fields = [
-        "storage_key",
-        "original_name",
-        "content_type",
-        "size_bytes",
-        "sha256",
-        "duration_s",
-        "sample_rate",
-        "channels",
-        "quality",
-        "created_at",
-        "stored_at",
-    ]
+        "patient", "status", "storage_key", "original_name", "content_type", "size_bytes",
+        "sha256", "duration_s", "sample_rate", "channels", "quality", "uploaded_by",
+        "created_at", "stored_at",
+    ]  # fmt: skip
 
     def get_queryset(self, request):
         return permissions.recordings_for(request.user).select_related("patient")
+
+    def has_add_permission(self, request):
+        return False  # recordings come through the upload checks, never by hand

@@ -7,6 +7,7 @@ ids): record which fields changed, not what they changed to.
 
 from typing import Any
 
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db import models
 
 from portal.models import AuditEvent, Patient
@@ -24,8 +25,8 @@ def record_event(
 ) -> AuditEvent:
     if patient is None and isinstance(obj, Patient):
         patient = obj
-    if actor is None and request is not None and request.user.is_authenticated:
-        actor = request.user
+    if actor is None and request is not None and getattr(request, "user", None) is not None:
+        actor = request.user if request.user.is_authenticated else None
     return AuditEvent.objects.create(
         action=action,
         actor=actor if actor is not None and actor.is_authenticated else None,
@@ -43,3 +44,23 @@ def _client_ip(request) -> str | None:
     if request is None:
         return None
     return request.META.get("REMOTE_ADDR") or None
+
+
+def _signed_in(sender, request, user, **kwargs):
+    record_event(action="auth.signed_in", actor=user, request=request)
+
+
+def _signed_out(sender, request, user, **kwargs):
+    record_event(action="auth.signed_out", actor=user, request=request)
+
+
+def _sign_in_failed(sender, credentials, request=None, **kwargs):
+    # Not even the username: people type passwords into the username field.
+    record_event(action="auth.sign_in_failed", request=request)
+
+
+def connect_sign_in_events() -> None:
+    """Audit sign-in, sign-out and failed sign-in (Django's auth signals are the only hook)."""
+    user_logged_in.connect(_signed_in, dispatch_uid="portal-audit-signed-in")
+    user_logged_out.connect(_signed_out, dispatch_uid="portal-audit-signed-out")
+    user_login_failed.connect(_sign_in_failed, dispatch_uid="portal-audit-sign-in-failed")

@@ -3,6 +3,7 @@
 Every name here is made up; nothing resembles a real person's record.
 """
 
+import base64
 import random
 import secrets
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal.models import Membership, Patient, Role, Sex, Site
 from portal.roles import provision_roles
@@ -35,6 +37,7 @@ class DemoResult:
     created: bool
     password: str | None
     generated_password: bool
+    totp_key: str | None = None  # base32, for the staff users' authenticator app
 
 
 def demo_exists() -> bool:
@@ -42,24 +45,35 @@ def demo_exists() -> bool:
 
 
 @transaction.atomic
-def seed_demo(*, password: str = "", patients_per_site: int = 24, seed: int = 7) -> DemoResult:
+def seed_demo(
+    *, password: str = "", totp_key: str = "", patients_per_site: int = 24, seed: int = 7
+) -> DemoResult:
     """Create the demo sites, users and patients unless they exist; returns the password used."""
     if demo_exists():
         return DemoResult(created=False, password=None, generated_password=False)
     generated = not password
     password = password or secrets.token_urlsafe(12)
+    totp_key = totp_key or secrets.token_hex(20)
     groups = provision_roles()
     sites = {
         "north": Site.objects.create(code="north", name="North Respiratory Clinic"),
         "south": Site.objects.create(code="south", name="South Community Hospital"),
     }
     for username, site_code, role, staff, superuser in DEMO_USERS:
-        _create_user(username, password, site_code and sites[site_code], role, staff, superuser,
-                     groups)  # fmt: skip
+        user = _create_user(username, password, site_code and sites[site_code], role, staff,
+                            superuser, groups)  # fmt: skip
+        if staff:
+            # Staff need a second factor for the admin; the demo gives them one shared key.
+            TOTPDevice.objects.create(user=user, name="Demo authenticator", key=totp_key)
     rng = random.Random(seed)
     for site in sites.values():
         _create_patients(site, patients_per_site, rng)
-    return DemoResult(created=True, password=password, generated_password=generated)
+    return DemoResult(
+        created=True,
+        password=password,
+        generated_password=generated,
+        totp_key=base64.b32encode(bytes.fromhex(totp_key)).decode(),
+    )
 
 
 def _create_user(username, password, site, role, staff, superuser, groups):

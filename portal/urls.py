@@ -1,10 +1,16 @@
 """Root URL configuration: pages, admin, API, health and metrics."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django_otp.admin import OTPAdminSite
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from portal import health
+from portal import health, two_factor
+
+if settings.ADMIN_REQUIRE_OTP:
+    # The documented way to make the default admin site require a verified second factor.
+    admin.site.__class__ = OTPAdminSite
 
 admin.site.site_header = "Respiratory audio portal"
 admin.site.site_title = "Respiratory audio portal"
@@ -12,6 +18,7 @@ admin.site.index_title = "Administration"
 
 urlpatterns = [
     path("", include("portal.page_urls")),
+    path("accounts/two-factor/", two_factor.setup, name="two-factor-setup"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("portal.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

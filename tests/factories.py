@@ -55,3 +55,26 @@ class PatientFactory(factory.django.DjangoModelFactory):
 
 def consenting(**kwargs) -> Patient:
     return PatientFactory(research_consent=True, research_consent_at=timezone.now(), **kwargs)
+
+
+def totp_device(user, key: str = "3132333435363738393031323334353637383930"):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    return TOTPDevice.objects.create(user=user, name="test", key=key, confirmed=True)
+
+
+def current_totp(device) -> str:
+    from django_otp.oath import totp
+
+    return f"{totp(device.bin_key, device.step, device.t0, device.digits, device.drift):06d}"
+
+
+def verified_login(client, user) -> None:
+    """Sign in as ``user`` with a verified second factor, as the admin requires of staff."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    device = totp_device(user)
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()

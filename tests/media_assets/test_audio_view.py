@@ -34,7 +34,9 @@ def test_the_whole_file_is_served_privately_and_the_listening_is_audited(client,
 def test_a_range_request_gets_206_with_just_those_bytes(client, recording_id):
     content = cough_wav(seed=61)
 
-    response = client.get(f"/media/recordings/{recording_id}/audio", headers={"Range": "bytes=100-199"})
+    response = client.get(
+        f"/media/recordings/{recording_id}/audio", headers={"Range": "bytes=100-199"}
+    )
     suffix = client.get(f"/media/recordings/{recording_id}/audio", headers={"Range": "bytes=-10"})
 
     assert response.status_code == 206

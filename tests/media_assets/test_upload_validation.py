@@ -38,7 +38,12 @@ BAD_INPUTS = {
     "random bytes named .wav": (audio_corpus.random_bytes, "noise.wav", 415, "not_audio"),
     "html page named .mp3": (audio_corpus.html_page, "song.mp3", 415, "not_audio"),
     "wav whose header lies": (audio_corpus.wav_with_lying_header, "a.wav", 400, "corrupt_audio"),
-    "wav truncated mid-frame": (audio_corpus.wav_truncated_mid_frame, "b.wav", 400, "corrupt_audio"),
+    "wav truncated mid-frame": (
+        audio_corpus.wav_truncated_mid_frame,
+        "b.wav",
+        400,
+        "corrupt_audio",
+    ),
     "zip archive": (audio_corpus.zip_archive, "recording.zip", 415, "not_audio"),
     "png with an audio type": (audio_corpus.png_image, "cough.wav", 415, "not_audio"),
     "video without audio": (audio_corpus.video_without_audio, "clip.m4a", 415, "not_audio"),
@@ -53,7 +58,9 @@ BAD_INPUTS = {
 
 
 @pytest.mark.parametrize("case", BAD_INPUTS, ids=list(BAD_INPUTS))
-def test_bad_upload_is_refused_with_a_clear_error_and_leaves_nothing(api, patient, media_root, case):
+def test_bad_upload_is_refused_with_a_clear_error_and_leaves_nothing(
+    api, patient, media_root, case
+):
     make, name, status, code = BAD_INPUTS[case]
 
     response = post_recording(api, patient, make(), name=name)
@@ -118,7 +125,10 @@ def test_a_body_with_two_files_is_refused(api, patient, media_root):
         {
             "patient": patient.pk,
             "kind": "cough",
-            "file": [SimpleUploadedFile("a.wav", cough_wav(1)), SimpleUploadedFile("b.wav", cough_wav(2))],
+            "file": [
+                SimpleUploadedFile("a.wav", cough_wav(1)),
+                SimpleUploadedFile("b.wav", cough_wav(2)),
+            ],
         },
     )
 

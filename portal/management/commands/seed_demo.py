@@ -8,7 +8,7 @@ class Command(BaseCommand):
     help = "Create demo sites, users and invented patients if the database has none."
 
     def handle(self, *args, **options):
-        result = seed_demo(password=settings.DEMO_PASSWORD)
+        result = seed_demo(password=settings.DEMO_PASSWORD, totp_key=settings.DEMO_TOTP_KEY)
         if not result.created:
             self.stdout.write("Demo data already present.")
             return
@@ -20,3 +20,9 @@ class Command(BaseCommand):
                     f"{result.password}"
                 )
             )
+        self.stdout.write(
+            self.style.WARNING(
+                "Staff (admin, siteadmin) also need a code from an authenticator app for /admin/. "
+                f"Add this key to the app (shown only now): {result.totp_key}"
+            )
+        )
