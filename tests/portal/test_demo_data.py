@@ -15,7 +15,11 @@ def test_seed_creates_two_sites_every_demo_role_and_patients_on_both():
     assert result.created and not result.generated_password
     assert Site.objects.count() == 2
     for username in ["admin", "siteadmin", "clinician", "clinician2", "researcher"]:
-        assert get_user_model().objects.get(username=username).check_password("a-demo-password-for-tests")
+        assert (
+            get_user_model()
+            .objects.get(username=username)
+            .check_password("a-demo-password-for-tests")
+        )
     clinician_site = Membership.objects.get(user__username="clinician").site
     other_site = Membership.objects.get(user__username="clinician2").site
     assert clinician_site != other_site
