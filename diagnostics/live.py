@@ -60,11 +60,15 @@ def _updated_at(diagnostic: Diagnostic):
 
 def publish(diagnostic: Diagnostic) -> None:
     """Send the current state to everyone watching; a Redis hiccup must not fail the caller."""
-    message = status_message(diagnostic)
-    layer = get_channel_layer()
-    event = {"type": "diagnostic.update", "message": message}
+    event = {"type": "diagnostic.update", "message": status_message(diagnostic)}
+    groups = [diagnostic_group(diagnostic.pk), patient_group(diagnostic.patient_id)]
     try:
-        async_to_sync(layer.group_send)(diagnostic_group(diagnostic.pk), event)
-        async_to_sync(layer.group_send)(patient_group(diagnostic.patient_id), event)
+        async_to_sync(_send)(get_channel_layer(), groups, event)
     except Exception as exc:
         logger.warning("live update not published", extra={"error": type(exc).__name__})
+
+
+async def _send(layer, groups: list[str], event: dict) -> None:
+    # One event loop for both groups: each async_to_sync call from a sync thread costs a loop.
+    for group in groups:
+        await layer.group_send(group, event)

@@ -3,12 +3,26 @@
 import json
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from diagnostics.symptoms import clean_symptoms
 from media_assets.models import Recording, RecordingKind
 
+SYMPTOMS_SCHEMA = {
+    "type": "object",
+    "description": "Symptoms; in multipart forms a JSON string.",
+    "properties": {
+        "fever": {"type": "boolean"},
+        "cough_days": {"type": "integer", "minimum": 0, "maximum": 365},
+        "shortness_of_breath": {"type": "boolean"},
+        "known_conditions": {"type": "array", "items": {"type": "string"}},
+    },
+    "additionalProperties": False,
+}
 
+
+@extend_schema_field(SYMPTOMS_SCHEMA)
 class SymptomsField(serializers.Field):
     """Symptoms arrive as a JSON string in multipart forms and as an object in JSON bodies."""
 

@@ -335,6 +335,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a "kind" or a "status": name each choice set after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "RecordingKindEnum": "media_assets.models.RecordingKind.choices",
+        "RecordingStatusEnum": "media_assets.models.RecordingStatus.choices",
+        "DiagnosticStatusEnum": "diagnostics.models.DiagnosticStatus.choices",
+        "ModelStatusEnum": "diagnostics.models.ModelStatus.choices",
+        "DiagnosticLabelEnum": "diagnostics.models.Label.choices",
+        "InteractionKindEnum": "recommender.models.InteractionKind.choices",
+    },
 }
 
 # --- Celery ----------------------------------------------------------------------------------------
