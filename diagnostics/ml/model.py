@@ -30,6 +30,7 @@ import tensorflow as tf
 from diagnostics.ml.features import FeatureConfig, fit_clip, log_mel
 
 EMBEDDING_LAYER = "embedding"
+NORMALIZATION_LAYER = "band_norm"
 EMBEDDING_DIM = 64
 ARTIFACT_FORMAT = 1
 _MODEL_MEMBER = "model.keras"
@@ -66,7 +67,7 @@ def build_model(
     if config.n_frames(round(clip_seconds * config.sample_rate)) < 16:
         raise ValueError(f"clip of {clip_seconds} s is too short for the model")
     inputs = keras.Input(shape=(None, config.n_mels), name="log_mel")
-    x = keras.layers.Normalization(axis=-1, name="band_norm")(inputs)
+    x = keras.layers.Normalization(axis=-1, name=NORMALIZATION_LAYER)(inputs)
     x = keras.layers.Reshape((-1, config.n_mels, 1), name="as_image")(x)
     for i, filters in enumerate((16, 32, 64), start=1):
         x = keras.layers.Conv2D(

@@ -21,8 +21,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--synthetic", action="store_true", required=True)
-        parser.add_argument("--examples", type=int, default=1200)
-        parser.add_argument("--epochs", type=int, default=15)
+        parser.add_argument("--examples", type=int, default=1000)
+        parser.add_argument("--epochs", type=int, default=10)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--name", default="cough-cnn-synthetic")
         parser.add_argument("--model-version", default=None, help="default: a timestamp")
