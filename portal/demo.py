@@ -111,4 +111,6 @@ def _create_patients(site: Site, count: int, rng: random.Random) -> None:
                 research_consent_at=now - timedelta(days=rng.randint(1, 300)) if consent else None,
             )
         )
+    for patient in patients:
+        patient.refresh_search_columns()  # bulk_create skips save(), which keeps them otherwise
     Patient.objects.bulk_create(patients)

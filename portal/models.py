@@ -1,6 +1,7 @@
 """Sites, memberships, patients, research pseudonyms and the append-only audit log."""
 
 import secrets
+import unicodedata
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -75,6 +76,17 @@ class Sex(models.TextChoices):
     UNKNOWN = "unknown", _("Unknown")
 
 
+def search_key(text: str) -> str:
+    """Fold text for prefix search: no accents, no case, single spaces ("Åsa  Öberg" -> "asa oberg").
+
+    Stored in the patient's ``search_*`` columns so that one plain, indexable ``LIKE 'term%'``
+    finds names on SQLite and PostgreSQL alike; search terms are folded the same way.
+    """
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(bare.casefold().split())
+
+
 class Patient(models.Model):
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="patients")
     external_id = models.CharField(
@@ -93,6 +105,13 @@ class Patient(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
+    # Derived from the fields above on every save (see ``search_key``); never edited directly.
+    search_name = models.CharField(max_length=310, blank=True, editable=False)
+    search_name_reversed = models.CharField(max_length=310, blank=True, editable=False)
+    search_external_id = models.CharField(max_length=64, blank=True, editable=False)
+
+    SEARCH_SOURCES = ("given_name", "family_name", "external_id")
+    SEARCH_COLUMNS = ("search_name", "search_name_reversed", "search_external_id")
 
     class Meta:
         ordering = ["family_name", "given_name", "id"]
@@ -105,11 +124,45 @@ class Patient(models.Model):
                 name="research_consent_has_a_date",
             ),
         ]
-        indexes = [models.Index(fields=["site", "family_name", "given_name"])]
+        indexes = [
+            models.Index(fields=["site", "family_name", "given_name"]),
+            # The patient list pages by (search_name, id); prefix searches need pattern indexes
+            # on PostgreSQL (the opclasses are ignored elsewhere).
+            models.Index(fields=["search_name", "id"], name="patient_search_name_id"),
+            models.Index(
+                fields=["search_name"],
+                name="patient_search_name_like",
+                opclasses=["varchar_pattern_ops"],
+            ),
+            models.Index(
+                fields=["search_name_reversed"],
+                name="patient_search_reversed_like",
+                opclasses=["varchar_pattern_ops"],
+            ),
+            models.Index(
+                fields=["search_external_id"],
+                name="patient_search_extid_like",
+                opclasses=["varchar_pattern_ops"],
+            ),
+        ]
 
     def __str__(self) -> str:
         # Deliberately not the name: object reprs end up in logs and admin history.
         return f"Patient #{self.pk}"
+
+    def save(self, *args, **kwargs):
+        # Here rather than in a service so that every writer (services, admin, API) keeps the
+        # search columns true; bulk_create callers must call refresh_search_columns() themselves.
+        self.refresh_search_columns()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and set(update_fields) & set(self.SEARCH_SOURCES):
+            kwargs["update_fields"] = {*update_fields, *self.SEARCH_COLUMNS}
+        super().save(*args, **kwargs)
+
+    def refresh_search_columns(self) -> None:
+        self.search_name = search_key(f"{self.family_name} {self.given_name}")
+        self.search_name_reversed = search_key(f"{self.given_name} {self.family_name}")
+        self.search_external_id = search_key(self.external_id)
 
     @property
     def full_name(self) -> str:

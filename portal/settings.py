@@ -277,7 +277,6 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-LOGIN_URL = "/admin/login/"
 # Staff (administrators and site administrators) sign in to the admin with a time-based one-time
 # password as well; they enrol an authenticator app at /accounts/two-factor/.
 ADMIN_REQUIRE_OTP = env.bool("ADMIN_REQUIRE_OTP", default=True)
@@ -426,3 +425,10 @@ LOGGING = {
         "uvicorn.access": {"handlers": [], "level": "ERROR", "propagate": False},
     },
 }
+
+# --- Clinician pages -------------------------------------------------------------------------------
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+# The page warns this long before the idle timeout above signs the user out.
+SESSION_EXPIRY_WARNING_SECONDS = 120
+MIDDLEWARE += ["portal.csp.ContentSecurityPolicyMiddleware"]

@@ -1,0 +1,111 @@
+"""One diagnostic: its page (result, audio, symptoms, similar cases, review form), the timeline card
+the patient page fetches when a result arrives, and the review and retry actions."""
+
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST, require_safe
+
+from diagnostics import reviews
+from diagnostics.services import DiagnosticNotRetryable, retry_diagnostic
+from diagnostics.symptoms import KNOWN_CONDITIONS
+from portal.audit import record_event
+from portal.forms import ReviewForm
+from portal.selectors import visible_diagnostic
+from portal.views.access import clinician_required, safe_next
+
+
+def _diagnostic_or_404(request, pk: int):
+    diagnostic = visible_diagnostic(request.user, pk)
+    if diagnostic is None:
+        raise Http404
+    return diagnostic
+
+
+def symptom_rows(symptoms: dict) -> list[tuple[str, str]]:
+    """The recorded symptoms as (question, answer) pairs in plain words, in a fixed order."""
+    yes_no = {True: _("Yes"), False: _("No")}
+    rows = []
+    if "fever" in symptoms:
+        rows.append((_("Fever"), yes_no[symptoms["fever"]]))
+    if "cough_days" in symptoms:
+        rows.append((_("Cough for (days)"), str(symptoms["cough_days"])))
+    if "shortness_of_breath" in symptoms:
+        rows.append((_("Shortness of breath"), yes_no[symptoms["shortness_of_breath"]]))
+    if symptoms.get("known_conditions"):
+        names = [str(KNOWN_CONDITIONS[c]) for c in symptoms["known_conditions"]]
+        rows.append((_("Known conditions"), ", ".join(names)))
+    return rows
+
+
+def _render_detail(request, diagnostic, form, status=200):
+    return render(request, "diagnostics/detail.html", {
+        "diagnostic": diagnostic, "recording": diagnostic.recording,
+        "patient": diagnostic.patient, "form": form,
+        "symptoms": symptom_rows(diagnostic.symptoms or {}),
+        # Filled by the recommender once it exists; the panel says so while it is empty.
+        "similar_cases": [],
+    }, status=status)  # fmt: skip
+
+
+@require_safe
+@clinician_required
+def diagnostic_detail(request, pk: int):
+    diagnostic = _diagnostic_or_404(request, pk)
+    record_event(action="diagnostic.viewed", obj=diagnostic, patient=diagnostic.patient,
+                 request=request)  # fmt: skip
+    return _render_detail(request, diagnostic, ReviewForm())
+
+
+@require_safe
+@clinician_required
+def diagnostic_card(request, pk: int):
+    """The timeline card alone, for the patient page to swap in when a result arrives.
+
+    With ``?unless=<status>`` it answers 204, reveals nothing and audits nothing while the status
+    is still that one: the page's polling fallback asks this every few seconds.
+    """
+    diagnostic = _diagnostic_or_404(request, pk)
+    if request.GET.get("unless") == diagnostic.status:
+        return HttpResponse(status=204)
+    record_event(action="diagnostic.viewed", obj=diagnostic, patient=diagnostic.patient,
+                 request=request, detail={"page": "card"})  # fmt: skip
+    return render(request, "diagnostics/_timeline_item.html", {
+        "recording": diagnostic.recording, "diagnostics": [diagnostic],
+    })  # fmt: skip
+
+
+@require_POST
+@clinician_required
+def diagnostic_review(request, pk: int):
+    diagnostic = _diagnostic_or_404(request, pk)
+    form = ReviewForm(request.POST)
+    if form.is_valid():
+        try:
+            reviews.review_diagnostic(
+                diagnostic=diagnostic, user=request.user, request=request,
+                decision=form.cleaned_data["decision"], label=form.cleaned_data["label"] or None,
+                note=form.cleaned_data["note"],
+            )  # fmt: skip
+        except reviews.ReviewRefused as refused:
+            form.add_error(None, refused.message)
+        else:
+            messages.success(request, _("Review saved."))
+            return redirect(safe_next(request, reverse("pages:diagnostic-detail", args=[pk])))
+    return _render_detail(request, diagnostic, form, status=400)
+
+
+@require_POST
+@clinician_required
+def diagnostic_retry(request, pk: int):
+    diagnostic = _diagnostic_or_404(request, pk)
+    try:
+        retry_diagnostic(diagnostic=diagnostic, user=request.user, request=request)
+    except DiagnosticNotRetryable:
+        messages.error(request, _("Only a failed analysis can be retried."))
+    else:
+        messages.success(request, _("The analysis has been queued again."))
+    fallback = reverse("pages:patient-detail", args=[diagnostic.patient_id])
+    return redirect(safe_next(request, fallback))

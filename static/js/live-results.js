@@ -1,0 +1,205 @@
+// Live status of the diagnostics on a patient's timeline. Listens on ws(s)://host/ws/patients/<id>/
+// for {"type": "diagnostic", id, status, queue_position, ...}; while the socket is down it polls
+// GET /api/v1/diagnostics/<id>/ for the unfinished ones, and where that endpoint does not answer
+// (404), the page's own card URL with ?unless=<status> (204 while nothing changed).
+// When a diagnostic changes status, its server-rendered card replaces the old one, so the label,
+// confidence, model version and synthetic notice look exactly as after a reload.
+import { gettext, interpolate, formatNumber } from "./i18n.js";
+
+const FINISHED = new Set(["succeeded", "failed"]);
+const POLL_MS = 4000;
+const STATUS_TEXT = {
+  queued: gettext("Queued"),
+  running: gettext("Analysing"),
+  succeeded: gettext("Result ready"),
+  failed: gettext("Analysis failed"),
+};
+
+// A new result waits for review: the count in the navigation goes up without a reload.
+function countOneMoreToReview() {
+  const badge = document.querySelector("[data-review-count]");
+  const current = Number.parseInt(badge?.dataset.count ?? badge?.textContent, 10);
+  if (!badge || Number.isNaN(current) || badge.textContent.includes("+")) return;
+  badge.dataset.count = String(current + 1);
+  badge.textContent = formatNumber(current + 1);
+  badge.classList.remove("is-zero");
+}
+
+class LiveTimeline {
+  constructor(list) {
+    this.list = list;
+    this.patientId = list.dataset.patientId;
+    this.state = list.closest("section")?.querySelector("[data-live-state]");
+    this.socket = null;
+    this.reconnectDelay = 1000;
+    this.pollTimer = null;
+    this.apiMissing = false;
+    this.refreshing = new Set();
+    // Diagnostics missing from the page are shown only if they are newer than all on it and this
+    // is the first page: the socket's snapshot also names older ones that are simply not listed.
+    this.newest = Math.max(0, ...this.results().map((el) => Number(el.dataset.diagnosticId)));
+    document.addEventListener("portal:recording-delivered", (event) => this.onDelivered(event.detail));
+    this.connect();
+  }
+
+  results() {
+    return [...this.list.querySelectorAll(".result[data-diagnostic-id]")];
+  }
+
+  result(id) {
+    return this.list.querySelector(`.result[data-diagnostic-id="${CSS.escape(String(id))}"]`);
+  }
+
+  say(text) {
+    if (this.state) this.state.textContent = text;
+  }
+
+  connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    let socket;
+    try {
+      socket = new WebSocket(`${scheme}://${location.host}${this.list.dataset.wsPath}`);
+    } catch {
+      this.startPolling();
+      return;
+    }
+    this.socket = socket;
+    socket.addEventListener("open", () => {
+      this.reconnectDelay = 1000;
+      this.stopPolling();
+      this.say(gettext("Live"));
+    });
+    socket.addEventListener("message", (event) => {
+      let message;
+      try {
+        message = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      if (message.type === "diagnostic") this.apply(message);
+    });
+    socket.addEventListener("close", () => {
+      this.socket = null;
+      this.startPolling();
+      setTimeout(() => this.connect(), this.reconnectDelay);
+      this.reconnectDelay = Math.min(this.reconnectDelay * 2, 30000);
+    });
+  }
+
+  startPolling() {
+    if (this.pollTimer) return;
+    this.say(gettext("Checking for updates every few seconds"));
+    this.pollTimer = setInterval(() => this.poll(), POLL_MS);
+    this.poll();
+  }
+
+  stopPolling() {
+    clearInterval(this.pollTimer);
+    this.pollTimer = null;
+  }
+
+  async poll() {
+    const unfinished = this.results().filter((el) => !FINISHED.has(el.dataset.status));
+    for (const element of unfinished) {
+      const id = element.dataset.diagnosticId;
+      if (!this.apiMissing) {
+        const status = await this.pollApi(id);
+        if (status !== 404) continue;
+        this.apiMissing = true;
+      }
+      await this.refresh(id, element.dataset.status);
+    }
+  }
+
+  async pollApi(id) {
+    try {
+      const response = await fetch(this.list.dataset.pollUrl.replace("{id}", id), {
+        headers: { Accept: "application/json" }, credentials: "same-origin",
+      });
+      if (response.ok) this.apply({ ...(await response.json()), id });
+      return response.status;
+    } catch {
+      return 0; // offline: try again on the next tick
+    }
+  }
+
+  apply(message) {
+    const element = this.result(message.id);
+    if (!element) {
+      // A recording made elsewhere (another tab, a colleague): show it too, on the timeline.
+      if ("firstPage" in this.list.dataset && Number(message.id) > this.newest) {
+        this.refresh(message.id, null);
+      }
+      return;
+    }
+    const changed = element.dataset.status !== message.status;
+    if (changed && (FINISHED.has(message.status) || FINISHED.has(element.dataset.status))) {
+      // The result page shows more than the card (the review form): reload it whole.
+      if ("knownOnly" in this.list.dataset) location.reload();
+      else this.refresh(message.id, null);
+      return;
+    }
+    element.dataset.status = message.status;
+    this.updateBadge(element, message);
+  }
+
+  updateBadge(element, message) {
+    const badge = element.querySelector("[data-status-badge]");
+    if (!badge || !STATUS_TEXT[message.status]) return;
+    badge.className = `badge badge-${message.status}`;
+    badge.textContent = STATUS_TEXT[message.status];
+    if (message.status === "queued" && message.queue_position) {
+      const position = document.createElement("span");
+      position.className = "queue-position";
+      position.textContent = interpolate(gettext("position %(position)s in the queue"), {
+        position: formatNumber(message.queue_position),
+      });
+      badge.append(" ", position);
+    }
+  }
+
+  onDelivered({ patientId, body }) {
+    if (String(patientId) !== this.patientId || !body?.diagnostic) return;
+    const id = body.diagnostic.id;
+    if (!this.result(id)) this.refresh(id, null);
+  }
+
+  // Fetch the server-rendered card of one diagnostic and put it in place (or on top, if new).
+  async refresh(id, unless) {
+    if (this.refreshing.has(String(id))) return;
+    this.refreshing.add(String(id));
+    try {
+      const url = `${this.cardUrl(id)}${unless ? `?unless=${encodeURIComponent(unless)}` : ""}`;
+      const response = await fetch(url, { credentials: "same-origin" });
+      if (response.status !== 200) return;
+      const page = new DOMParser().parseFromString(await response.text(), "text/html");
+      const item = page.querySelector(".timeline-item");
+      const fresh = page.querySelector(".result[data-diagnostic-id]");
+      if (!item || !fresh) return;
+      const current = this.result(id);
+      if (current) {
+        if (current.dataset.status !== "succeeded" && fresh.dataset.status === "succeeded") {
+          countOneMoreToReview();
+        }
+        current.replaceWith(document.importNode(fresh, true));
+      } else if (!this.list.querySelector(`#${CSS.escape(item.id)}`)) {
+        const node = document.importNode(item, true);
+        node.classList.add("is-new");
+        this.list.prepend(node);
+        this.newest = Math.max(this.newest, Number(id));
+        document.querySelector("[data-timeline-empty]")?.remove();
+      }
+    } catch {
+      // offline: the next message or poll brings it
+    } finally {
+      this.refreshing.delete(String(id));
+    }
+  }
+
+  cardUrl(id) {
+    return this.list.dataset.cardUrl.replace("{id}", id);
+  }
+}
+
+const list = document.querySelector("[data-timeline]");
+if (list) new LiveTimeline(list);

@@ -1,0 +1,4 @@
+// Entry module of every clinical page. Widgets import their shared modules by relative path, so
+// that with hashed static file names every page still gets one instance of the upload queue.
+import "./session-timeout.js";
+import "./upload-queue.js";

@@ -1,0 +1,84 @@
+"""Uploads that go wrong: a file that is not audio is refused next to the recorder in plain words,
+and a recording made while the server is down stays in the browser until it can be delivered."""
+
+from urllib.parse import urlparse
+
+import pytest
+
+from media_assets.models import Recording
+from tests.e2e.conftest import sign_in
+from tests.factories import PatientFactory
+from tests.media_assets.uploading import cough_wav
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(120)]
+
+PENDING_IN_BROWSER = """async () => {
+  const db = await new Promise((resolve, reject) => {
+    const request = indexedDB.open("portal-uploads", 1);
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+  const count = await new Promise((resolve) => {
+    const request = db.transaction("pending").objectStore("pending").count();
+    request.onsuccess = () => resolve(request.result);
+  });
+  db.close();
+  return count;
+}"""
+
+
+def choose_file(page, name, mime, content):
+    page.set_input_files("[data-file]", files=[{"name": name, "mimeType": mime, "buffer": content}])
+    page.wait_for_selector("[data-action=upload]:enabled")
+
+
+def test_a_file_that_is_not_audio_is_refused_next_to_the_recorder(page, server, clinician, site):
+    patient = PatientFactory(site=site)
+    sign_in(page, server.url, "clin")
+    page.goto(f"{server.url}/patients/{patient.pk}/")
+
+    choose_file(page, "notes.wav", "audio/wav", b"Patient notes, not a recording.\n" * 20)
+    page.steps("file chosen")
+    page.click("[data-action=upload]")
+    message = page.wait_for_selector("[data-message]:visible")
+    page.steps("refused")
+
+    assert "not a recording in a supported audio format" in message.inner_text()
+    assert page.is_hidden("[data-pending-here]")
+    assert page.evaluate(PENDING_IN_BROWSER) == 0  # a refusal is final: nothing kept to retry
+    assert not Recording.objects.exists()
+
+
+def test_a_recording_made_while_the_server_is_down_is_delivered_when_it_returns(
+    page, process_env, tmp_path, clinician, site
+):
+    from tests.processes import asgi_server
+
+    patient = PatientFactory(site=site)
+    server = asgi_server(process_env, tmp_path)
+    port = urlparse(server.url).port
+    try:
+        sign_in(page, server.url, "clin")
+        page.goto(f"{server.url}/patients/{patient.pk}/")
+        page.evaluate("window.__noReload = true")
+        server.stop()
+
+        choose_file(page, "cough.wav", "audio/wav", cough_wav(seed=5))
+        page.click("[data-action=upload]")
+        page.wait_for_selector("[data-message].is-info")
+        page.wait_for_selector("[data-pending-uploads]:visible")
+        page.steps("kept while offline")
+        assert "1 recording waiting to upload" in page.inner_text("[data-pending-uploads]")
+        assert page.evaluate(PENDING_IN_BROWSER) == 1
+        assert not Recording.objects.exists()
+
+        server = asgi_server(process_env, tmp_path, port=port)
+        page.wait_for_selector(".timeline-item", timeout=45_000)
+        page.wait_for_selector("[data-pending-uploads]", state="hidden")
+        page.steps("delivered")
+    finally:
+        server.stop()
+
+    assert page.evaluate("window.__noReload") is True
+    assert page.evaluate(PENDING_IN_BROWSER) == 0
+    assert Recording.objects.filter(patient=patient).count() == 1

@@ -1,0 +1,83 @@
+"""The home page: today's recordings, results waiting, failed analyses with a retry, and the
+results of the last 14 days by label as a server-rendered SVG chart."""
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from diagnostics.models import Diagnostic, DiagnosticStatus
+from tests.factories import PatientFactory
+from tests.factories_clinical import RecordingFactory, failed, succeeded
+from tests.portal.page_helpers import events
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def signed_in(client, clinician):
+    client.force_login(clinician)
+    return client
+
+
+def test_home_counts_todays_work_of_my_sites_only(signed_in, site, other_site):
+    mine = PatientFactory(site=site)
+    RecordingFactory(patient=mine)
+    succeeded(recording__patient=mine)
+    failed(recording__patient=mine)
+    old = RecordingFactory(patient=mine)
+    type(old).objects.filter(pk=old.pk).update(
+        created_at=timezone.now() - datetime.timedelta(days=3)
+    )
+    succeeded(recording__patient=PatientFactory(site=other_site))
+
+    summary = signed_in.get("/").context["summary"]
+
+    assert summary.recordings_today == 3
+    assert summary.failed_count == (1, False)
+    assert signed_in.get("/").context["workspace"].review_count == (1, False)
+
+
+def test_the_chart_has_a_bar_per_day_and_a_segment_per_label(signed_in, site):
+    patient = PatientFactory(site=site)
+    succeeded(recording__patient=patient, label="healthy")
+    succeeded(recording__patient=patient, label="healthy")
+    succeeded(recording__patient=patient, label="anomaly")
+    long_ago = succeeded(recording__patient=patient, label="anomaly")
+    Diagnostic.objects.filter(pk=long_ago.pk).update(
+        finished_at=timezone.now() - datetime.timedelta(days=20)
+    )
+
+    response = signed_in.get("/")
+
+    chart = response.context["summary"].chart
+    assert len(chart) == 14
+    assert chart[-1]["counts"] == {"healthy": 2, "anomaly": 1}
+    assert sum(sum(day["counts"].values()) for day in chart) == 3
+    assert response.content.count(b'class="bar bar-healthy"') == 1
+    assert b'<svg class="results-chart"' in response.content
+
+
+def test_a_failed_analysis_can_be_retried_from_home(
+    signed_in, site, django_capture_on_commit_callbacks
+):
+    diagnostic = failed(recording__patient=PatientFactory(site=site))
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = signed_in.post(f"/diagnostics/{diagnostic.pk}/retry/", {"next": "/"})
+
+    assert response["Location"] == "/"
+    diagnostic.refresh_from_db()
+    assert diagnostic.status == DiagnosticStatus.QUEUED and diagnostic.error == ""
+    assert callbacks  # the inference task is enqueued after the commit
+    assert events("diagnostic.retried")[0].patient_id == diagnostic.patient_id
+
+
+def test_retrying_a_result_that_did_not_fail_changes_nothing(signed_in, site):
+    diagnostic = succeeded(recording__patient=PatientFactory(site=site))
+
+    response = signed_in.post(f"/diagnostics/{diagnostic.pk}/retry/", follow=True)
+
+    assert b"Only a failed analysis can be retried." in response.content
+    diagnostic.refresh_from_db()
+    assert diagnostic.status == DiagnosticStatus.SUCCEEDED

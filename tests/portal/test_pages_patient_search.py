@@ -1,0 +1,102 @@
+"""Patient search: a prefix of the family name, the given name, "given family" or the external id
+finds the patient, whatever the accents and capitals; filters narrow the list; pages follow each
+other by keyset without gaps or repeats."""
+
+import pytest
+
+from portal.models import Patient
+from portal.services import update_patient
+from tests.factories import PatientFactory
+from tests.factories_clinical import succeeded
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def signed_in(client, clinician):
+    client.force_login(clinician)
+    return client
+
+
+def found(client, **params) -> list[str]:
+    response = client.get("/patients/", params)
+    assert response.status_code == 200
+    return [p.external_id for p in response.context["page"].items]
+
+
+@pytest.fixture
+def patients(site, other_site):
+    PatientFactory(site=site, external_id="N-100", given_name="Åsa", family_name="Öberg")
+    PatientFactory(site=site, external_id="N-200", given_name="José", family_name="Núñez")
+    PatientFactory(site=site, external_id="ab-300", given_name="Ada", family_name="Abara")
+    PatientFactory(site=other_site, external_id="S-100", given_name="Åsa", family_name="Öberg")
+
+
+@pytest.mark.parametrize(
+    "query", ["öberg", "OBERG", "Ober", "  oberg ", "asa", "ÅSA ÖB", "Oberg A"]
+)
+def test_names_are_found_by_prefix_ignoring_accents_and_case(signed_in, patients, query):
+    assert found(signed_in, q=query) == ["N-100"]
+
+
+def test_external_ids_are_found_by_prefix_ignoring_case(signed_in, patients):
+    assert found(signed_in, q="n-1") == ["N-100"]
+    assert found(signed_in, q="AB-3") == ["ab-300"]
+
+
+def test_search_is_a_prefix_match_not_a_substring_match(signed_in, patients):
+    assert found(signed_in, q="berg") == []
+    assert found(signed_in, q="100") == []
+
+
+def test_search_never_reaches_another_site(signed_in, patients):
+    assert "S-100" not in found(signed_in, q="oberg")
+
+
+def test_renaming_a_patient_updates_what_search_finds(signed_in, clinician, patients):
+    patient = Patient.objects.get(external_id="N-200")
+    update_patient(patient=patient, user=clinician, family_name="Ibáñez")
+
+    assert found(signed_in, q="ibanez") == ["N-200"]
+    assert found(signed_in, q="nunez") == []
+
+
+def test_consent_and_waiting_results_filter_the_list(signed_in, site):
+    PatientFactory(site=site, external_id="C-1", research_consent=True,
+                   research_consent_at="2024-01-01T00:00:00Z")  # fmt: skip
+    waiting = PatientFactory(site=site, external_id="W-1")
+    succeeded(recording__patient=waiting)
+    reviewed = PatientFactory(site=site, external_id="R-1")
+    succeeded(recording__patient=reviewed, review_label="healthy",
+              reviewed_at="2024-01-01T00:00:00Z")  # fmt: skip
+
+    assert found(signed_in, consent="yes") == ["C-1"]
+    assert sorted(found(signed_in, consent="no")) == ["R-1", "W-1"]
+    assert found(signed_in, to_review="on") == ["W-1"]
+
+
+def test_pages_follow_each_other_forward_and_back_in_name_order(signed_in, site):
+    for n in range(60):
+        PatientFactory(site=site, external_id=f"P-{n:02d}", family_name=f"Name{n:02d}")
+
+    first = signed_in.get("/patients/").context["page"]
+    second = signed_in.get("/patients/", {"after": first.next_after}).context["page"]
+    third = signed_in.get("/patients/", {"after": second.next_after}).context["page"]
+    back = signed_in.get("/patients/", {"before": second.previous_before}).context["page"]
+
+    ids = [p.external_id for page in (first, second, third) for p in page.items]
+    assert ids == [f"P-{n:02d}" for n in range(60)]
+    assert third.next_after is None and first.previous_before is None
+    assert [p.pk for p in back.items] == [p.pk for p in first.items]
+    assert first.count == 60 and not first.count_capped
+
+
+def test_the_count_is_capped_instead_of_counting_everything(signed_in, site, monkeypatch):
+    monkeypatch.setattr("portal.selectors.COUNT_CAP", 5)
+    for _ in range(8):
+        PatientFactory(site=site)
+
+    response = signed_in.get("/patients/")
+
+    assert response.context["page"].count_capped
+    assert b"More than 5 patients" in response.content

@@ -1,0 +1,70 @@
+"""The busy pages cost a fixed number of queries, however many rows they show: no N+1.
+
+Each test renders the page with one row and with many, under the same django_assert_num_queries
+budget. The budgets count the session and user lookups, the site gate, the page's own queries,
+the audit insert, the review count in the navigation and the session save (three statements).
+"""
+
+import pytest
+
+from tests.factories import PatientFactory
+from tests.factories_clinical import DiagnosticFactory, RecordingFactory, failed, succeeded
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def signed_in(client, clinician):
+    client.force_login(clinician)
+    return client
+
+
+PATIENT_LIST_QUERIES = 10
+PATIENT_PAGE_QUERIES = 11
+REVIEW_QUEUE_QUERIES = 9
+
+
+def test_the_patient_list_costs_the_same_for_one_patient_or_a_full_page(
+    signed_in, site, django_assert_num_queries
+):
+    PatientFactory(site=site)
+    with django_assert_num_queries(PATIENT_LIST_QUERIES):
+        assert len(signed_in.get("/patients/").context["page"].items) == 1
+
+    for _ in range(40):
+        succeeded(recording__patient=PatientFactory(site=site))
+    with django_assert_num_queries(PATIENT_LIST_QUERIES):
+        assert len(signed_in.get("/patients/").context["page"].items) == 25
+    with django_assert_num_queries(PATIENT_LIST_QUERIES):
+        signed_in.get("/patients/", {"q": "patientson", "to_review": "on", "consent": "no"})
+
+
+def test_the_patient_page_costs_the_same_for_one_recording_or_many(
+    signed_in, site, django_assert_num_queries
+):
+    patient = PatientFactory(site=site)
+    succeeded(recording__patient=patient)
+    url = f"/patients/{patient.pk}/"
+    with django_assert_num_queries(PATIENT_PAGE_QUERIES):
+        signed_in.get(url)
+
+    for _ in range(6):
+        succeeded(recording__patient=patient, reviewed_by=None)
+        failed(recording__patient=patient)
+        DiagnosticFactory(recording__patient=patient)
+    RecordingFactory(patient=patient)  # not analysed
+    with django_assert_num_queries(PATIENT_PAGE_QUERIES):
+        assert len(signed_in.get(url).context["timeline"].items) == 20
+
+
+def test_the_review_queue_costs_the_same_for_one_result_or_a_full_page(
+    signed_in, site, django_assert_num_queries
+):
+    succeeded(recording__patient=PatientFactory(site=site))
+    with django_assert_num_queries(REVIEW_QUEUE_QUERIES):
+        signed_in.get("/review/")
+
+    for _ in range(30):
+        succeeded(recording__patient=PatientFactory(site=site))
+    with django_assert_num_queries(REVIEW_QUEUE_QUERIES):
+        assert len(signed_in.get("/review/").context["page"].items) == 25
