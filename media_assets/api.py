@@ -1,6 +1,7 @@
 """Recording uploads: through the app (``POST /api/v1/recordings/``, DESIGN.md flow 1) and straight
 to object storage (``/api/v1/uploads/…``, flow 2)."""
 
+import io
 from datetime import timedelta
 
 from django.conf import settings
@@ -124,7 +125,9 @@ class UploadContentView(APIView):
     def put(self, request, pk: int):
         recording = visible_pending_upload(request.user, pk)
         with observe_upload() as outcome:
-            receive_upload_content(recording=recording, stream=request.stream)
+            # DRF gives no stream at all for an empty body.
+            stream = request.stream or io.BytesIO()
+            receive_upload_content(recording=recording, stream=stream)
             outcome.bytes_received(recording.size_bytes)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -206,6 +206,8 @@ def receive_upload_content(*, recording: Recording, stream) -> None:
                     "size_mismatch", "The file is larger than the size declared for this upload."
                 )
             spool.write(chunk)
+        if received == 0:
+            raise UploadMismatch("empty_upload", "The request carried no file bytes.")
         discard_object(recording.storage_key)  # a repeated PUT replaces the earlier bytes
         put_object(key=recording.storage_key, file=spool)
 

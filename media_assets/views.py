@@ -5,10 +5,12 @@ With filesystem storage the bytes go through this view, which honours HTTP ``Ran
 expires in minutes (``MEDIA_URL_EXPIRE_SECONDS``).
 """
 
+import logging
 import re
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.http import (
     FileResponse,
@@ -23,6 +25,7 @@ from media_assets.models import RecordingStatus
 from portal import permissions
 from portal.audit import record_event
 
+logger = logging.getLogger(__name__)
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 CHUNK = 64 * 1024
 
@@ -67,6 +70,8 @@ def _ranged_file(handle, start: int, end: int):
 @login_required
 @require_safe
 def recording_audio(request, pk: int):
+    if not permissions.has_clinical_role(request.user):
+        raise PermissionDenied
     recording = (
         permissions.recordings_for(request.user)
         .filter(pk=pk, status=RecordingStatus.STORED)
@@ -87,7 +92,12 @@ def recording_audio(request, pk: int):
 
 
 def _serve_local(request, recording):
-    handle = default_storage.open(recording.storage_key, "rb")
+    try:
+        handle = default_storage.open(recording.storage_key, "rb")
+    except FileNotFoundError:
+        # A stored row without its object: reconcile_storage will quarantine it.
+        logger.warning("stored recording has no object", extra={"recording": recording.pk})
+        raise Http404("Recording audio not available.") from None
     size = recording.size_bytes
     try:
         byte_range = parse_range(request.headers.get("Range"), size)

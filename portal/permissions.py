@@ -38,6 +38,11 @@ def sites_for(user, *, roles=CLINICAL_ROLES) -> QuerySet[Site]:
     return Site.objects.filter(id__in=site_ids)
 
 
+def has_clinical_role(user) -> bool:
+    """Whether the user may use clinical surfaces at all (a 403 otherwise, before any lookup)."""
+    return _can_act(user) and (_is_global_admin(user) or sites_for(user).exists())
+
+
 def research_sites(user) -> QuerySet[Site]:
     return sites_for(user, roles=(Role.RESEARCHER,))
 
