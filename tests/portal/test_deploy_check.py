@@ -10,6 +10,8 @@ from tests.processes import ROOT
 
 def run_manage(*args, env_overrides=None, tmp_path=None):
     env = dict(os.environ)
+    # The browser tests allow sync ORM calls next to Playwright's loop in their own process only.
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     env.update(env_overrides or {})
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
