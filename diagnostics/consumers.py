@@ -1,9 +1,10 @@
 """Live results over WebSockets: ``ws/diagnostics/{id}/`` and ``ws/patients/{id}/``.
 
 Session-authenticated (the ASGI stack's AuthMiddleware), permission-checked on connect through
-``portal.permissions``: an unknown id, or one outside the user's sites, closes with 4404 (no hint
-that it exists); an anonymous user or one without a clinical role closes with 4403. On connect the
-consumer sends the current state, then every change published by ``diagnostics.live``.
+``portal.permissions``: an anonymous user is closed with 4403; an unknown id, or one the user may
+not see (another site's, or any at all for a user without a clinical role), with 4404, as the REST
+API answers 404, so a socket gives no hint that it exists. On connect the consumer sends the current
+state, then every change published by ``diagnostics.live``.
 """
 
 from channels.db import database_sync_to_async

@@ -10,8 +10,10 @@ or a survivor of a batch that died) runs alone, so one poisonous recording takes
 diagnostic down with it at most once.
 """
 
+import functools
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -20,7 +22,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from diagnostics import live, registry
+from diagnostics import live, recommender_hooks, registry
 from diagnostics.failures import FAILURE_MESSAGES
 from diagnostics.metrics import (
     BATCH_SIZE,
@@ -32,11 +34,13 @@ from diagnostics.metrics import (
 )
 from diagnostics.ml.model import ArtifactError
 from diagnostics.model_cache import get_model, retain_only
-from diagnostics.models import Diagnostic, DiagnosticStatus, Label, ModelStatus, ModelVersion
+from diagnostics.models import Diagnostic, DiagnosticStatus, Label, ModelVersion
 from media_assets import audio
 from portal.storage import STORAGE_ERRORS
 
 logger = logging.getLogger(__name__)
+
+LOADER_THREADS = 8  # recordings of a batch fetched and decoded at once
 
 
 @dataclass
@@ -54,18 +58,17 @@ def run_diagnostic(*, diagnostic_id: int, task_id: str) -> None:
 
 def claim(*, diagnostic_id: int, task_id: str) -> list[Diagnostic]:
     """Mark this diagnostic (and, on a first delivery, a batch of others) as running."""
+    claimable = Diagnostic.objects.filter(pk=diagnostic_id).filter(
+        Q(status=DiagnosticStatus.QUEUED) | Q(status=DiagnosticStatus.RUNNING, task_id=task_id)
+    )
+    # Under load most messages belong to diagnostics an earlier task took into its batch: one
+    # query, without a transaction, tells them to stop.
+    if not claimable.exists():
+        return []  # finished, failed, or someone else's: nothing to do
     with transaction.atomic():
-        mine = (
-            Diagnostic.objects.select_for_update()
-            .filter(pk=diagnostic_id)
-            .filter(
-                Q(status=DiagnosticStatus.QUEUED)
-                | Q(status=DiagnosticStatus.RUNNING, task_id=task_id)
-            )
-            .first()
-        )
+        mine = claimable.select_for_update().first()
         if mine is None:
-            return []  # finished, failed, or someone else's: nothing to do
+            return []  # taken meanwhile
         redelivery = mine.status == DiagnosticStatus.RUNNING
         if redelivery:
             _requeue_batch_mates(mine, task_id)
@@ -85,7 +88,7 @@ def claim(*, diagnostic_id: int, task_id: str) -> list[Diagnostic]:
     )
     for diagnostic in claimed:
         QUEUE_WAIT_SECONDS.observe((diagnostic.started_at - diagnostic.queued_at).total_seconds())
-        live.publish(diagnostic)
+    live.publish_many(claimed)
     return claimed
 
 
@@ -119,8 +122,7 @@ def _requeue_batch_mates(mine: Diagnostic, task_id: str) -> None:
 
 
 def analyse(diagnostics: list[Diagnostic]) -> None:
-    production = registry.production_version()
-    canary = ModelVersion.objects.filter(status=ModelStatus.CANARY).first()
+    production, canary = registry.serving_versions()
     retain_only({v.pk for v in (production, canary) if v is not None})
     groups: dict[ModelVersion | None, list[Diagnostic]] = {}
     for diagnostic in diagnostics:
@@ -144,7 +146,7 @@ def _analyse_with(version: ModelVersion, diagnostics: list[Diagnostic]) -> None:
         for diagnostic in diagnostics:
             _fail(diagnostic, "model_unavailable")
         return
-    loaded = [item for item in (_load_audio(d) for d in diagnostics) if item is not None]
+    loaded = _load_batch(diagnostics)
     if not loaded:
         return
     started = time.perf_counter()
@@ -152,11 +154,33 @@ def _analyse_with(version: ModelVersion, diagnostics: list[Diagnostic]) -> None:
     seconds = time.perf_counter() - started
     INFERENCE_SECONDS.labels(str(version)).observe(seconds)
     BATCH_SIZE.observe(len(loaded))
-    for item, prediction in zip(loaded, predictions, strict=True):
-        _record_result(item, prediction, version, batch_ms=seconds * 1000, batch=len(loaded))
+    results = [
+        _result(item, prediction, version, batch_ms=seconds * 1000, batch=len(loaded))
+        for item, prediction in zip(loaded, predictions, strict=True)
+    ]
+    _record_results(results)
 
 
-def _load_audio(diagnostic: Diagnostic) -> Loaded | None:
+def _load_batch(diagnostics: list[Diagnostic]) -> list[Loaded]:
+    """The batch's audio, fetched and decoded side by side; the unreadable ones are dealt with.
+
+    With object storage each fetch is a network round trip, and the model should wait for the
+    slowest of them, not for their sum. The loader threads touch storage only; what a failure
+    means for a diagnostic is written here, on the task's own database connection.
+    """
+    loaded = []
+    outcomes = _loader().map(_fetch_and_decode, diagnostics)
+    for diagnostic, outcome in zip(diagnostics, outcomes, strict=True):
+        if isinstance(outcome, audio.AudioRejected):
+            _fail(diagnostic, "undecodable")
+        elif isinstance(outcome, STORAGE_ERRORS):
+            _retry_later(diagnostic, outcome)
+        else:
+            loaded.append(outcome)
+    return loaded
+
+
+def _fetch_and_decode(diagnostic: Diagnostic) -> Loaded | Exception:
     started = time.perf_counter()
     try:
         with default_storage.open(diagnostic.recording.storage_key, "rb") as handle:
@@ -166,16 +190,25 @@ def _load_audio(diagnostic: Diagnostic) -> Loaded | None:
                 min_duration_s=0,
                 target_rate=settings.ANALYSIS_SAMPLE_RATE,
             )
-    except audio.AudioRejected:
-        _fail(diagnostic, "undecodable")
-        return None
-    except STORAGE_ERRORS as exc:
-        _retry_later(diagnostic, exc)
-        return None
+    except (audio.AudioRejected, *STORAGE_ERRORS) as exc:
+        return exc
     return Loaded(diagnostic, decoded.samples, (time.perf_counter() - started) * 1000)
 
 
-def _record_result(item: Loaded, prediction, version: ModelVersion, *, batch_ms, batch) -> None:
+@functools.cache
+def _loader() -> ThreadPoolExecutor:
+    # Made on first use, in the pool process that runs tasks (never before a fork).
+    return ThreadPoolExecutor(max_workers=LOADER_THREADS, thread_name_prefix="audio-loader")
+
+
+RESULT_FIELDS = [
+    "status", "label", "confidence", "scores", "model_version", "embedding", "finished_at",
+    "timings",
+]  # fmt: skip
+
+
+def _result(item: Loaded, prediction, version: ModelVersion, *, batch_ms, batch) -> Diagnostic:
+    """The diagnostic with its result filled in (not saved)."""
     diagnostic = item.diagnostic
     confident = prediction.confidence >= settings.INFERENCE_CONFIDENCE_THRESHOLD
     diagnostic.status = DiagnosticStatus.SUCCEEDED
@@ -191,31 +224,43 @@ def _record_result(item: Loaded, prediction, version: ModelVersion, *, batch_ms,
         "batch_inference_ms": round(batch_ms, 2),
         "batch_size": batch,
     }
+    return diagnostic
+
+
+def _record_results(results: list[Diagnostic]) -> None:
+    """Save a batch's results in one transaction, for the diagnostics this task still holds.
+
+    One that the sweeper handed to another task meanwhile (its task id changed) is left to that
+    task: a result is recorded once. One commit for the whole batch keeps the database's share of
+    a batch small next to the model's.
+    """
+    recorded = []
     with transaction.atomic():
-        updated = Diagnostic.objects.filter(
-            pk=diagnostic.pk, status=DiagnosticStatus.RUNNING, task_id=diagnostic.task_id
-        ).update(
-            status=diagnostic.status, label=diagnostic.label, confidence=diagnostic.confidence,
-            scores=diagnostic.scores, model_version=version, embedding=diagnostic.embedding,
-            finished_at=diagnostic.finished_at, timings=diagnostic.timings,
-        )  # fmt: skip
-        if updated:
-            transaction.on_commit(lambda: _announce_result(diagnostic))
+        for diagnostic in results:
+            held = Diagnostic.objects.filter(
+                pk=diagnostic.pk, status=DiagnosticStatus.RUNNING, task_id=diagnostic.task_id
+            )
+            if held.update(**{field: getattr(diagnostic, field) for field in RESULT_FIELDS}):
+                recorded.append(diagnostic)
+        transaction.on_commit(lambda: _announce_results(recorded))
 
 
-def _announce_result(diagnostic: Diagnostic) -> None:
-    live.publish(diagnostic)
-    logger.info(
-        "diagnostic analysed",
-        extra={
-            "diagnostic": diagnostic.pk,
-            "label": diagnostic.label,
-            "model_version": str(diagnostic.model_version),
-            "batch_size": diagnostic.timings["batch_size"],
-        },
-    )
-    RESULTS.labels(diagnostic.label).inc()
-    END_TO_END_SECONDS.observe((timezone.now() - diagnostic.queued_at).total_seconds())
+def _announce_results(diagnostics: list[Diagnostic]) -> None:
+    live.publish_many(diagnostics)
+    for diagnostic in diagnostics:
+        recommender_hooks.index_result(diagnostic.pk)
+    for diagnostic in diagnostics:
+        logger.info(
+            "diagnostic analysed",
+            extra={
+                "diagnostic": diagnostic.pk,
+                "label": diagnostic.label,
+                "model_version": str(diagnostic.model_version),
+                "batch_size": diagnostic.timings["batch_size"],
+            },
+        )
+        RESULTS.labels(diagnostic.label).inc()
+        END_TO_END_SECONDS.observe((timezone.now() - diagnostic.queued_at).total_seconds())
 
 
 def _fail(diagnostic: Diagnostic, reason: str) -> None:

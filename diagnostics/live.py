@@ -4,9 +4,12 @@ The same message goes to WebSocket subscribers of the diagnostic and of its pati
 Redis channel layer, from whichever process made the change) and is the body of the polling API.
 """
 
+import asyncio
 import logging
+import os
+import threading
+from collections.abc import Iterable
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db.models import Q
 from django.utils import timezone
@@ -14,6 +17,8 @@ from django.utils import timezone
 from diagnostics.models import Diagnostic, DiagnosticStatus
 
 logger = logging.getLogger(__name__)
+
+PUBLISH_TIMEOUT_S = 5  # a Redis that hangs must not hold a worker or a request for long
 
 
 def diagnostic_group(diagnostic_id: int) -> str:
@@ -60,15 +65,48 @@ def _updated_at(diagnostic: Diagnostic):
 
 def publish(diagnostic: Diagnostic) -> None:
     """Send the current state to everyone watching; a Redis hiccup must not fail the caller."""
-    event = {"type": "diagnostic.update", "message": status_message(diagnostic)}
-    groups = [diagnostic_group(diagnostic.pk), patient_group(diagnostic.patient_id)]
+    publish_many([diagnostic])
+
+
+def publish_many(diagnostics: Iterable[Diagnostic]) -> None:
+    """``publish`` for a batch (a worker's claimed or finished diagnostics) in one event loop."""
+    sends = []
+    for diagnostic in diagnostics:
+        event = {"type": "diagnostic.update", "message": status_message(diagnostic)}
+        sends += [
+            (diagnostic_group(diagnostic.pk), event),
+            (patient_group(diagnostic.patient_id), event),
+        ]
+    if not sends:
+        return
+    future = asyncio.run_coroutine_threadsafe(_send(get_channel_layer(), sends), _publisher())
     try:
-        async_to_sync(_send)(get_channel_layer(), groups, event)
-    except Exception as exc:
+        future.result(timeout=PUBLISH_TIMEOUT_S)
+    except Exception as exc:  # the channel layer raises whatever its Redis client raises
+        future.cancel()
         logger.warning("live update not published", extra={"error": type(exc).__name__})
 
 
-async def _send(layer, groups: list[str], event: dict) -> None:
-    # One event loop for both groups: each async_to_sync call from a sync thread costs a loop.
-    for group in groups:
+async def _send(layer, sends: list[tuple[str, dict]]) -> None:
+    for group, event in sends:
         await layer.group_send(group, event)
+
+
+_publisher_lock = threading.Lock()
+_publisher_loop: tuple[int, asyncio.AbstractEventLoop] | None = None
+
+
+def _publisher() -> asyncio.AbstractEventLoop:
+    """This process's event loop for publishing from sync code, running in a thread of its own.
+
+    ``async_to_sync`` from a thread without a loop makes a new loop per call, and the channel layer
+    keeps its Redis connections per loop: every update would open and close a connection. One
+    long-lived loop keeps them. A forked child (a Celery pool process) makes its own.
+    """
+    global _publisher_loop
+    with _publisher_lock:
+        if _publisher_loop is None or _publisher_loop[0] != os.getpid():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="live-publisher", daemon=True).start()
+            _publisher_loop = (os.getpid(), loop)
+        return _publisher_loop[1]

@@ -3,6 +3,10 @@
 A task asks for the version the registry names; the cache loads it on first use (verifying the
 artifact's sha256 against the registry), keeps it warm, and drops versions that are no longer
 production or canary, so a promotion takes effect on the next task without a restart.
+
+Before the first model of a process is loaded, TensorFlow is told to grow GPU memory as needed
+rather than take the whole card, and the device that will serve is logged: one inference worker
+process per GPU, each pinned to its card by ``CUDA_VISIBLE_DEVICES``.
 """
 
 import logging
@@ -10,16 +14,39 @@ import shutil
 import threading
 from pathlib import Path
 
+import tensorflow as tf
 from django.conf import settings
 from django.core.files.storage import default_storage
 
 from diagnostics.ml.model import ArtifactError, LoadedModel, load_artifact
 from diagnostics.models import ModelVersion
+from portal.storage import STORAGE_ERRORS
 
 logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _loaded: dict[int, LoadedModel] = {}
+_devices_ready = False
+
+
+def _prepare_devices() -> None:
+    """Memory growth on every visible GPU (only possible before TensorFlow first uses them)."""
+    global _devices_ready
+    if _devices_ready:
+        return
+    gpus = tf.config.list_physical_devices("GPU")
+    for gpu in gpus:
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError as exc:  # this process already initialised the device
+            logger.warning(
+                "GPU memory growth not set", extra={"device": gpu.name, "error": str(exc)}
+            )
+    logger.info(
+        "inference device",
+        extra={"device": gpus[0].name if gpus else "CPU", "visible_gpus": [g.name for g in gpus]},
+    )
+    _devices_ready = True
 
 
 def _local_copy(version: ModelVersion) -> Path:
@@ -40,10 +67,11 @@ def get_model(version: ModelVersion) -> LoadedModel:
     with _lock:
         model = _loaded.get(version.pk)
         if model is None:
+            _prepare_devices()
             try:
                 path = _local_copy(version)
-            except OSError as exc:
-                raise ArtifactError(f"the artifact of {version} cannot be read") from exc
+            except STORAGE_ERRORS as exc:
+                raise ArtifactError(f"the artifact of {version} cannot be read: {exc}") from exc
             try:
                 model = load_artifact(path, expected_sha256=version.sha256)
             except ArtifactError:
@@ -60,3 +88,4 @@ def retain_only(version_ids: set[int]) -> None:
     with _lock:
         for stale in set(_loaded) - version_ids:
             del _loaded[stale]
+            logger.info("model unloaded", extra={"model_version_id": stale})

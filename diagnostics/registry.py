@@ -14,6 +14,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from diagnostics import recommender_hooks
 from diagnostics.models import ModelStatus, ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ def promote(*, version: ModelVersion) -> ModelVersion:
     version.promoted_at = timezone.now()
     version.save(update_fields=["status", "canary_fraction", "promoted_at"])
     logger.info("model promoted", extra={"model_version": str(version)})
+    transaction.on_commit(recommender_hooks.model_promoted)
     return version
 
 
@@ -91,11 +93,33 @@ def canary_bucket(diagnostic_id: int) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def version_for(diagnostic_id: int, *, production=None, canary=None) -> ModelVersion | None:
-    """The model that should analyse this diagnostic: the canary for its share, else production."""
-    production = production if production is not None else production_version()
-    if canary is None:
-        canary = ModelVersion.objects.filter(status=ModelStatus.CANARY).first()
+def canary_version() -> ModelVersion | None:
+    return ModelVersion.objects.filter(status=ModelStatus.CANARY).first()
+
+
+def serving_versions() -> tuple[ModelVersion | None, ModelVersion | None]:
+    """(production, canary), None where there is none, in one query: asked before every batch."""
+    found: dict[str, ModelVersion] = {}
+    for version in ModelVersion.objects.filter(
+        status__in=(ModelStatus.PRODUCTION, ModelStatus.CANARY)
+    ):  # newest first, as production_version() and canary_version() choose
+        found.setdefault(version.status, version)
+    return found.get(ModelStatus.PRODUCTION), found.get(ModelStatus.CANARY)
+
+
+_LOOK_UP = object()  # "not given": None is an answer (there is no such version)
+
+
+def version_for(diagnostic_id: int, *, production=_LOOK_UP, canary=_LOOK_UP) -> ModelVersion | None:
+    """The model that should analyse this diagnostic: the canary for its share, else production.
+
+    A batch passes the ``production`` and ``canary`` it read once (None when there is none);
+    otherwise they are read from the registry.
+    """
+    if production is _LOOK_UP:
+        production = production_version()
+    if canary is _LOOK_UP:
+        canary = canary_version()
     if canary is not None and canary_bucket(diagnostic_id) < canary.canary_fraction:
         return canary
     return production

@@ -3,7 +3,8 @@
 import logging
 import os
 
-from celery import Celery, signals
+from celery import Celery, bootsteps, signals
+from redis import RedisError
 
 from portal.observability import new_request_id, request_id_var
 
@@ -14,6 +15,48 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 logger = logging.getLogger("portal.tasks")
+
+
+class RestoreUnackedTasks(bootsteps.StartStopStep):
+    """Give a dead worker's unacknowledged tasks back to the queue soon after their visibility
+    timeout.
+
+    With late acknowledgement a task stays in the Redis transport's ``unacked`` set until a worker
+    acknowledges it. kombu restores entries older than the visibility timeout when a worker starts,
+    and after that only on every tenth tick of a 10-second timer: a worker that dies whole would
+    wait up to a visibility timeout plus 100 s for its survivors to notice. This step looks every
+    half visibility timeout (at most 10 s), so the wait is about the visibility timeout.
+    """
+
+    requires = {"celery.worker.consumer.tasks:Tasks"}
+
+    def __init__(self, parent, **kwargs):
+        super().__init__(parent, **kwargs)
+        self.timer_entry = None
+
+    def start(self, consumer):
+        channel = consumer.task_consumer.channel
+        if not hasattr(getattr(channel, "qos", None), "restore_visible"):
+            return  # not the Redis transport: nothing to restore
+        interval = min(10.0, max(1.0, channel.visibility_timeout / 2))
+        self.timer_entry = consumer.timer.call_repeatedly(interval, self.restore, (consumer,))
+
+    def stop(self, consumer):
+        if self.timer_entry is not None:
+            self.timer_entry.cancel()
+            self.timer_entry = None
+
+    @staticmethod
+    def restore(consumer):
+        channel = consumer.task_consumer.channel
+        try:
+            # interval=1: restore on every call, not on kombu's every tenth.
+            channel.qos.restore_visible(num=channel.unacked_restore_limit, interval=1)
+        except (RedisError, OSError) as exc:  # the broker is away; the consumer reconnects
+            logger.warning("unacked tasks not restored", extra={"error": type(exc).__name__})
+
+
+app.steps["consumer"].add(RestoreUnackedTasks)
 
 
 @signals.worker_process_init.connect

@@ -28,6 +28,43 @@ def production_model(tiny_artifact, db, media_root):
     return register_model_version(artifact_path=tiny_artifact, status=ModelStatus.PRODUCTION)
 
 
+@pytest.fixture(scope="session")
+def second_artifact(tiny_artifact, tmp_path_factory):
+    """The tiny model again under version "2": a distinct artifact to promote or run as a canary."""
+    from dataclasses import replace
+
+    from diagnostics.ml.model import load_artifact, save_artifact
+
+    loaded = load_artifact(tiny_artifact)
+    path = tmp_path_factory.mktemp("model") / "tiny-2.zip"
+    save_artifact(loaded.model, replace(loaded.metadata, version="2"), path)
+    return path
+
+
 @pytest.fixture
-def worker_env(process_env, tmp_path):
-    return {**process_env, "MODEL_CACHE_DIR": str(tmp_path / "model-cache"), "LOG_LEVEL": "INFO"}
+def empty_broker(redis_server):
+    """No task messages or live-update groups left over from earlier tests."""
+    from tests.diagnostics.inference_steps import broker_client
+
+    client = broker_client()
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def fault_dir(tmp_path):
+    """Where the faulty worker reports held tasks and the test releases them."""
+    path = tmp_path / "faults"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def worker_env(process_env, tmp_path, fault_dir, empty_broker):
+    return {
+        **process_env,
+        "MODEL_CACHE_DIR": str(tmp_path / "model-cache"),
+        "LOG_LEVEL": "INFO",
+        "FAULT_DIR": str(fault_dir),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }

@@ -1,0 +1,424 @@
+"""Inference benchmark: the model alone, the task pipeline around it, and upload-to-result latency.
+
+Usage (PostgreSQL and Redis running; the database is created if needed and emptied first, and the
+Redis database is flushed, so give the benchmark its own of each):
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal_bench_inference \\
+    REDIS_URL=redis://127.0.0.1:6379/6 .venv/bin/python bench/inference.py [--artifact PATH]
+
+Without ``--artifact`` it first trains the synthetic baseline with
+``diagnostics.ml.train.train_synthetic_baseline`` (its defaults, about two minutes on two busy
+cores) and saves it to ``var/bench/inference-baseline.zip``; pass that path as ``--artifact`` next
+time. ``--parts ab`` runs only parts (a) and (b); ``--rates``, ``--seconds``, ``--clips``,
+``--rounds``, ``--calls`` and ``--server-workers`` change the sizes (see ``--help``).
+
+It prints, on 5-second 16 kHz clips:
+
+(a) throughput of the model alone (``LoadedModel.infer`` on a prepared [n, samples] array, in
+    batches of 16) against the task pipeline on the same clips (``diagnostics.inference.analyse``
+    on claimed diagnostics, in this process: storage read, decoding, features, model, database
+    writes and live-update publishing), and their ratio, as medians over alternating rounds so
+    that a busy machine slows both alike. Target: at least 0.7.
+(b) milliseconds per clip, features included (``LoadedModel.predict``: waveform in, labelled
+    prediction out), at batch 1 and 16: median and p95 over ``--calls`` calls (default 300) of a
+    model loaded and warmed once. Target: p95 under 12 ms at batch 1 on two CPU cores.
+(c) end-to-end latency from the upload request to the WebSocket message with the result, at 5 and
+    10 uploads per second for ``--seconds`` (default 60) each, against a uvicorn server (two
+    processes, as ``bench/ingest.py`` runs it) and one inference worker (``celery -A portal worker
+    -Q inference --concurrency 1``) on PostgreSQL and Redis; a client subscribes to
+    ``ws/patients/<id>/`` before each upload. p50/p95/p99, plus how the worker batched. Target: p95 under 250 ms at 10 uploads/s.
+
+The client, the server, the worker and PostgreSQL share the machine; ``machine()`` and the load
+average printed first say how busy it was.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import numpy as np
+import websockets
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench.harness import ROOT, machine, percentile, require_services, summary_ms
+from bench.ingest import PASSWORD, clip
+
+BENCH_DIR = ROOT / "var" / "bench"
+MEDIA_ROOT = BENCH_DIR / "inference-media"
+DEFAULT_ARTIFACT = BENCH_DIR / "inference-baseline.zip"
+
+
+def setup_django(env: dict) -> None:
+    import django
+
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    django.setup()
+
+
+def prepare_database(n_patients: int):
+    """Migrate, empty what the benchmark fills, flush its Redis; a clinician and her patients."""
+    import redis
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.db import connection
+
+    from portal.models import Membership, Patient, Site
+
+    call_command("migrate", verbosity=0)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE diagnostics_diagnostic, diagnostics_modelversion, media_assets_recording,"
+            " portal_auditevent, portal_patient, portal_membership, portal_site CASCADE"
+        )
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+    site = Site.objects.create(code="bench", name="Bench clinic")
+    user, _ = get_user_model().objects.get_or_create(username="bench-clinician")
+    user.set_password(PASSWORD)
+    user.save()
+    Membership.objects.create(user=user, site=site, role="clinician")
+    patients = Patient.objects.bulk_create(
+        Patient(site=site, external_id=f"BENCH-{i}", given_name="Bench", family_name=f"P{i}",
+                birth_date="1980-01-01")
+        for i in range(n_patients)
+    )  # fmt: skip
+    return user, patients
+
+
+def production_model(artifact: Path | None):
+    """Register (training first if need be) the model every part of the benchmark uses."""
+    from diagnostics import registry
+    from diagnostics.ml.model import save_artifact
+    from diagnostics.ml.train import train_synthetic_baseline
+    from diagnostics.models import ModelStatus
+
+    if artifact is None:
+        print("training the synthetic baseline (train_synthetic_baseline, defaults)…", flush=True)
+        started = time.monotonic()
+        result = train_synthetic_baseline()
+        artifact = DEFAULT_ARTIFACT
+        metadata = result.to_metadata(name="cough-cnn-synthetic", version="bench")
+        save_artifact(result.model, metadata, artifact)
+        print(f"  trained in {time.monotonic() - started:.0f} s; saved to {artifact}")
+    return registry.register_model_version(artifact_path=artifact, status=ModelStatus.PRODUCTION)
+
+
+def decoded(wav: bytes) -> np.ndarray:
+    from media_assets import audio
+
+    return audio.decode(wav, max_duration_s=60, min_duration_s=0, target_rate=16000).samples
+
+
+# --- (b) milliseconds per clip ----------------------------------------------------------------
+
+
+def per_clip_latency(model, clips: list[np.ndarray], calls: int) -> None:
+    for batch in (1, 16):
+        waveforms = clips[:batch]
+        for _ in range(10):
+            model.predict(waveforms)
+        per_clip = []
+        for _ in range(calls):
+            started = time.perf_counter()
+            model.predict(waveforms)
+            per_clip.append((time.perf_counter() - started) * 1000 / batch)
+        print(
+            f"(b) batch {batch:2d}: {statistics.median(per_clip):6.2f} ms per clip median, "
+            f"p95 {percentile(per_clip, 95):6.2f} ms  ({calls} calls, features included)"
+        )
+
+
+# --- (a) the model alone against the task pipeline --------------------------------------------
+
+
+def submit_all(user, patient, wavs: list[bytes]) -> list[int]:
+    """Diagnostics waiting for analysis, as uploads leave them (no worker will take them here)."""
+    import redis
+    from django.conf import settings
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from diagnostics.services import submit_recording
+
+    ids = []
+    for i, wav in enumerate(wavs):
+        upload = SimpleUploadedFile(f"clip-{i}.wav", wav, content_type="audio/wav")
+        submission = submit_recording(
+            patient=patient, file=upload, kind="cough", symptoms={}, user=user
+        )
+        ids.append(submission.diagnostic.pk)
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()  # drop their task messages
+    return ids
+
+
+def raw_seconds(model, prepared: np.ndarray, batch: int) -> float:
+    started = time.perf_counter()
+    for start in range(0, len(prepared), batch):
+        model.infer(prepared[start : start + batch])
+    return time.perf_counter() - started
+
+
+def pipeline_seconds(ids: list[int]) -> tuple[float, float]:
+    """(seconds in analyse, seconds in claim) to take ``ids`` through the task's steps."""
+    from diagnostics import inference
+
+    analyse_s = claim_s = 0.0
+    done: set[int] = set()
+    for pk in ids:
+        if pk in done:
+            continue
+        started = time.perf_counter()
+        claimed = inference.claim(diagnostic_id=pk, task_id=str(uuid.uuid4()))
+        claimed_at = time.perf_counter()
+        inference.analyse(claimed)
+        claim_s += claimed_at - started
+        analyse_s += time.perf_counter() - claimed_at
+        done.update(d.pk for d in claimed)
+    return analyse_s, claim_s
+
+
+def throughput_ratio(model, user, patient, wavs, clips, rounds: int, batch: int = 16) -> None:
+    """Alternate rounds of the model alone and of the pipeline on the same clips, so that a busy
+    machine slows both alike; print the medians over the rounds."""
+    from diagnostics.ml.features import fit_clip
+
+    prepared = np.stack([fit_clip(c, model.clip_samples) for c in clips])
+    ids = submit_all(user, patient, wavs)
+    pipeline_seconds(ids[:batch])  # warm-up: first decode, first queries
+    raw_seconds(model, prepared[:batch], batch)
+    per_round = len(clips) // rounds
+    raw, analysed, claimed = [], [], []
+    for r in range(rounds):
+        part = slice(r * per_round, (r + 1) * per_round)
+        raw.append(per_round / raw_seconds(model, prepared[part], batch))
+        analyse_s, claim_s = pipeline_seconds(ids[batch:][part])
+        analysed.append(per_round / analyse_s)
+        claimed.append(per_round / (analyse_s + claim_s))
+    ratios = [a / r for a, r in zip(analysed, raw, strict=True)]
+    with_claim = [c / r for c, r in zip(claimed, raw, strict=True)]
+    print(
+        f"(a) model alone {statistics.median(raw):6.1f} clips/s; pipeline (analyse) "
+        f"{statistics.median(analysed):6.1f} clips/s, ratio {statistics.median(ratios):.2f}; "
+        f"with claim {statistics.median(claimed):6.1f} clips/s, ratio "
+        f"{statistics.median(with_claim):.2f}  (medians of {rounds} alternating rounds)"
+    )
+    for r in range(rounds):
+        print(
+            f"    round {r + 1}: model {raw[r]:6.1f}, analyse {analysed[r]:6.1f}, "
+            f"claim + analyse {claimed[r]:6.1f} clips/s"
+        )
+
+
+# --- (c) end to end ---------------------------------------------------------------------------
+
+
+def start(name: str, argv: list[str], env: dict, ready) -> tuple[subprocess.Popen, Path]:
+    """Start a process logging to ``var/bench/<name>.log``; wait until ``ready(log text)``."""
+    log = BENCH_DIR / f"{name}.log"
+    with log.open("wb") as handle:
+        process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while not ready(log.read_text(errors="replace")):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"{name} did not start; see {log}")
+        time.sleep(0.2)
+    return process, log
+
+
+def start_worker(env: dict) -> tuple[subprocess.Popen, Path]:
+    argv = [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", "inference",
+            "--concurrency", "1", "--loglevel", "INFO", "-n", "bench-inference@%h",
+            "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
+    return start("inference-worker", argv, env, lambda log: " ready." in log)
+
+
+def free_port() -> int:
+    # Other benchmarks may hold their fixed ports on a shared machine.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(env: dict, port: int, workers: int) -> tuple[subprocess.Popen, Path]:
+    argv = [sys.executable, "-m", "uvicorn", "portal.asgi:application", "--host", "127.0.0.1",
+            "--port", str(port), "--no-access-log", "--lifespan", "off",
+            "--workers", str(workers)]  # fmt: skip
+
+    def healthy(_log: str) -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    return start("inference-server", argv, env, healthy)
+
+
+def session_cookie(user) -> str:
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+async def upload_and_wait(
+    http, base, token, cookie, patient_id, wav, at
+) -> tuple[float, int, float]:
+    """Subscribe to the patient, upload at ``at``, wait for the result.
+
+    Returns (seconds to the result message, the diagnostic's id, seconds to the upload's response).
+    """
+    ws_url = base.replace("http://", "ws://") + f"/ws/patients/{patient_id}/"
+    headers = {"Cookie": cookie, "Origin": base}
+    async with websockets.connect(ws_url, additional_headers=headers, open_timeout=60) as ws:
+        await asyncio.sleep(max(0.0, at - time.perf_counter()))
+        started = time.perf_counter()
+        response = await http.post(
+            f"{base}/api/v1/recordings/", headers={"Authorization": f"Bearer {token}"},
+            data={"patient": str(patient_id), "kind": "cough"},
+            files={"file": ("clip.wav", wav, "audio/wav")},
+        )  # fmt: skip
+        if response.status_code != 201:
+            raise RuntimeError(f"{response.status_code} {response.text[:200]}")
+        diagnostic_id = response.json()["diagnostic"]["id"]
+        responded = time.perf_counter() - started
+        async with asyncio.timeout(60):
+            while True:
+                message = json.loads(await ws.recv())
+                if message["id"] == diagnostic_id and message["status"] in ("succeeded", "failed"):
+                    return time.perf_counter() - started, diagnostic_id, responded
+
+
+async def run_rate(base, token, cookie, patients, wavs, rate: float, seconds: float):
+    n = int(rate * seconds)
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as http:
+        start = time.perf_counter() + 1.0
+        tasks = []
+        for i in range(n):
+            at = start + i / rate
+            await asyncio.sleep(max(0.0, at - 0.5 - time.perf_counter()))  # subscribe just before
+            tasks.append(asyncio.create_task(
+                upload_and_wait(http, base, token, cookie, patients[i].pk, wavs[i], at)
+            ))  # fmt: skip
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+    done = [r for r in results if not isinstance(r, BaseException)]
+    failures = [r for r in results if isinstance(r, BaseException)]
+    return [r[0] for r in done], failures, [r[1] for r in done], [r[2] for r in done]
+
+
+def end_to_end(env: dict, user, patients, rates, seconds: float, seed: int, workers: int) -> None:
+    from diagnostics.models import Diagnostic
+
+    worker, worker_log = start_worker({**env, "LOG_LEVEL": "INFO"})  # " ready." is said at INFO
+    server = None
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        server, server_log = start_server(env, port, workers)
+        token = httpx.post(
+            f"{base}/api/v1/auth/token/", json={"username": user.username, "password": PASSWORD},
+            timeout=60,
+        ).json()["access"]  # fmt: skip
+        cookie = session_cookie(user)
+        # One upload first, so the worker has loaded the model before anything is measured.
+        warm = asyncio.run(run_rate(base, token, cookie, patients[:1], [clip(seed)], 1, 1))
+        if warm[1]:
+            raise RuntimeError(f"the warm-up upload failed: {warm[1][0]!r}")
+        used = 1
+        for rate in rates:
+            n = int(rate * seconds)
+            wavs = [clip(seed + used + i) for i in range(n)]
+            batch = patients[used : used + n]
+            latencies, failures, ids, responses = asyncio.run(
+                run_rate(base, token, cookie, batch, wavs, rate, seconds)
+            )
+            used += n
+            timings = [d.timings for d in Diagnostic.objects.filter(pk__in=ids)]
+            sizes = [t.get("batch_size", 0) for t in timings]
+            waits = [t.get("queue_wait_s", 0.0) for t in timings]
+            print(
+                f"(c) {rate:4.1f} uploads/s for {seconds:.0f} s: {summary_ms(latencies)}  "
+                f"n={len(latencies)} failures={len(failures)}  batches: mean size "
+                f"{statistics.mean(sizes) if sizes else 0:.2f}, max {max(sizes, default=0)}; "
+                f"queue wait p95 {percentile(waits, 95) * 1000 if waits else 0:.0f} ms"
+            )
+            analysis = [t.get("batch_inference_ms", 0.0) for t in timings]
+            print(
+                f"    of which the upload's response {summary_ms(responses)}; "
+                f"model time per batch p95 {percentile(analysis, 95) if analysis else 0:.0f} ms"
+            )
+            for failure in failures[:3]:
+                print("    ", repr(failure)[:200])
+    finally:
+        for process in (server, worker):
+            if process is not None:
+                stop(process)
+    print(f"    (logs: {worker_log}, {server_log})")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:  # uvicorn waits for open WebSockets
+        process.kill()
+        process.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--artifact", type=Path, help="a model artifact; default: train one")
+    parser.add_argument("--clips", type=int, default=256, help="clips for part (a)")
+    parser.add_argument("--rounds", type=int, default=4, help="alternating rounds in (a)")
+    parser.add_argument("--calls", type=int, default=300, help="calls per batch size in (b)")
+    parser.add_argument("--seconds", type=float, default=60, help="duration of each rate in (c)")
+    parser.add_argument("--rates", type=float, nargs="+", default=[5, 10])
+    parser.add_argument("--server-workers", type=int, default=2, help="uvicorn processes in (c)")
+    parser.add_argument("--parts", default="abc", help="which parts to run, e.g. 'ab'")
+    args = parser.parse_args()
+    require_services()
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ, "MEDIA_ROOT": str(MEDIA_ROOT), "LOG_LEVEL": "WARNING",
+        "MODEL_CACHE_DIR": str(BENCH_DIR / "model-cache"), "TF_CPP_MIN_LOG_LEVEL": "2",
+    }  # fmt: skip
+    setup_django(env)
+    n_patients = 2 + int(sum(args.rates) * args.seconds)
+    user, patients = prepare_database(n_patients)
+    version = production_model(args.artifact)
+
+    from diagnostics.model_cache import get_model
+
+    model = get_model(version)  # loaded and warmed once, as in a worker
+    print(
+        f"machine: {machine()}, load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}; "
+        f"model: {version} ({model.clip_samples / 16000:.0f} s clips)"
+    )
+    wavs = [clip(10_000 + i) for i in range(args.clips + 16)]
+    clips = [decoded(wav) for wav in wavs]
+    if "b" in args.parts:
+        per_clip_latency(model, clips, args.calls)
+    if "a" in args.parts:
+        throughput_ratio(model, user, patients[-1], wavs, clips[16:], rounds=args.rounds)
+    if "c" in args.parts:
+        end_to_end(
+            env, user, patients[:-1], args.rates, args.seconds, seed=20_000,
+            workers=args.server_workers,
+        )  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""Who may watch live results over the WebSocket, and what the socket says (in-process ASGI app).
+
+The consumers run in the real ASGI stack (origin check, session cookie, auth) against the real Redis
+channel layer; the session is a real one made by logging in.
+"""
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+
+from diagnostics import live
+from diagnostics.models import DiagnosticStatus
+from portal.models import Role
+from tests.diagnostics.sockets import Socket, session_cookie
+from tests.factories import MembershipFactory, PatientFactory, UserFactory
+from tests.factories_clinical import DiagnosticFactory, succeeded
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+NOT_FOUND = 4404
+FORBIDDEN = 4403
+
+
+def close_code(path: str, cookie: str | None = None) -> int | None:
+    """The code a refused connection is closed with; None when it is accepted."""
+
+    async def attempt():
+        socket = Socket(path, cookie)
+        accepted, code = await socket.connect()
+        if accepted:
+            await socket.disconnect()
+        return code
+
+    return async_to_sync(attempt)()
+
+
+def test_anonymous_users_are_refused_with_4403(site):
+    diagnostic = DiagnosticFactory(recording__patient=PatientFactory(site=site))
+
+    assert close_code(f"/ws/diagnostics/{diagnostic.pk}/") == FORBIDDEN
+    assert close_code(f"/ws/patients/{diagnostic.patient_id}/") == FORBIDDEN
+
+
+def test_an_unknown_id_closes_with_4404(client, clinician):
+    cookie = session_cookie(client, clinician)
+
+    assert close_code("/ws/diagnostics/987654/", cookie) == NOT_FOUND
+    assert close_code("/ws/patients/987654/", cookie) == NOT_FOUND
+
+
+def test_another_sites_diagnostic_and_patient_close_with_4404_like_unknown_ones(
+    client, clinician, other_site
+):
+    elsewhere = DiagnosticFactory(recording__patient=PatientFactory(site=other_site))
+    cookie = session_cookie(client, clinician)
+
+    assert close_code(f"/ws/diagnostics/{elsewhere.pk}/", cookie) == NOT_FOUND
+    assert close_code(f"/ws/patients/{elsewhere.patient_id}/", cookie) == NOT_FOUND
+
+
+def test_a_researcher_sees_no_identified_live_results(client, site):
+    researcher = UserFactory(username="researcher")
+    MembershipFactory(user=researcher, site=site, role=Role.RESEARCHER)
+    diagnostic = DiagnosticFactory(recording__patient=PatientFactory(site=site))
+    cookie = session_cookie(client, researcher)
+
+    assert close_code(f"/ws/diagnostics/{diagnostic.pk}/", cookie) == NOT_FOUND
+    assert close_code(f"/ws/patients/{diagnostic.patient_id}/", cookie) == NOT_FOUND
+
+
+def test_connecting_after_the_result_gets_it_at_once(client, clinician, site):
+    diagnostic = succeeded(
+        label="anomaly", confidence=0.91, recording__patient=PatientFactory(site=site)
+    )
+    cookie = session_cookie(client, clinician)
+
+    async def scenario():
+        socket = Socket(f"/ws/diagnostics/{diagnostic.pk}/", cookie)
+        accepted, _ = await socket.connect()
+        assert accepted
+        first = await socket.receive_json()
+        await socket.disconnect()
+        return first
+
+    message = async_to_sync(scenario)()
+
+    assert message["type"] == "diagnostic" and message["id"] == diagnostic.pk
+    assert message["status"] == "succeeded"
+    assert message["label"] == "anomaly" and message["confidence"] == 0.91
+    assert message["model_version"] == str(diagnostic.model_version)
+    assert message["queue_position"] is None
+    assert set(message) >= {"updated_at", "synthetic_model", "error"}
+
+
+def test_a_published_change_reaches_the_diagnostics_and_the_patients_subscribers(
+    client, clinician, site
+):
+    patient = PatientFactory(site=site)
+    diagnostic = DiagnosticFactory(recording__patient=patient)
+    bystander = DiagnosticFactory(recording__patient=PatientFactory(site=site))
+    cookie = session_cookie(client, clinician)
+
+    @database_sync_to_async
+    def start_analysis(target):
+        target.status = DiagnosticStatus.RUNNING
+        target.attempts = 1
+        target.save()
+        live.publish(target)
+
+    async def scenario():
+        watchers = []
+        for path in (f"/ws/diagnostics/{diagnostic.pk}/", f"/ws/patients/{patient.pk}/"):
+            socket = Socket(path, cookie)
+            accepted, _ = await socket.connect()
+            assert accepted
+            snapshot = await socket.receive_json()
+            assert snapshot["id"] == diagnostic.pk and snapshot["status"] == "queued"
+            watchers.append(socket)
+        await start_analysis(bystander)  # another patient's change reaches neither
+        await start_analysis(diagnostic)
+        received = [await w.receive_json() for w in watchers]
+        quiet = [await w.receive_nothing(timeout=0.5) for w in watchers]
+        for socket in watchers:
+            await socket.disconnect()
+        return received, quiet
+
+    received, quiet = async_to_sync(scenario)()
+
+    assert [(m["id"], m["status"]) for m in received] == [(diagnostic.pk, "running")] * 2
+    assert quiet == [True, True]

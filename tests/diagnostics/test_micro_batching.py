@@ -1,0 +1,40 @@
+"""Under load a worker analyses waiting diagnostics together, up to INFERENCE_BATCH_SIZE at a time,
+and each of them still gets exactly one result."""
+
+import pytest
+from django.db import transaction
+
+from diagnostics.models import DiagnosticStatus
+from tests.diagnostics.inference_steps import (
+    all_finished,
+    broker_drained,
+    inference_worker,
+    results_announced,
+    submit,
+    wait_for,
+)
+from tests.factories import PatientFactory
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def test_diagnostics_waiting_when_the_worker_starts_are_analysed_in_capped_batches(
+    clinician, site, production_model, worker_env, tmp_path
+):
+    patient = PatientFactory(site=site)
+    with transaction.atomic():
+        diagnostics = [submit(patient, clinician, seed=100 + i) for i in range(6)]
+    worker = inference_worker({**worker_env, "INFERENCE_BATCH_SIZE": "4"}, tmp_path)
+    try:
+        wait_for(all_finished(*diagnostics), within=90, what="all six analysed", logs=[worker])
+        wait_for(broker_drained(), within=30, what="every task acknowledged", logs=[worker])
+    finally:
+        worker.stop()
+
+    for diagnostic in diagnostics:
+        diagnostic.refresh_from_db()
+        assert diagnostic.status == DiagnosticStatus.SUCCEEDED and diagnostic.attempts == 1
+        assert results_announced(worker, diagnostic=diagnostic) == 1
+    # The first task took the three oldest others with it; the fifth's took the sixth.
+    assert [d.timings["batch_size"] for d in diagnostics] == [4, 4, 4, 4, 2, 2]
+    assert len({d.started_at for d in diagnostics[:4]}) == 1

@@ -1,0 +1,50 @@
+"""A recording whose analysis kills its worker every time fails after INFERENCE_MAX_ATTEMPTS
+(the database counts the attempts the broker cannot), and the diagnostics queued with it succeed."""
+
+import pytest
+from django.conf import settings
+from django.db import transaction
+
+from diagnostics.models import DiagnosticStatus
+from tests.diagnostics.inference_steps import (
+    all_finished,
+    broker_drained,
+    inference_worker,
+    results_announced,
+    submit,
+    wait_for,
+)
+from tests.factories import PatientFactory
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_task_that_always_kills_its_worker_ends_failed_and_the_rest_of_the_queue_succeeds(
+    clinician, site, production_model, worker_env, tmp_path
+):
+    max_attempts = settings.INFERENCE_MAX_ATTEMPTS
+    worker = inference_worker({**worker_env, "INFERENCE_MAX_ATTEMPTS": str(max_attempts)}, tmp_path)
+    patient = PatientFactory(site=site)
+    try:
+        with transaction.atomic():  # one commit: the poison's first task batches the others
+            poison = submit(patient, clinician, seed=90, name="poison-90.wav")
+            others = [submit(patient, clinician, seed=91 + i) for i in range(3)]
+        wait_for(
+            all_finished(poison, *others), within=150, what="all finished within 150 s",
+            logs=[worker],
+        )  # fmt: skip
+        wait_for(broker_drained(), within=30, what="every task acknowledged", logs=[worker])
+        assert worker.proc.poll() is None  # no crash loop: the worker is still serving
+    finally:
+        worker.stop()
+
+    poison.refresh_from_db()
+    assert poison.status == DiagnosticStatus.FAILED
+    assert "could not be analysed after several attempts" in poison.error
+    assert poison.attempts == max_attempts
+    assert worker.output().count("exited with 'signal 9 (SIGKILL)'") == max_attempts
+    for diagnostic in others:
+        diagnostic.refresh_from_db()
+        assert diagnostic.status == DiagnosticStatus.SUCCEEDED, diagnostic.error
+        assert diagnostic.attempts == 2  # killed once as the poison's batch mate, never again
+        assert results_announced(worker, diagnostic=diagnostic) == 1
