@@ -5,6 +5,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from diagnostics import api as diagnostics_api
 from media_assets import api as media_api
+from recommender import api as recommender_api
 
 urlpatterns = [
     path("auth/token/", TokenObtainPairView.as_view(), name="token_obtain"),
@@ -24,5 +25,15 @@ urlpatterns = [
         "diagnostics/<int:pk>/retry/",
         diagnostics_api.DiagnosticRetryView.as_view(),
         name="diagnostic-retry",
+    ),
+    path(
+        "diagnostics/<int:pk>/similar/",
+        recommender_api.SimilarCasesView.as_view(),
+        name="diagnostic-similar",
+    ),
+    path(
+        "diagnostics/<int:pk>/similar/<int:other_id>/feedback/",
+        recommender_api.SimilarCaseFeedbackView.as_view(),
+        name="diagnostic-similar-feedback",
     ),
 ]

@@ -19,6 +19,11 @@ urlpatterns = [
     path("diagnostics/<int:pk>/", diagnostics.diagnostic_detail, name="diagnostic-detail"),
     path("diagnostics/<int:pk>/card/", diagnostics.diagnostic_card, name="diagnostic-card"),
     path("diagnostics/<int:pk>/review/", diagnostics.diagnostic_review, name="diagnostic-review"),
+    path(
+        "diagnostics/<int:pk>/similar/<int:other>/feedback/",
+        diagnostics.similar_feedback,
+        name="similar-feedback",
+    ),
     path("diagnostics/<int:pk>/retry/", diagnostics.diagnostic_retry, name="diagnostic-retry"),
     path("review/", review.review_index, name="review-queue"),
     path("sites/switch/", access.switch_site, name="switch-site"),

@@ -33,6 +33,7 @@ from diagnostics.models import Diagnostic, DiagnosticStatus
 from media_assets.models import Recording, RecordingStatus
 from portal import permissions
 from portal.models import Patient, Site, search_key
+from recommender.selectors import with_priority_order
 
 PAGE_SIZE = 25
 TIMELINE_SIZE = 20
@@ -239,15 +240,23 @@ def visible_diagnostic(user, pk: int) -> Diagnostic | None:
 # --- Review queue and home -------------------------------------------------------------------
 
 
-def review_queue(workspace: Workspace, *, after=None, before=None) -> Page:
-    """Results waiting for review, oldest first (the recommender will reorder them later)."""
+REVIEW_ORDERS = ("priority", "oldest")
+
+
+def review_queue(workspace: Workspace, *, order="priority", after=None, before=None) -> Page:
+    """Results waiting for review: by the recommender's review priority (``recommender.priority``:
+    uncertainty, disagreement with similar cases, waiting time), or oldest first."""
     waiting = (
         awaiting_review(workspace.diagnostics())
-        .select_related("patient__site", "recording", "model_version")
+        .select_related("patient__site", "recording", "model_version", "review_priority")
         .defer("embedding")
     )
-    page = _keyset_page(waiting, keys=("queued_at", "id"), after=after, before=before,
-                        size=PAGE_SIZE)  # fmt: skip
+    if order == "priority":
+        waiting = with_priority_order(waiting)
+        keys = ("queue_order", "id")
+    else:
+        keys = ("queued_at", "id")
+    page = _keyset_page(waiting, keys=keys, after=after, before=before, size=PAGE_SIZE)
     page.count, page.count_capped = workspace.review_count
     return page
 

@@ -432,3 +432,67 @@ LOGIN_REDIRECT_URL = "/"
 # The page warns this long before the idle timeout above signs the user out.
 SESSION_EXPIRY_WARNING_SECONDS = 120
 MIDDLEWARE += ["portal.csp.ContentSecurityPolicyMiddleware"]
+
+# --- Recommender -----------------------------------------------------------------------------------
+# Similar confirmed cases and the review queue's priorities (recommender/, docs/recommender.md).
+RECOMMENDER_STORAGE_PREFIX = env.str("RECOMMENDER_STORAGE_PREFIX", default="recommender")
+# Up to this many cases the index is exact (IndexFlatIP); above it, approximate.
+RECOMMENDER_EXACT_MAX = env.int("RECOMMENDER_EXACT_MAX", default=50_000)
+# "ivf" builds 1M cases in well under a minute on two cores; "hnsw" searches a little faster but
+# takes minutes to build at that size (docs/recommender.md has the figures).
+RECOMMENDER_ANN = env.str("RECOMMENDER_ANN", default="ivf")
+RECOMMENDER_IVF_NPROBE = env.int("RECOMMENDER_IVF_NPROBE", default=32)
+RECOMMENDER_HNSW_M = env.int("RECOMMENDER_HNSW_M", default=32)
+RECOMMENDER_HNSW_EF_CONSTRUCTION = env.int("RECOMMENDER_HNSW_EF_CONSTRUCTION", default=40)
+RECOMMENDER_HNSW_EF_SEARCH = env.int("RECOMMENDER_HNSW_EF_SEARCH", default=128)
+# FAISS's OpenMP threads (builds): on cores shared with web and worker processes, one is faster.
+RECOMMENDER_FAISS_THREADS = env.int("RECOMMENDER_FAISS_THREADS", default=1)
+# Web processes look for a newer index (and new embeddings) at most this often.
+RECOMMENDER_INDEX_CHECK_S = env.float("RECOMMENDER_INDEX_CHECK_S", default=10.0)
+# Raw neighbours fetched per wanted case before the permission filter, and the most ever fetched.
+RECOMMENDER_OVERFETCH = env.int("RECOMMENDER_OVERFETCH", default=5)
+RECOMMENDER_MAX_FETCH = env.int("RECOMMENDER_MAX_FETCH", default=4000)
+RECOMMENDER_MAX_K = 50
+# The hybrid score: embedding cosine, symptom/metadata similarity, clinicians' co-interactions.
+RECOMMENDER_WEIGHTS = {
+    "embedding": env.float("RECOMMENDER_WEIGHT_EMBEDDING", default=0.7),
+    "metadata": env.float("RECOMMENDER_WEIGHT_METADATA", default=0.15),
+    "interactions": env.float("RECOMMENDER_WEIGHT_INTERACTIONS", default=0.15),
+}
+# The review queue: model uncertainty, disagreement with similar reviewed cases, waiting time
+# (the age term adds its full weight per RECOMMENDER_AGE_SCALE_DAYS waited).
+RECOMMENDER_PRIORITY_WEIGHTS = {
+    "uncertainty": env.float("RECOMMENDER_PRIORITY_UNCERTAINTY", default=0.5),
+    "disagreement": env.float("RECOMMENDER_PRIORITY_DISAGREEMENT", default=0.35),
+    "age": env.float("RECOMMENDER_PRIORITY_AGE", default=0.15),
+}
+RECOMMENDER_AGE_SCALE_DAYS = env.float("RECOMMENDER_AGE_SCALE_DAYS", default=7.0)
+RECOMMENDER_PRIORITY_NEIGHBOURS = env.int("RECOMMENDER_PRIORITY_NEIGHBOURS", default=10)
+RECOMMENDER_PRIORITY_MIN_NEIGHBOURS = env.int("RECOMMENDER_PRIORITY_MIN_NEIGHBOURS", default=3)
+RECOMMENDER_UNCERTAIN_AT = env.float("RECOMMENDER_UNCERTAIN_AT", default=0.5)
+RECOMMENDER_DISAGREES_AT = env.float("RECOMMENDER_DISAGREES_AT", default=0.5)
+# A rebuild is scheduled once this many embeddings wait in the live delta.
+RECOMMENDER_REBUILD_DELTA = env.int("RECOMMENDER_REBUILD_DELTA", default=20_000)
+RECOMMENDER_REEMBED_BATCH = env.int("RECOMMENDER_REEMBED_BATCH", default=64)
+RECOMMENDER_SYNC_WINDOW_H = env.int("RECOMMENDER_SYNC_WINDOW_H", default=24)
+# faiss announces which CPU build it loaded, at INFO, in every process.
+LOGGING["loggers"]["faiss.loader"] = {"level": "WARNING"}
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "recommender-sync-index": {
+            "task": "recommender.tasks.sync_index",
+            "schedule": env.int("RECOMMENDER_SYNC_INTERVAL_S", default=60),
+            "options": {"queue": "recommender"},
+        },
+        "recommender-refresh-review-priorities": {
+            "task": "recommender.tasks.refresh_review_priorities",
+            "schedule": env.int("RECOMMENDER_PRIORITY_INTERVAL_S", default=300),
+            "options": {"queue": "recommender"},
+        },
+        "recommender-nightly-rebuild": {
+            "task": "recommender.tasks.rebuild_index",
+            "schedule": crontab(minute=50, hour=1),
+            "options": {"queue": "recommender"},
+        },
+    }
+)

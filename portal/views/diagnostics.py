@@ -15,6 +15,9 @@ from portal.audit import record_event
 from portal.forms import ReviewForm
 from portal.selectors import visible_diagnostic
 from portal.views.access import clinician_required, safe_next
+from recommender.models import InteractionKind
+from recommender.panel import panel_context
+from recommender.services import FeedbackRefused, record_feedback, record_view
 
 
 def _diagnostic_or_404(request, pk: int):
@@ -45,9 +48,17 @@ def _render_detail(request, diagnostic, form, status=200):
         "diagnostic": diagnostic, "recording": diagnostic.recording,
         "patient": diagnostic.patient, "form": form,
         "symptoms": symptom_rows(diagnostic.symptoms or {}),
-        # Filled by the recommender once it exists; the panel says so while it is empty.
-        "similar_cases": [],
+        **panel_context(diagnostic=diagnostic, user=request.user),
     }, status=status)  # fmt: skip
+
+
+def _source_diagnostic(request, diagnostic):
+    """The case whose similar-cases panel linked here (``?from=<id>``), if the user may see it."""
+    try:
+        source_pk = int(request.GET.get("from", ""))
+    except ValueError:
+        return None
+    return visible_diagnostic(request.user, source_pk) if source_pk != diagnostic.pk else None
 
 
 @require_safe
@@ -56,7 +67,30 @@ def diagnostic_detail(request, pk: int):
     diagnostic = _diagnostic_or_404(request, pk)
     record_event(action="diagnostic.viewed", obj=diagnostic, patient=diagnostic.patient,
                  request=request)  # fmt: skip
+    # Views right after another case feed the recommender's co-interactions.
+    record_view(user=request.user, diagnostic=diagnostic,
+                source=_source_diagnostic(request, diagnostic))  # fmt: skip
     return _render_detail(request, diagnostic, ReviewForm())
+
+
+@require_POST
+@clinician_required
+def similar_feedback(request, pk: int, other: int):
+    """ "Similar" / "not similar" on a case of the panel; back to the page, the panel reordered."""
+    diagnostic = _diagnostic_or_404(request, pk)
+    similar = _diagnostic_or_404(request, other)
+    try:
+        record_feedback(user=request.user, diagnostic=diagnostic, other=similar,
+                        kind=request.POST.get("kind", ""), request=request)  # fmt: skip
+    except FeedbackRefused as refused:
+        messages.error(request, refused.message)
+    else:
+        if request.POST["kind"] == InteractionKind.MARKED_SIMILAR:
+            messages.success(request, _("Marked as similar. Thank you: it ranks similar cases."))
+        else:
+            messages.success(request, _("Marked as not similar. It will rank lower from now on."))
+    target = reverse("pages:diagnostic-detail", args=[pk])
+    return redirect(f"{target}#similar-title")
 
 
 @require_safe

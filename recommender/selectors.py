@@ -1,0 +1,244 @@
+"""Reads of the recommender, each scoped by ``portal.permissions``.
+
+``similar_cases``: the k most similar *reviewed* diagnostics a user may see, other patients only.
+The index is asked for more raw neighbours than wanted (rows of the user's sites only), then the
+permission queryset decides which exist for this user, so a case of another site never appears,
+even when it is the nearest raw neighbour or the index's site map is out of date. When too few
+survive, the search widens (``RECOMMENDER_OVERFETCH`` times k, then four times more, up to
+``RECOMMENDER_MAX_FETCH``). Survivors, with cases clinicians marked similar to this one, are
+re-ranked by the hybrid score; ties are broken by id, so fixed data gives a fixed ranking.
+
+``prioritised_review_queue``: results waiting for review, ordered by their stored priority.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+from django.conf import settings
+from django.db.models import F, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from diagnostics.models import Diagnostic, DiagnosticStatus
+from portal import permissions
+from recommender import embeddings, priority, scoring
+from recommender.live import live_index
+from recommender.models import Interaction
+
+
+@dataclass(frozen=True)
+class SimilarCase:
+    id: int
+    review_label: str
+    similarity: float  # embedding cosine
+    score: float  # the hybrid score the ranking used
+    metadata: float
+    interactions: float
+
+    @property
+    def label_display(self) -> str:
+        return scoring.label_display(self.review_label)
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.id, "review_label": self.review_label, "label_display": self.label_display,
+            "similarity": round(self.similarity, 4), "score": round(self.score, 4),
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SimilarCases:
+    diagnostic_id: int
+    k: int
+    cases: list[SimilarCase] = field(default_factory=list)
+    # Why there are none: "" (there are, or simply no similar reviewed case), "no_index" (none
+    # built yet) or "not_embedded" (this result is not in the index's model version yet).
+    unavailable: str = ""
+    model_version_id: int | None = None
+
+    @property
+    def shares(self) -> list[scoring.LabelShare]:
+        return scoring.label_shares([case.review_label for case in self.cases])
+
+    def as_dict(self) -> dict:
+        return {
+            "diagnostic": self.diagnostic_id,
+            "k": self.k,
+            "available": not self.unavailable,
+            "unavailable_reason": self.unavailable,
+            "model_version": self.model_version_id,
+            "cases": [case.as_dict() for case in self.cases],
+            "label_shares": [share.as_dict() for share in self.shares],
+        }
+
+
+# user id -> (when read, site ids): the index's site pre-filter, re-read at most every
+# RECOMMENDER_INDEX_CHECK_S. Only recall depends on it: a stale entry can hide a site's cases
+# for seconds, never show one, because the permission queryset filters every result.
+_sites_seen: dict = {}
+
+
+def _reachable_sites(user) -> list[int]:
+    now = time.monotonic()
+    seen = _sites_seen.get(user.pk)
+    if seen is not None and now - seen[0] < settings.RECOMMENDER_INDEX_CHECK_S:
+        return seen[1]
+    site_ids = list(permissions.sites_for(user).values_list("id", flat=True))
+    if len(_sites_seen) > 10_000:
+        _sites_seen.clear()
+    _sites_seen[user.pk] = (now, site_ids)
+    return site_ids
+
+
+def _visible_reviewed(user, diagnostic: Diagnostic) -> QuerySet[Diagnostic]:
+    return (
+        permissions.diagnostics_for(user)
+        .filter(status=DiagnosticStatus.SUCCEEDED)
+        .exclude(review_label="")
+        .exclude(patient_id=diagnostic.patient_id)
+    )
+
+
+def co_interactions(diagnostic_id: int) -> dict[int, float]:
+    """Squashed co-interaction of every case clinicians related to this one, either way round."""
+    rows = (
+        Interaction.objects.filter(
+            Q(source_id=diagnostic_id) | Q(diagnostic_id=diagnostic_id, source__isnull=False)
+        )
+        .order_by()
+        .values_list("user_id", "source_id", "diagnostic_id", "kind")
+        .distinct()
+    )
+    return scoring.co_interaction(
+        (target if source == diagnostic_id else source, kind) for _, source, target, kind in rows
+    )
+
+
+def _query_terms(diagnostic: Diagnostic) -> frozenset[str]:
+    patient = diagnostic.patient
+    return scoring.case_terms(
+        kind=diagnostic.recording.kind, sex=patient.sex,
+        age=scoring.age_on(patient.birth_date, diagnostic.queued_at.date()),
+        symptoms=diagnostic.symptoms,
+    )  # fmt: skip
+
+
+def _candidates(state, vector, diagnostic, user, k, co) -> tuple[list[dict], dict[int, float]]:
+    """Visible reviewed rows among the raw neighbours, widening the search until k survive."""
+    site_ids = _reachable_sites(user)
+    visible = _visible_reviewed(user, diagnostic)
+    extra = [other for other, value in co.items() if value > 0]
+    fetch = max(k * settings.RECOMMENDER_OVERFETCH, k + 1)
+    while True:
+        neighbours = state.search(vector, fetch + 1, site_ids=site_ids)
+        cosine = {int(i): float(s) for i, s in zip(neighbours.ids, neighbours.scores, strict=True)}
+        cosine.pop(diagnostic.pk, None)
+        wanted = [*cosine, *(other for other in extra if other not in cosine)]
+        rows = list(
+            visible.filter(pk__in=wanted).values("id", "review_label", *scoring.TERM_FIELDS)
+        )
+        exhausted = len(neighbours.ids) <= fetch or fetch >= settings.RECOMMENDER_MAX_FETCH
+        if len(rows) >= k or exhausted:
+            break
+        fetch = min(fetch * 4, settings.RECOMMENDER_MAX_FETCH)
+    missing = [row["id"] for row in rows if row["id"] not in cosine]
+    if missing:
+        for other, v in embeddings.vectors_of(
+            missing, model_version_id=state.model_version_id
+        ).items():
+            cosine[other] = float(np.dot(vector, v))
+    return [row for row in rows if row["id"] in cosine], cosine
+
+
+def similar_cases(*, diagnostic: Diagnostic, user, k: int = 10) -> SimilarCases:
+    """The ``k`` most similar reviewed diagnostics ``user`` may see, best first."""
+    state = live_index.state()
+    if state is None:
+        return SimilarCases(diagnostic.pk, k, unavailable="no_index")
+    vector = embeddings.vector_of(diagnostic, model_version_id=state.model_version_id)
+    if vector is None:
+        return SimilarCases(
+            diagnostic.pk, k, unavailable="not_embedded", model_version_id=state.model_version_id
+        )
+    co = co_interactions(diagnostic.pk)
+    rows, cosine = _candidates(state, vector, diagnostic, user, k, co)
+    cases = rank(rows, cosine, co, query_terms=_query_terms(diagnostic))[:k]
+    return SimilarCases(diagnostic.pk, k, cases, model_version_id=state.model_version_id)
+
+
+def rank(rows: list[dict], cosine: dict, co: dict, *, query_terms) -> list[SimilarCase]:
+    """Candidate rows ordered by the hybrid score, ties by id."""
+    if not rows:
+        return []
+    cos = np.array([cosine[row["id"]] for row in rows])
+    meta = scoring.metadata_similarity(query_terms, [scoring.row_terms(row) for row in rows])
+    inter = np.array([co.get(row["id"], 0.0) for row in rows])
+    scores = scoring.hybrid(cos, meta, inter)
+    # Rounded first: float noise must not outrank the id tie-break.
+    order = sorted(range(len(rows)), key=lambda i: (-round(float(scores[i]), 9), rows[i]["id"]))
+    return [
+        SimilarCase(
+            rows[i]["id"],
+            rows[i]["review_label"],
+            float(cos[i]),
+            float(scores[i]),
+            float(meta[i]),
+            float(inter[i]),
+        )
+        for i in order
+    ]
+
+
+# --- The review queue --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    diagnostic: Diagnostic
+    score: float
+    reasons: list[str]
+
+
+# Results not scored yet (seconds after their analysis) sort after every scored one, among
+# themselves in arrival order: -rank_key stays far below this for any real waiting time.
+UNSCORED_ORDER = 1e12
+
+
+def with_priority_order(waiting: QuerySet[Diagnostic]) -> QuerySet[Diagnostic]:
+    """``waiting`` annotated with ``queue_order``: ascending ``(queue_order, id)`` is highest
+    priority first. One sortable column, so pages can use it as a keyset cursor."""
+    return waiting.annotate(
+        queue_order=Coalesce(-F("review_priority__rank_key"), Value(UNSCORED_ORDER))
+    )
+
+
+def review_queue_by_priority(*, user, site=None) -> QuerySet[Diagnostic]:
+    """Results waiting for review that ``user`` may see, highest priority first (not yet scored
+    ones last, oldest first); a queryset, so callers can keep filtering and paginating."""
+    waiting = permissions.diagnostics_for(user).filter(
+        status=DiagnosticStatus.SUCCEEDED, review_label=""
+    )
+    if site is not None:
+        waiting = waiting.filter(patient__site=site)
+    return with_priority_order(
+        waiting.select_related("review_priority", "patient", "recording", "model_version")
+    ).order_by("queue_order", "id")
+
+
+def review_item(diagnostic: Diagnostic, *, now: datetime | None = None) -> ReviewItem:
+    """A queue row with its current score and its reasons (no query: the priority is joined)."""
+    now = now or timezone.now()
+    stored = getattr(diagnostic, "review_priority", None)
+    score = priority.current_score(stored, diagnostic.queued_at, now) if stored else 0.0
+    return ReviewItem(
+        diagnostic, round(score, 4), priority.reasons(stored, diagnostic.queued_at, now)
+    )
+
+
+def prioritised_review_queue(*, user, site=None, limit: int = 50) -> list[ReviewItem]:
+    now = timezone.now()
+    return [review_item(d, now=now) for d in review_queue_by_priority(user=user, site=site)[:limit]]

@@ -1,0 +1,81 @@
+"""Writes of the recommender that clinicians cause: views of cases and feedback on similar cases.
+
+Both feed the co-interaction part of the hybrid ranking (``recommender.scoring``). The index
+jobs (``recommender.indexing``) and review priorities (``recommender.priority``) write the rest.
+"""
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from diagnostics.models import Diagnostic
+from portal import permissions
+from portal.audit import record_event
+from recommender.models import Interaction, InteractionKind
+
+FEEDBACK_KINDS = (InteractionKind.MARKED_SIMILAR, InteractionKind.DISMISSED)
+# A reload of the same page is one view, not two.
+VIEW_REPEAT_WINDOW = timedelta(minutes=5)
+
+
+class FeedbackRefused(Exception):
+    """Feedback that cannot be recorded (an unknown kind, or a case compared with itself)."""
+
+    status = 400
+    code = "invalid"
+
+    def __init__(self, message) -> None:
+        super().__init__(message)
+        self.message = str(message)
+
+
+def record_feedback(
+    *, user, diagnostic: Diagnostic, other: Diagnostic, kind: str, request=None
+) -> Interaction:
+    """Record that ``user``, looking at ``diagnostic``, found ``other`` similar or not.
+
+    Both diagnostics must be ones the user may see (the caller looked them up through
+    ``portal.permissions``). Audited on the similar case's patient.
+    """
+    if kind not in FEEDBACK_KINDS:
+        raise FeedbackRefused(_("kind must be marked_similar or dismissed."))
+    if other.pk == diagnostic.pk:
+        raise FeedbackRefused(_("A case cannot be compared with itself."))
+    with transaction.atomic():
+        interaction = Interaction.objects.create(
+            user=user, diagnostic=other, source=diagnostic, kind=kind
+        )
+        record_event(
+            action="similar_case.feedback", actor=user, obj=other, patient=other.patient,
+            request=request, detail={"kind": kind, "source_diagnostic": diagnostic.pk},
+        )  # fmt: skip
+    return interaction
+
+
+def record_view(*, user, diagnostic: Diagnostic, source: Diagnostic | None = None):
+    """Record that ``user`` viewed ``diagnostic`` (from ``source``, when they came from a similar
+    case panel); returns the interaction, or None for a repeat within a few minutes.
+
+    A ``source`` the user may not see, or the diagnostic itself, is dropped rather than refused:
+    it comes from a link parameter, and the view itself happened.
+    """
+    if not (user and user.is_authenticated):
+        return None
+    if source is not None and (
+        source.pk == diagnostic.pk
+        or not permissions.diagnostics_for(user).filter(pk=source.pk).exists()
+    ):
+        source = None
+    now = timezone.now()
+    with transaction.atomic():
+        repeat = Interaction.objects.filter(
+            user=user, diagnostic=diagnostic, source=source, kind=InteractionKind.VIEWED,
+            at__gte=now - VIEW_REPEAT_WINDOW,
+        ).exists()  # fmt: skip
+        if repeat:
+            return None
+        return Interaction.objects.create(
+            user=user, diagnostic=diagnostic, source=source, kind=InteractionKind.VIEWED, at=now
+        )

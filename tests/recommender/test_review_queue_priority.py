@@ -1,0 +1,106 @@
+"""The review queue: waiting results ordered by how much a review would teach the model (model
+uncertainty, disagreement with similar confirmed cases of the same site, waiting time), each
+with its reasons, in one query per page."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from recommender import indexing, priority
+from recommender.selectors import prioritised_review_queue, review_queue_by_priority
+from tests.factories import PatientFactory
+from tests.recommender.cases import axis_vector, case, near
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def queue(site, other_site, version):
+    def waiting(p_anomaly, days=0, where=site):
+        return case(
+            patient=PatientFactory(site=where), vector=axis_vector(), version=version,
+            label="anomaly" if p_anomaly >= 0.5 else "healthy", p_anomaly=p_anomaly,
+            queued_at=timezone.now() - timedelta(days=days, minutes=5),
+        )  # fmt: skip
+
+    for i in range(5):  # this site's confirmed cases near the waiting ones: all healthy
+        case(patient=PatientFactory(site=site), vector=near(0.95, 10 + i), version=version,
+             review_label="healthy")  # fmt: skip
+    for i in range(8):  # another site's, nearer still: all anomalies (must not count here)
+        case(patient=PatientFactory(site=other_site), vector=near(0.99, 20 + i),
+             version=version, review_label="anomaly")  # fmt: skip
+    cases = {
+        "sure": waiting(0.05),
+        "old": waiting(0.05, days=10),
+        "disagreeing": waiting(0.95),
+        "uncertain": waiting(0.45),
+        "elsewhere": waiting(0.5, where=other_site),
+    }
+    indexing.rebuild_index(reason="test")
+    priority.refresh_review_priorities()
+    return cases
+
+
+def test_the_queue_is_ordered_by_priority_with_reasons(queue, clinician):
+    items = prioritised_review_queue(user=clinician)
+
+    assert [item.diagnostic for item in items] == [
+        queue["uncertain"], queue["disagreeing"], queue["old"], queue["sure"],
+    ]  # fmt: skip
+    assert [item.reasons for item in items] == [
+        ["uncertain"], ["disagrees with similar cases"], ["waiting 10 days"], [],
+    ]  # fmt: skip
+    assert [item.score for item in items] == sorted((item.score for item in items), reverse=True)
+
+
+def test_disagreement_counts_only_the_same_sites_confirmed_cases(queue):
+    sure = queue["sure"].review_priority
+    assert sure.disagreement == 0.0 and sure.neighbour_labels == {"healthy": 5}
+    assert queue["disagreeing"].review_priority.disagreement == 1.0
+    assert queue["elsewhere"].review_priority.neighbour_labels == {"anomaly": 8}
+
+
+def test_uncertainty_peaks_at_a_coin_toss():
+    assert priority.uncertainty_of({"anomaly": 0.5, "healthy": 0.5}) == 1.0
+    assert priority.uncertainty_of({"anomaly": 0.75}) == pytest.approx(0.5)
+    assert priority.uncertainty_of({"anomaly": 1.0}) == 0.0
+    # Without an anomaly score: normalised entropy.
+    assert priority.uncertainty_of({"a": 0.5, "b": 0.5}) == pytest.approx(1.0)
+
+
+def test_waiting_long_enough_outranks_anything(queue, clinician, version, site):
+    forgotten = case(
+        patient=PatientFactory(site=site), vector=axis_vector(), version=version,
+        label="healthy", p_anomaly=0.01, queued_at=timezone.now() - timedelta(days=60),
+    )  # fmt: skip
+    priority.refresh_review_priorities(diagnostic_ids=[forgotten.pk])
+
+    first = prioritised_review_queue(user=clinician)[0]
+
+    assert first.diagnostic == forgotten and first.reasons == ["waiting 60 days"]
+
+
+def test_a_result_not_scored_yet_comes_last_and_a_reviewed_one_leaves(
+    queue, clinician, version, site
+):
+    fresh = case(patient=PatientFactory(site=site), vector=axis_vector(), version=version)
+    queue["uncertain"].review_label = "anomaly"
+    queue["uncertain"].reviewed_at = timezone.now()
+    queue["uncertain"].save()
+
+    ordered = list(review_queue_by_priority(user=clinician))
+
+    assert ordered[-1] == fresh and queue["uncertain"] not in ordered
+
+
+def test_the_other_sites_clinician_sees_only_their_result(queue, other_clinician):
+    assert [i.diagnostic for i in prioritised_review_queue(user=other_clinician)] == [
+        queue["elsewhere"]
+    ]
+
+
+def test_a_page_of_the_queue_is_one_query(queue, clinician, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        items = prioritised_review_queue(user=clinician, limit=25)
+        assert all(item.reasons is not None for item in items)
