@@ -1,20 +1,36 @@
-"""Diagnostics over REST: the polling fallback for live results (with ETag) and retry."""
+"""Diagnostics over REST: the list (filters, cursor pages), the detail that is the polling fallback
+for live results (ETag and Last-Modified, answered 304 when unchanged), review and retry; and the
+model registry (``GET /api/v1/models/``).
 
-import hashlib
-import json
+Everything is scoped by ``portal.permissions`` (a diagnostic of another site is a 404) and every
+read of patient data is audited.
+"""
 
 from drf_spectacular.utils import extend_schema
+from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from diagnostics import live
+from diagnostics.filters import DiagnosticFilter, ModelVersionFilter
+from diagnostics.models import Diagnostic, DiagnosticStatus, ModelVersion
+from diagnostics.reviews import ReviewRefused, review_diagnostic
+from diagnostics.serializers import (
+    DiagnosticDetailSerializer,
+    DiagnosticSerializer,
+    ModelVersionSerializer,
+    ReviewSerializer,
+)
 from diagnostics.services import retry_diagnostic
 from portal import permissions
+from portal.api_access import IsSiteMember
+from portal.api_conditional import conditional_response
 from portal.api_errors import ApiError
+from portal.api_pagination import IdCursorPagination
 from portal.audit import record_event
 
 
-def visible_diagnostic(user, pk: int):
+def visible_diagnostic(user, pk: int) -> Diagnostic:
     diagnostic = (
         permissions.diagnostics_for(user)
         .select_related("model_version", "patient")
@@ -26,32 +42,96 @@ def visible_diagnostic(user, pk: int):
     return diagnostic
 
 
-def etag_of(body: dict) -> str:
-    return '"' + hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32] + '"'
+def detail_body(diagnostic: Diagnostic) -> dict:
+    """The live status message (``diagnostics.live``) and the clinician's review."""
+    return {
+        **live.status_message(diagnostic),
+        "review_label": diagnostic.review_label or None,
+        "review_note": diagnostic.review_note,
+        "reviewed_at": diagnostic.reviewed_at.isoformat() if diagnostic.reviewed_at else None,
+    }
+
+
+def last_modified(diagnostic: Diagnostic):
+    """When the body last changed, or None while it is queued: its queue position changes with
+    other diagnostics' progress, which no timestamp of its own records (the ETag still does)."""
+    if diagnostic.status == DiagnosticStatus.QUEUED:
+        return None
+    moments = [diagnostic.queued_at, diagnostic.started_at, diagnostic.finished_at,
+               diagnostic.reviewed_at]  # fmt: skip
+    return max(m for m in moments if m is not None)
+
+
+class DiagnosticListView(generics.ListAPIView):
+    """``GET /api/v1/diagnostics/``: newest first, by cursor."""
+
+    serializer_class = DiagnosticSerializer
+    pagination_class = IdCursorPagination
+    filterset_class = DiagnosticFilter
+
+    def get_queryset(self):
+        return permissions.diagnostics_for(self.request.user).select_related(
+            "model_version", "recording"
+        )
+
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        rows = response.data["results"]
+        record_event(
+            action="diagnostic.listed", actor=request.user, request=request,
+            detail={"diagnostics": [row["id"] for row in rows],
+                    "patients": sorted({row["patient"] for row in rows})},
+        )  # fmt: skip
+        return response
 
 
 class DiagnosticDetailView(APIView):
-    """``GET /api/v1/diagnostics/{id}/``: the live-status message, with ETag/If-None-Match."""
+    """``GET /api/v1/diagnostics/{id}/``: the live-status message, with conditional GET."""
 
-    @extend_schema(responses={200: dict, 304: None})
+    @extend_schema(responses={200: DiagnosticDetailSerializer, 304: None})
     def get(self, request, pk: int):
         diagnostic = visible_diagnostic(request.user, pk)
-        body = live.status_message(diagnostic)
-        etag = etag_of(body)
-        if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
-            return Response(status=304, headers={"ETag": etag})
-        record_event(
-            action="diagnostic.viewed", actor=request.user, obj=diagnostic,
-            patient=diagnostic.patient, request=request,
+        return conditional_response(
+            request, detail_body(diagnostic), last_modified=last_modified(diagnostic),
+            on_send=lambda: record_event(
+                action="diagnostic.viewed", actor=request.user, obj=diagnostic,
+                patient=diagnostic.patient, request=request,
+            ),
         )  # fmt: skip
-        return Response(body, headers={"ETag": etag, "Cache-Control": "private, no-cache"})
+
+
+class DiagnosticReviewView(APIView):
+    """``POST /api/v1/diagnostics/{id}/review/``: confirm, correct or mark inconclusive."""
+
+    @extend_schema(request=ReviewSerializer, responses={200: DiagnosticDetailSerializer})
+    def post(self, request, pk: int):
+        diagnostic = visible_diagnostic(request.user, pk)
+        params = ReviewSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        try:
+            diagnostic = review_diagnostic(
+                diagnostic=diagnostic, user=request.user, request=request, **params.validated_data
+            )
+        except ReviewRefused as refused:
+            raise ApiError(409, "review_refused", str(refused.message)) from None
+        return Response(detail_body(diagnostic))
 
 
 class DiagnosticRetryView(APIView):
     """``POST /api/v1/diagnostics/{id}/retry/``: send a failed diagnostic back to the queue."""
 
-    @extend_schema(request=None, responses={202: dict})
+    @extend_schema(request=None, responses={202: DiagnosticDetailSerializer})
     def post(self, request, pk: int):
         diagnostic = visible_diagnostic(request.user, pk)
         diagnostic = retry_diagnostic(diagnostic=diagnostic, user=request.user, request=request)
-        return Response(live.status_message(diagnostic), status=202)
+        return Response(detail_body(diagnostic), status=202)
+
+
+class ModelVersionListView(generics.ListAPIView):
+    """``GET /api/v1/models/``: the model registry, for clinicians and researchers alike."""
+
+    permission_classes = [IsSiteMember]
+    serializer_class = ModelVersionSerializer
+    pagination_class = IdCursorPagination
+    filterset_class = ModelVersionFilter
+    queryset = ModelVersion.objects.all()

@@ -5,6 +5,8 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from diagnostics import api as diagnostics_api
 from media_assets import api as media_api
+from portal import api as patients_api
+from portal.research import views as research
 from recommender import api as recommender_api
 
 urlpatterns = [
@@ -16,6 +18,9 @@ urlpatterns = [
     path(
         "uploads/<int:pk>/complete/", media_api.UploadCompleteView.as_view(), name="upload-complete"
     ),
+    path("patients/", patients_api.PatientListCreateView.as_view(), name="patient-list"),
+    path("patients/<int:pk>/", patients_api.PatientDetailView.as_view(), name="patient-detail"),
+    path("diagnostics/", diagnostics_api.DiagnosticListView.as_view(), name="diagnostic-list"),
     path(
         "diagnostics/<int:pk>/",
         diagnostics_api.DiagnosticDetailView.as_view(),
@@ -27,6 +32,11 @@ urlpatterns = [
         name="diagnostic-retry",
     ),
     path(
+        "diagnostics/<int:pk>/review/",
+        diagnostics_api.DiagnosticReviewView.as_view(),
+        name="diagnostic-review",
+    ),
+    path(
         "diagnostics/<int:pk>/similar/",
         recommender_api.SimilarCasesView.as_view(),
         name="diagnostic-similar",
@@ -36,4 +46,16 @@ urlpatterns = [
         recommender_api.SimilarCaseFeedbackView.as_view(),
         name="diagnostic-similar-feedback",
     ),
+    path("models/", diagnostics_api.ModelVersionListView.as_view(), name="model-version-list"),
+    path(
+        "research/diagnostics/",
+        research.ResearchDiagnosticExportView.as_view(),
+        name="research-diagnostics",
+    ),
+    path(
+        "research/recordings/<str:pseudonym>/audio",
+        research.ResearchAudioLinkView.as_view(),
+        name="research-audio-link",
+    ),
+    path("research/audio/<str:token>", research.audio_download, name="research-audio-download"),
 ]

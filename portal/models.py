@@ -196,6 +196,23 @@ class ResearchPseudonym(models.Model):
         return self.value
 
 
+class RecordingPseudonym(models.Model):
+    """A recording's research id: random like the patient's, made on first export, stable after.
+
+    Named by string so that ``portal`` imports nothing from ``media_assets``; the research export
+    (``portal.research``) is the only reader and writer.
+    """
+
+    recording = models.OneToOneField(
+        "media_assets.Recording", on_delete=models.CASCADE, related_name="research_pseudonym"
+    )
+    value = models.CharField(max_length=32, unique=True, default=_new_pseudonym, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    def __str__(self) -> str:
+        return self.value
+
+
 class AuditEventQuerySet(models.QuerySet):
     def update(self, **kwargs):
         raise AuditLogIsAppendOnly

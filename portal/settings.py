@@ -496,3 +496,42 @@ CELERY_BEAT_SCHEDULE.update(
         },
     }
 )
+
+# --- REST API --------------------------------------------------------------------------------------
+# Clinical endpoints are the default; research views name portal.api_access.IsResearcher.
+REST_FRAMEWORK.update(
+    {
+        "DEFAULT_PERMISSION_CLASSES": ["portal.api_access.IsClinician"],
+        "DEFAULT_PAGINATION_CLASS": "portal.api_pagination.IdCursorPagination",
+        "PAGE_SIZE": 50,
+        "DEFAULT_THROTTLE_CLASSES": [
+            "portal.api_throttling.UserThrottle",
+            "portal.api_throttling.AnonThrottle",
+            "portal.api_throttling.ScopedThrottle",
+        ],
+        "DEFAULT_THROTTLE_RATES": {
+            "user": env.str("API_THROTTLE_USER", default="1200/min"),
+            "anon": env.str("API_THROTTLE_ANON", default="60/min"),
+            "research_export": env.str("API_THROTTLE_RESEARCH_EXPORT", default="120/hour"),
+        },
+        # Client addresses for the anonymous rate: REMOTE_ADDR unless the proxies in front are
+        # counted here; an uncounted X-Forwarded-For would let a client pick its own address.
+        "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),
+    }
+)
+SPECTACULAR_SETTINGS.update(
+    {
+        "DESCRIPTION": "Clinical and research API of the respiratory audio portal. "
+        'Errors answer {"error": {"code", "message"}}; see docs/api.md.',
+        "COMPONENT_SPLIT_REQUEST": True,
+        # The docs page loads only our own static files: no online validator badge either.
+        "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+        "POSTPROCESSING_HOOKS": [
+            "drf_spectacular.hooks.postprocess_schema_enums",
+            "portal.api_schema.add_error_responses",
+        ],
+    }
+)
+# The research export streams through PostgreSQL's COPY where it can (off: the cursor path).
+RESEARCH_EXPORT_COPY = env.bool("RESEARCH_EXPORT_COPY", default=True)
+RESEARCH_AUDIO_LINK_SECONDS = env.int("RESEARCH_AUDIO_LINK_SECONDS", default=300)

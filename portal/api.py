@@ -1,0 +1,90 @@
+"""Patients over REST: ``GET/POST /api/v1/patients/`` and ``GET /api/v1/patients/{id}/``.
+
+Scoped by ``portal.permissions`` (a patient of another site is a 404, like one that does not exist),
+and every read is audited: a list writes one event naming the patients it returned, a detail one
+event for its patient. The writes are ``portal.services``' (the same the clinician pages use).
+"""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from portal import permissions, services
+from portal.api_conditional import conditional_response
+from portal.api_errors import ApiError
+from portal.api_filters import StrictBooleanFilter
+from portal.api_pagination import IdCursorPagination
+from portal.audit import record_event
+from portal.models import Patient, Site
+from portal.serializers import PatientCreateSerializer, PatientSerializer
+
+
+def _clinical_sites(request):
+    if request is None:  # schema generation
+        return Site.objects.none()
+    return permissions.sites_for(request.user)
+
+
+class PatientFilter(filters.FilterSet):
+    site = filters.ModelChoiceFilter(queryset=_clinical_sites)
+    research_consent = StrictBooleanFilter()
+    external_id = filters.CharFilter(help_text="The hospital's record number, exactly.")
+
+    class Meta:
+        model = Patient
+        fields = []
+
+
+class PatientListCreateView(generics.ListCreateAPIView):
+    serializer_class = PatientSerializer
+    pagination_class = IdCursorPagination
+    filterset_class = PatientFilter
+
+    def get_queryset(self):
+        return permissions.patients_for(self.request.user).select_related("site")
+
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        # Which patients were listed and which filters were used, never the filter values: an
+        # external id is an identifier.
+        patients = [row["id"] for row in response.data["results"]]
+        used = sorted(PatientFilter.base_filters.keys() & request.query_params.keys())
+        record_event(
+            action="patient.listed", actor=request.user, request=request,
+            detail={"patients": patients, "filters": used},
+        )  # fmt: skip
+        return response
+
+    @extend_schema(request=PatientCreateSerializer, responses={201: PatientSerializer})
+    def create(self, request, *args, **kwargs):
+        params = PatientCreateSerializer(data=request.data, context={"request": request})
+        params.is_valid(raise_exception=True)
+        try:
+            patient = services.create_patient(
+                user=request.user, request=request, **params.validated_data
+            )
+        except services.ExternalIdTaken as taken:
+            raise ApiError(409, "external_id_taken", str(taken.message)) from None
+        except DjangoValidationError as invalid:
+            raise serializers.ValidationError(
+                invalid.message_dict if hasattr(invalid, "error_dict") else invalid.messages
+            ) from None
+        return Response(PatientSerializer(patient).data, status=status.HTTP_201_CREATED)
+
+
+class PatientDetailView(APIView):
+    @extend_schema(responses={200: PatientSerializer, 304: None})
+    def get(self, request, pk: int):
+        patient = (
+            permissions.patients_for(request.user).select_related("site").filter(pk=pk).first()
+        )
+        if patient is None:
+            raise ApiError(404, "not_found", "Patient not found.")
+        return conditional_response(
+            request, PatientSerializer(patient).data, last_modified=patient.updated_at,
+            on_send=lambda: record_event(action="patient.viewed", actor=request.user,
+                                         obj=patient, request=request),
+        )  # fmt: skip
