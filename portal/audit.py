@@ -64,3 +64,27 @@ def connect_sign_in_events() -> None:
     user_logged_in.connect(_signed_in, dispatch_uid="portal-audit-signed-in")
     user_logged_out.connect(_signed_out, dispatch_uid="portal-audit-signed-out")
     user_login_failed.connect(_sign_in_failed, dispatch_uid="portal-audit-sign-in-failed")
+
+
+class DenialAuditMiddleware:
+    """Every refused request (a 403: a missing role, a failed CSRF check) leaves one audit event
+    with who, the route and the method. The route's name and arguments are ids, never personal
+    values; an object outside the user's sites is a 404 and is not told apart from a typo."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code == 403:
+            match = getattr(request, "resolver_match", None)
+            record_event(
+                action="access.denied",
+                request=request,
+                detail={
+                    "route": match.view_name if match else "",
+                    "arguments": {k: str(v) for k, v in match.kwargs.items()} if match else {},
+                    "method": request.method,
+                },
+            )
+        return response

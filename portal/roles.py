@@ -4,7 +4,9 @@ Which *rows* a user reaches is decided by memberships in ``portal.permissions``;
 which *kinds* of object the admin lets a member handle at all.
 """
 
-from django.contrib.auth.models import Group, Permission
+from django.apps import apps as global_apps
+from django.contrib.auth.management import create_permissions
+from django.db import DEFAULT_DB_ALIAS
 
 from portal.models import Role
 
@@ -45,8 +47,13 @@ GROUP_PERMISSIONS = {
 }
 
 
-def provision_roles() -> dict[str, Group]:
-    """Create or update the role groups; safe to run any number of times."""
+def provision_roles(apps=global_apps) -> dict[str, object]:
+    """Create or update the role groups; safe to run any number of times.
+
+    ``apps``: the model registry (a migration passes its historical one).
+    """
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
     groups = {}
     for role, name in GROUP_NAMES.items():
         group, _ = Group.objects.get_or_create(name=name)
@@ -58,3 +65,17 @@ def provision_roles() -> dict[str, Group]:
         group.permissions.set(perms)
         groups[role] = group
     return groups
+
+
+APPS_WITH_ROLE_PERMISSIONS = ("auth", "portal", "media_assets", "diagnostics")
+
+
+def provision_after_migrate(apps=global_apps, using=DEFAULT_DB_ALIAS, **kwargs) -> None:
+    """Provision from a migration or after ``migrate`` (also after a test database is flushed).
+
+    Django creates permissions only after the last migration, app by app: those the groups draw
+    on are created here first (idempotent, as Django's own step is).
+    """
+    for label in APPS_WITH_ROLE_PERMISSIONS:
+        create_permissions(global_apps.get_app_config(label), verbosity=0, apps=apps, using=using)
+    provision_roles(apps=apps)
