@@ -56,7 +56,10 @@ class PatientForm(forms.Form):
 
 
 class PatientSearchForm(forms.Form):
-    """The GET form of the patient list. Invalid values fall back to "no filter"."""
+    """The patient list's search. Posted, then kept in the session (``views.patients``): a
+    name or external id never appears in a URL. Invalid values fall back to "no filter"."""
+
+    NO_FILTERS = {"query": "", "consent": None, "to_review": False, "after": None, "before": None}
 
     CONSENT_CHOICES = [("", _("Any")), ("yes", _("Consented")), ("no", _("Not consented"))]
 
@@ -69,12 +72,15 @@ class PatientSearchForm(forms.Form):
 
     def filters(self) -> dict:
         if not self.is_valid():
-            return {"query": "", "consent": None, "to_review": False, "after": None,
-                    "before": None}  # fmt: skip
+            return dict(self.NO_FILTERS)
         data = self.cleaned_data
         consent = {"yes": True, "no": False}.get(data["consent"])
         return {"query": data["q"], "consent": consent, "to_review": data["to_review"],
                 "after": data["after"], "before": data["before"]}  # fmt: skip
+
+    def criteria(self) -> dict:
+        """What to keep of a valid search (no paging), as JSON for the session."""
+        return {key: self.cleaned_data[key] for key in ("q", "consent", "to_review")}
 
 
 class ReviewForm(forms.Form):

@@ -1,11 +1,15 @@
 """Patients: the searchable list, create and edit, and the patient page with its timeline and
 recorder. Every page that shows a patient's data writes an audit event."""
 
+import secrets
+
 from django.conf import settings
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
 from diagnostics.symptoms import KNOWN_CONDITIONS
@@ -16,12 +20,40 @@ from portal.forms import PatientForm, PatientSearchForm
 from portal.selectors import patient_list, patient_timeline, visible_patient
 from portal.views.access import clinician_required
 
+SEARCHES_KEPT = 20
 
-@require_safe
+
+def _remember_search(request, criteria: dict) -> str:
+    """Keep a search in the session under a random token: names and external ids never reach a
+    URL (browser history, proxy and server logs), yet the results page can be reloaded, paged
+    and bookmarked for the session."""
+    searches = request.session.get("patient_searches", {})
+    token = secrets.token_urlsafe(9)
+    searches[token] = criteria
+    request.session["patient_searches"] = dict(list(searches.items())[-SEARCHES_KEPT:])
+    return token
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
 @clinician_required
 def patient_index(request):
-    search = PatientSearchForm(request.GET)
-    filters = search.filters()
+    if request.method == "POST":
+        search = PatientSearchForm(request.POST)
+        if search.is_valid():
+            criteria = search.criteria()
+            if not any(criteria.values()):
+                return redirect("pages:patient-list")
+            token = _remember_search(request, criteria)
+            return redirect(f"{reverse('pages:patient-list')}?search={token}")
+        filters, status = PatientSearchForm.NO_FILTERS, 400
+    else:
+        token = request.GET.get("search")
+        criteria = request.session.get("patient_searches", {}).get(token, {}) if token else {}
+        if token and not criteria:
+            messages.info(request, _("That search has expired. Please search again."))
+        paging = {key: request.GET[key] for key in ("after", "before") if key in request.GET}
+        search = PatientSearchForm({**criteria, **paging})
+        filters, status = search.filters(), 200
     page = patient_list(request.workspace, **filters)
     # Which patients were listed, never what was searched for: the query may be a name.
     record_event(
@@ -32,7 +64,7 @@ def patient_index(request):
     )  # fmt: skip
     return render(request, "portal/patient_list.html", {
         "search": search, "page": page, "filters": filters, "workspace": request.workspace,
-    })  # fmt: skip
+    }, status=status)  # fmt: skip
 
 
 def _patient_or_404(request, pk: int):

@@ -23,7 +23,7 @@ def test_an_empty_patient_list_invites_adding_the_first_patient(signed_in):
 def test_a_search_without_matches_explains_how_search_works(signed_in, site):
     PatientFactory(site=site)
 
-    page = text_of(signed_in.get("/patients/", {"q": "zzz"}))
+    page = text_of(signed_in.post("/patients/", {"q": "zzz"}, follow=True))
 
     assert "No patients match this search." in page
 

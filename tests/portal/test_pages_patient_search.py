@@ -1,6 +1,6 @@
 """Patient search: a prefix of the family name, the given name, "given family" or the external id
 finds the patient, whatever the accents and capitals; filters narrow the list; pages follow each
-other by keyset without gaps or repeats."""
+other by keyset without gaps or repeats; what was searched for never appears in a URL."""
 
 import pytest
 
@@ -19,8 +19,10 @@ def signed_in(client, clinician):
 
 
 def found(client, **params) -> list[str]:
-    response = client.get("/patients/", params)
+    response = client.post("/patients/", params, follow=True)
     assert response.status_code == 200
+    for url, _ in response.redirect_chain:
+        assert all(str(value).strip() not in url for value in params.values()), url
     return [p.external_id for p in response.context["page"].items]
 
 
@@ -100,3 +102,38 @@ def test_the_count_is_capped_instead_of_counting_everything(signed_in, site, mon
 
     assert response.context["page"].count_capped
     assert b"More than 5 patients" in response.content
+
+
+def test_a_search_is_kept_in_the_session_for_reloads_and_pages(signed_in, site):
+    for n in range(30):
+        PatientFactory(site=site, external_id=f"P-{n:02d}", family_name=f"Smith{n:02d}")
+    PatientFactory(site=site, external_id="J-1", family_name="Jones")
+
+    response = signed_in.post("/patients/", {"q": "smith"})
+    url = response["Location"]
+    first = signed_in.get(url).context["page"]
+    second = signed_in.get(url, {"after": first.next_after}).context["page"]
+
+    assert url.startswith("/patients/?search=") and "smith" not in url.lower()
+    assert len(first.items) + len(second.items) == 30 and second.next_after is None
+    assert "J-1" not in [p.external_id for p in first.items + second.items]
+
+
+def test_a_name_in_the_address_is_ignored(signed_in, patients):
+    response = signed_in.get("/patients/", {"q": "oberg"})
+
+    assert len(response.context["page"].items) == 3  # the whole list: no search from a URL
+
+
+def test_an_expired_search_says_so_and_lists_everyone(signed_in, patients):
+    response = signed_in.get("/patients/?search=gone")
+
+    assert len(response.context["page"].items) == 3
+    assert b"That search has expired" in response.content
+
+
+def test_an_overlong_query_is_a_form_error(signed_in, patients):
+    response = signed_in.post("/patients/", {"q": "x" * 101})
+
+    assert response.status_code == 400
+    assert b"at most 100 characters" in response.content
