@@ -20,7 +20,7 @@ urlpatterns = [
     path("diagnostics/<int:pk>/card/", diagnostics.diagnostic_card, name="diagnostic-card"),
     path("diagnostics/<int:pk>/review/", diagnostics.diagnostic_review, name="diagnostic-review"),
     path(
-        "diagnostics/<int:pk>/similar/<int:other>/feedback/",
+        "diagnostics/<int:pk>/similar/<int:other_id>/feedback/",
         diagnostics.similar_feedback,
         name="similar-feedback",
     ),

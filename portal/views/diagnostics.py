@@ -75,10 +75,10 @@ def diagnostic_detail(request, pk: int):
 
 @require_POST
 @clinician_required
-def similar_feedback(request, pk: int, other: int):
+def similar_feedback(request, pk: int, other_id: int):
     """ "Similar" / "not similar" on a case of the panel; back to the page, the panel reordered."""
     diagnostic = _diagnostic_or_404(request, pk)
-    similar = _diagnostic_or_404(request, other)
+    similar = _diagnostic_or_404(request, other_id)
     try:
         record_feedback(user=request.user, diagnostic=diagnostic, other=similar,
                         kind=request.POST.get("kind", ""), request=request)  # fmt: skip

@@ -97,12 +97,12 @@ def test_a_result_not_yet_finished_cannot_be_reviewed(clinician, site):
     assert queued.status == DiagnosticStatus.QUEUED and queued.review_label == ""
 
 
-def test_the_queue_lists_the_oldest_first_and_shows_the_shortcuts(signed_in, site):
+def test_the_queue_can_list_the_oldest_first_and_shows_the_shortcuts(signed_in, site):
     newer = succeeded(recording__patient=PatientFactory(site=site))
     older = succeeded(recording__patient=PatientFactory(site=site))
     type(older).objects.filter(pk=older.pk).update(queued_at=newer.queued_at.replace(year=2020))
 
-    response = signed_in.get("/review/")
+    response = signed_in.get("/review/?order=oldest")
 
     assert [d.pk for d in response.context["page"].items] == [older.pk, newer.pk]
     for key in ("j", "k", "p", "c", "x", "i"):

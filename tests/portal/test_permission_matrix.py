@@ -63,6 +63,7 @@ RULES = {
     "diagnostics/<int:pk>/card/": "page_object",
     "diagnostics/<int:pk>/review/": "page_object",
     "diagnostics/<int:pk>/retry/": "page_object",
+    "diagnostics/<int:pk>/similar/<int:other_id>/feedback/": "page_object",
     "review/": "page",
     "sites/switch/": "page",
     "accounts/login/": "public",

@@ -41,7 +41,7 @@ def case_ids(response) -> list[int]:
 
 
 def test_the_result_page_lists_similar_confirmed_cases_of_the_users_sites(signed_in, panel):
-    query, similar, hidden = panel
+    query, similar, _ = panel
 
     response = signed_in.get(f"/diagnostics/{query.pk}/")
 
@@ -64,7 +64,7 @@ def test_following_a_similar_case_records_a_co_view(signed_in, panel, clinician)
 
 
 def test_a_source_the_user_may_not_see_is_dropped_from_the_view(signed_in, panel):
-    query, similar, hidden = panel
+    _, similar, hidden = panel
 
     assert signed_in.get(f"/diagnostics/{similar[0].pk}/?from={hidden.pk}").status_code == 200
     assert signed_in.get(f"/diagnostics/{similar[0].pk}/?from=abc").status_code == 200
