@@ -19,6 +19,7 @@ from media_assets.audio import AudioRejected
 from media_assets.errors import RecordingNotSaved, UploadClosed
 from media_assets.models import Recording, RecordingStatus
 from portal.audit import record_event
+from portal.dispatch import send_quietly
 from portal.models import Patient
 
 logger = logging.getLogger(__name__)
@@ -172,4 +173,8 @@ def _queue_diagnostic(*, recording: Recording, symptoms: dict) -> Diagnostic:
     )
     run_diagnostic.delay_on_commit(diagnostic.pk)
     transaction.on_commit(lambda: live.publish(diagnostic))
+    # The picture is a by-product: render_missing_spectrograms catches a message that is lost.
+    transaction.on_commit(
+        lambda: send_quietly("diagnostics.tasks.render_spectrogram", recording.pk)
+    )
     return diagnostic

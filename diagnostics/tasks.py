@@ -22,3 +22,25 @@ def sweep_stuck_diagnostics() -> dict:
     from diagnostics import sweeper
 
     return sweeper.sweep().as_dict()
+
+
+@shared_task(name="diagnostics.tasks.render_spectrogram", bind=True, acks_late=True, max_retries=5)
+def render_spectrogram(self, recording_id: int) -> str | None:
+    from diagnostics import spectrogram
+
+    try:
+        return spectrogram.render(recording_id)
+    except spectrogram.AUDIO_REJECTED:
+        return None  # its diagnostic says why; there is no picture of undecodable audio
+    except spectrogram.STORAGE_ERRORS as exc:
+        raise self.retry(exc=exc, countdown=min(600, 10 * 2**self.request.retries)) from exc
+
+
+@shared_task(name="diagnostics.tasks.render_missing_spectrograms")
+def render_missing_spectrograms() -> int:
+    from diagnostics import spectrogram
+
+    recordings = spectrogram.missing()
+    for recording_id in recordings:
+        render_spectrogram.delay(recording_id)
+    return len(recordings)

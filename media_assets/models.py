@@ -49,6 +49,10 @@ class Recording(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     stored_at = models.DateTimeField(null=True, blank=True)
+    spectrogram_key = models.CharField(
+        max_length=255, blank=True, editable=False,
+        help_text=_("The log-mel picture, rendered once after the upload (diagnostics.spectrogram)."),
+    )  # fmt: skip
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -1,4 +1,5 @@
-"""Serving a recording's audio: permission-checked, audited, seekable, never a public URL.
+"""Serving a recording's audio and its spectrogram picture: permission-checked, audited, never a
+public URL; the audio is seekable.
 
 With filesystem storage the bytes go through this view, which honours HTTP ``Range`` so that an
 ``<audio>`` element can seek. With S3 the view answers with a redirect to a presigned GET that
@@ -67,9 +68,8 @@ def _ranged_file(handle, start: int, end: int):
         handle.close()
 
 
-@login_required
-@require_safe
-def recording_audio(request, pk: int):
+def _visible_recording(request, pk: int):
+    """A stored recording the user may see: 403 without a clinical role, 404 outside their sites."""
     if not permissions.has_clinical_role(request.user):
         raise PermissionDenied
     recording = (
@@ -80,6 +80,33 @@ def recording_audio(request, pk: int):
     )
     if recording is None:
         raise Http404("Recording not found.")
+    return recording
+
+
+@login_required
+@require_safe
+def recording_spectrogram(request, pk: int):
+    """The recording's spectrogram picture (``diagnostics.spectrogram``), with the audio's checks."""
+    recording = _visible_recording(request, pk)
+    if not recording.spectrogram_key:
+        raise Http404("The spectrogram is not ready yet.")
+    record_event(action="recording.spectrogram_viewed", obj=recording,
+                 patient=recording.patient, request=request)  # fmt: skip
+    if settings.STORAGE_BACKEND == "s3":
+        return HttpResponseRedirect(default_storage.url(recording.spectrogram_key))
+    try:
+        handle = default_storage.open(recording.spectrogram_key, "rb")
+    except FileNotFoundError:
+        raise Http404("The spectrogram is not available.") from None
+    response = FileResponse(handle, content_type="image/png")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@login_required
+@require_safe
+def recording_audio(request, pk: int):
+    recording = _visible_recording(request, pk)
     if "Range" not in request.headers or request.headers["Range"].startswith("bytes=0-"):
         # One event per listening, not one per seek.
         record_event(

@@ -383,6 +383,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": INFERENCE_SWEEP_INTERVAL_S,
         "options": {"queue": "maintenance"},
     },
+    "render-missing-spectrograms": {
+        "task": "diagnostics.tasks.render_missing_spectrograms",
+        "schedule": crontab(minute="*/10"),
+        "options": {"queue": "maintenance"},
+    },
     "cleanup-pending-uploads": {
         "task": "media_assets.tasks.cleanup_pending_uploads",
         "schedule": crontab(minute=5),

@@ -95,6 +95,7 @@ RULES = {
     "api/schema/": "public",
     "api/docs/": "public",
     "media/recordings/<int:pk>/audio": "page_object",
+    "media/recordings/<int:pk>/spectrogram.png": "page_object",
     "healthz": "public",
     "readyz": "public",
     "metrics": "public",
@@ -145,6 +146,10 @@ def world(db, site, other_site):
     )  # fmt: skip
     MembershipFactory(user=users["site_admin"], site=site, role=Role.SITE_ADMIN)
     default_storage.save(diagnostic.recording.storage_key, ContentFile(b"RIFF audio bytes"))
+    picture = default_storage.save("spectrograms/matrix.png", ContentFile(b"\x89PNG picture"))
+    type(diagnostic.recording).objects.filter(pk=diagnostic.recording_id).update(
+        spectrogram_key=picture
+    )
     ids = {
         "patients/": patient.pk, "diagnostics/": diagnostic.pk, "uploads/": pending.pk,
         "recordings/": diagnostic.recording_id, "other_id": other.pk,

@@ -1,0 +1,108 @@
+"""The spectrogram picture: rendered once from the model's own log-mel features, stored beside
+the recording, shown with the audio on the pages, and served with the audio's permission checks
+and audit."""
+
+import numpy as np
+import pytest
+import redis
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from diagnostics import spectrogram
+from diagnostics.services import submit_recording
+from diagnostics.tasks import render_missing_spectrograms
+from portal.models import AuditEvent, Role
+from tests.factories import MembershipFactory, PatientFactory, UserFactory
+from tests.fixtures.audio_corpus import pcm_wav
+
+pytestmark = pytest.mark.django_db
+
+RATE = 16000
+
+
+def tone(hz: float, seconds: float = 2.0) -> np.ndarray:
+    t = np.arange(int(seconds * RATE)) / RATE
+    return 0.5 * np.sin(2 * np.pi * hz * t)
+
+
+def upload(patient, user, signal, name="tone.wav"):
+    file = SimpleUploadedFile(name, pcm_wav(signal, RATE), content_type="audio/wav")
+    return submit_recording(patient=patient, file=file, kind="breath", symptoms={}, user=user,
+                            original_name=name).recording  # fmt: skip
+
+
+@pytest.fixture
+def patient(site):
+    return PatientFactory(site=site)
+
+
+def picture(recording) -> np.ndarray:
+    import tensorflow as tf
+
+    with default_storage.open(recording.spectrogram_key, "rb") as handle:
+        return tf.io.decode_png(handle.read()).numpy()
+
+
+def brightest_row(image: np.ndarray) -> int:
+    return int(image.astype(np.float32).sum(axis=(1, 2)).argmax())
+
+
+def test_a_recording_is_rendered_once_as_the_model_hears_it(patient, clinician):
+    low = upload(patient, clinician, tone(300))
+    high = upload(patient, clinician, tone(5000), name="high.wav")
+
+    key = spectrogram.render(low.pk)
+    spectrogram.render(high.pk)
+
+    low.refresh_from_db()
+    high.refresh_from_db()
+    assert low.spectrogram_key == key and key.startswith("spectrograms/north/")
+    assert key.endswith(".png") and low.storage_key.rsplit(".", 1)[0][len("recordings/") :] in key
+    image = picture(low)
+    frames = 1 + (2 * RATE - 400) // 160
+    assert image.shape == (64, frames, 3)  # 64 mel bands by 10 ms frames
+    # Low pitch is near the bottom of the picture, high pitch near the top.
+    assert brightest_row(picture(low)) > 48 and brightest_row(picture(high)) < 16
+    assert spectrogram.render(low.pk) is None  # once: a second render changes nothing
+    low.refresh_from_db()
+    assert low.spectrogram_key == key
+
+
+def test_the_pages_show_it_and_serve_it_like_the_audio(client, patient, clinician, other_site):
+    recording = upload(patient, clinician, tone(440))
+    diagnostic = recording.diagnostics.get()
+    client.force_login(clinician)
+    url = f"/media/recordings/{recording.pk}/spectrogram.png"
+
+    assert client.get(url).status_code == 404  # not rendered yet
+    assert url not in client.get(f"/patients/{patient.pk}/").content.decode()
+    spectrogram.render(recording.pk)
+
+    for page in (f"/patients/{patient.pk}/", f"/diagnostics/{diagnostic.pk}/"):
+        assert f'src="{url}"' in client.get(page).content.decode(), page
+    response = client.get(url, HTTP_X_REQUEST_ID="req-spectrogram")
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"
+    assert b"".join(response.streaming_content).startswith(b"\x89PNG")
+    [event] = AuditEvent.objects.filter(action="recording.spectrogram_viewed")
+    assert (event.patient, event.request_id) == (patient, "req-spectrogram")
+
+    stranger = UserFactory(username="south")
+    MembershipFactory(user=stranger, site=other_site, role=Role.CLINICIAN)
+    client.force_login(stranger)
+    assert client.get(url).status_code == 404
+    researcher = UserFactory(username="res")
+    MembershipFactory(user=researcher, site=patient.site, role=Role.RESEARCHER)
+    client.force_login(researcher)
+    assert client.get(url).status_code == 403
+
+
+def test_recordings_left_without_a_picture_are_sent_again(patient, clinician):
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    upload(patient, clinician, tone(440))
+    broker.delete("maintenance")
+
+    assert render_missing_spectrograms() == 1
+    assert broker.llen("maintenance") == 1
+    broker.delete("maintenance")
+    broker.close()
