@@ -42,63 +42,6 @@ SITES = 4
 PATIENTS = 50_000
 PAGE_SAMPLES = 12
 
-SEED_SITES = """
-INSERT INTO portal_site (code, name, created_at)
-SELECT 'bench' || g, 'Bench clinic ' || g, now() FROM generate_series(1, %(sites)s) g
-"""
-# One patient in ten has not consented; ages from newborn to 95 at the time of the recordings.
-SEED_PATIENTS = """
-INSERT INTO portal_patient (site_id, external_id, given_name, family_name, birth_date, sex,
-    research_consent, research_consent_at, created_at, updated_at, search_name,
-    search_name_reversed, search_external_id)
-SELECT s.ids[1 + g %% array_length(s.ids, 1)], 'BENCH-' || g, 'Given' || g, 'Family' || g,
-    date '1928-01-01' + (g * 7919 %% 35000), (ARRAY['female','male','other','unknown'])[1 + g %% 4],
-    g %% 10 <> 0, CASE WHEN g %% 10 <> 0 THEN now() END, now(), now(),
-    'family' || g || ' given' || g, 'given' || g || ' family' || g, 'bench-' || g
-FROM generate_series(1, %(patients)s) g, (SELECT array_agg(id ORDER BY id) AS ids FROM portal_site) s
-"""
-SEED_MODELS = """
-INSERT INTO diagnostics_modelversion (name, version, artifact, sha256, labels, sample_rate,
-    clip_seconds, metrics, trained_on, status, canary_fraction, created_at)
-SELECT 'bench-cnn', '1.' || g, 'models/bench-' || g || '.keras', repeat('0', 64),
-    '["healthy", "anomaly", "inconclusive"]', 16000, 5.0, '{}', 'synthetic', 'archived', 0, now()
-FROM generate_series(1, 3) g
-"""
-SEED_RECORDINGS = """
-INSERT INTO media_assets_recording (patient_id, kind, status, storage_key, original_name,
-    content_type, size_bytes, sha256, duration_s, sample_rate, channels, quality, created_at,
-    stored_at)
-SELECT p.ids[1 + g %% array_length(p.ids, 1)], (ARRAY['cough','breath','speech'])[1 + g %% 3],
-    'stored', 'recordings/bench/' || g || '.wav', 'clip.wav', 'audio/wav', 96044,
-    lpad(to_hex(g), 64, '0'), round((1 + random() * 9)::numeric, 2), 16000, 1,
-    jsonb_build_object('clipping_ratio', round(random()::numeric, 4),
-        'silence_ratio', round(random()::numeric, 4),
-        'loudness_dbfs', round((-60 + random() * 50)::numeric, 2),
-        'peak_dbfs', round((-20 + random() * 20)::numeric, 2),
-        'cough_score', round(random()::numeric, 4), 'cough_detected', random() > 0.3,
-        'warnings', '[]'::jsonb),
-    timestamptz '2023-01-01' + g * interval '47 seconds',
-    timestamptz '2023-01-01' + g * interval '47 seconds'
-FROM generate_series(1, %(rows)s) g, (SELECT array_agg(id ORDER BY id) AS ids FROM portal_patient) p
-"""
-SEED_DIAGNOSTICS = """
-INSERT INTO diagnostics_diagnostic (recording_id, patient_id, status, label, confidence, scores,
-    model_version_id, symptoms, timings, task_id, queued_at, started_at, finished_at, attempts,
-    error, review_label, review_note, reviewed_at)
-SELECT r.id, r.patient_id, 'succeeded', l.label, l.confidence,
-    jsonb_build_object(l.label, l.confidence), m.ids[1 + r.id %% 3],
-    jsonb_build_object('fever', r.id %% 2 = 0, 'cough_days', r.id %% 30,
-        'known_conditions', CASE WHEN r.id %% 5 = 0 THEN '["asthma", "smoker"]'::jsonb
-                                 ELSE '[]'::jsonb END),
-    '{}', '', r.created_at, r.created_at, r.created_at + interval '2 seconds', 1, '',
-    CASE WHEN r.id %% 4 = 0 THEN l.label ELSE '' END, '',
-    CASE WHEN r.id %% 4 = 0 THEN r.created_at + interval '1 day' END
-FROM media_assets_recording r,
-    (SELECT array_agg(id ORDER BY id) AS ids FROM diagnostics_modelversion) m,
-    LATERAL (SELECT (ARRAY['healthy','anomaly','inconclusive'])[1 + r.id %% 3] AS label,
-                    round(random()::numeric, 4)::float AS confidence) l
-"""
-
 
 def prepare_database(rows: int) -> None:
     import django
@@ -106,26 +49,15 @@ def prepare_database(rows: int) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     django.setup()
     from django.core.management import call_command
-    from django.db import connection
+
+    from portal import seeding
 
     call_command("migrate", verbosity=0)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM diagnostics_diagnostic")
-        if cursor.fetchone()[0] == rows:
-            return
-        print(f"seeding {rows:,} diagnostics …", flush=True)
-        started = time.perf_counter()
-        cursor.execute(
-            "TRUNCATE diagnostics_diagnostic, media_assets_recording, portal_researchpseudonym,"
-            " portal_recordingpseudonym, portal_auditevent, portal_patient, portal_membership,"
-            " portal_site, diagnostics_modelversion CASCADE"
-        )
-        params = {"sites": SITES, "patients": PATIENTS, "rows": rows}
-        for statement in (SEED_SITES, SEED_PATIENTS, SEED_MODELS, SEED_RECORDINGS,
-                          SEED_DIAGNOSTICS):  # fmt: skip
-            cursor.execute(statement, params)
-        cursor.execute("ANALYZE")
-        print(f"seeded in {time.perf_counter() - started:.0f} s", flush=True)
+    if seeding.seeded_counts() == (PATIENTS, rows):
+        return
+    print(f"seeding {rows:,} diagnostics …", flush=True)
+    seconds = seeding.seed(sites=SITES, patients=PATIENTS, diagnostics=rows)
+    print(f"seeded in {seconds:.0f} s", flush=True)
 
 
 def researcher():

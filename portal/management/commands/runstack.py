@@ -136,7 +136,7 @@ class Command(BaseCommand):
             "inference",
             [*celery, "worker", "-Q", "inference", "-n", "inference@%h", "--concurrency", "1",
              "--prefetch-multiplier", "1", "--loglevel", "INFO"],
-            env={**os.environ, "CELERY_METRICS_PORT": os.environ.get("INFERENCE_METRICS_PORT", "9101")},
+            env=inference_env(os.environ),
         )  # fmt: skip
         group.start(
             "beat",
@@ -179,3 +179,14 @@ def _redis_answers(url: str) -> bool:
         return False
     finally:
         client.close()
+
+
+def inference_env(environ) -> dict:
+    """The inference worker's environment: its metrics port and, without a GPU (the embedded
+    default shares two cores with the web server), TensorFlow on one thread per pool, which stops
+    its idle threads spinning (docs/model.md). Values already set are kept."""
+    env = {**environ, "CELERY_METRICS_PORT": environ.get("INFERENCE_METRICS_PORT", "9101")}
+    if not environ.get("CUDA_VISIBLE_DEVICES"):
+        env.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+        env.setdefault("TF_NUM_INTEROP_THREADS", "1")
+    return env
