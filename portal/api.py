@@ -1,4 +1,6 @@
-"""Patients over REST: ``GET/POST /api/v1/patients/`` and ``GET /api/v1/patients/{id}/``.
+"""Patients over REST: ``GET/POST /api/v1/patients/``, ``GET /api/v1/patients/{id}/`` and
+``POST /api/v1/patients/lookup/`` (find by external id: posted, so the identifier is never in a
+URL, where proxies and browser histories would keep it).
 
 Scoped by ``portal.permissions`` (a patient of another site is a 404, like one that does not exist),
 and every read is audited: a list writes one event naming the patients it returned, a detail one
@@ -31,7 +33,6 @@ def _clinical_sites(request):
 class PatientFilter(filters.FilterSet):
     site = filters.ModelChoiceFilter(queryset=_clinical_sites)
     research_consent = StrictBooleanFilter()
-    external_id = filters.CharFilter(help_text="The hospital's record number, exactly.")
 
     class Meta:
         model = Patient
@@ -88,3 +89,32 @@ class PatientDetailView(APIView):
             on_send=lambda: record_event(action="patient.viewed", actor=request.user,
                                          obj=patient, request=request),
         )  # fmt: skip
+
+
+class PatientLookupSerializer(serializers.Serializer):
+    external_id = serializers.CharField(
+        max_length=64, help_text="The hospital's record number, exactly (case-sensitive)."
+    )
+
+
+class PatientLookupView(APIView):
+    """The patients of the user's sites with this external id (one per site at most)."""
+
+    @extend_schema(
+        request=PatientLookupSerializer, responses={200: PatientSerializer(many=True)},
+        operation_id="patients_lookup",
+    )  # fmt: skip
+    def post(self, request):
+        params = PatientLookupSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        patients = list(
+            permissions.patients_for(request.user)
+            .select_related("site")
+            .filter(external_id=params.validated_data["external_id"])
+            .order_by("id")
+        )
+        record_event(
+            action="patient.listed", actor=request.user, request=request,
+            detail={"patients": [p.pk for p in patients], "filters": ["external_id"]},
+        )  # fmt: skip
+        return Response(PatientSerializer(patients, many=True).data)

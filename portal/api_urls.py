@@ -19,6 +19,7 @@ urlpatterns = [
         "uploads/<int:pk>/complete/", media_api.UploadCompleteView.as_view(), name="upload-complete"
     ),
     path("patients/", patients_api.PatientListCreateView.as_view(), name="patient-list"),
+    path("patients/lookup/", patients_api.PatientLookupView.as_view(), name="patient-lookup"),
     path("patients/<int:pk>/", patients_api.PatientDetailView.as_view(), name="patient-detail"),
     path("diagnostics/", diagnostics_api.DiagnosticListView.as_view(), name="diagnostic-list"),
     path(

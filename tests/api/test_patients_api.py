@@ -83,3 +83,23 @@ def test_reading_a_patient_is_audited_with_the_patient(clinician, clinician_api,
     event = AuditEvent.objects.get(action="patient.viewed")
     assert event.patient == patient and event.actor == clinician
     assert event.request_id == response["X-Request-ID"]
+
+
+def test_a_patient_is_looked_up_by_external_id_without_it_entering_a_url(
+    clinician_api, site, other_site
+):
+    mine = PatientFactory(site=site, external_id="MRN-LOOK-1")
+    PatientFactory(site=site, external_id="MRN-LOOK-2")
+    PatientFactory(site=other_site, external_id="MRN-LOOK-1")
+
+    found = clinician_api.post("/api/v1/patients/lookup/", {"external_id": "MRN-LOOK-1"},
+                               format="json")  # fmt: skip
+    none = clinician_api.post("/api/v1/patients/lookup/", {"external_id": "mrn-look-1"},
+                              format="json")  # fmt: skip
+    empty = clinician_api.post("/api/v1/patients/lookup/", {}, format="json")
+    ignored = clinician_api.get("/api/v1/patients/", {"external_id": "MRN-LOOK-1"})
+
+    assert found.status_code == 200 and [row["id"] for row in found.json()] == [mine.pk]
+    assert none.json() == []
+    assert empty.status_code == 400 and "external_id" in empty.json()["error"]["fields"]
+    assert ignored.status_code == 200 and len(ignored.json()["results"]) == 2  # no such filter

@@ -81,6 +81,7 @@ RULES = {
     "api/v1/uploads/<int:pk>/content": "api_object",
     "api/v1/uploads/<int:pk>/complete/": "api_object",
     "api/v1/patients/": "api",
+    "api/v1/patients/lookup/": "api",
     "api/v1/patients/<int:pk>/": "api_object",
     "api/v1/diagnostics/": "api",
     "api/v1/diagnostics/<int:pk>/": "api_object",
