@@ -31,6 +31,9 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/e2e/" in str(item.fspath):
             item.add_marker(pytest.mark.e2e)
+    # The browser tests run last: Playwright's sync API leaves an event loop marked as running in
+    # the main thread even once stopped, and later tests' async_to_sync would refuse to run.
+    items.sort(key=lambda item: "tests/e2e/" in str(item.fspath))
 
 
 @pytest.hookimpl(wrapper=True)
@@ -60,8 +63,9 @@ def fake_microphone(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(chromium_path, fake_microphone):
+    """One browser for the end-to-end tests, stopped after them."""
     from playwright.sync_api import sync_playwright
 
     playwright = sync_playwright().start()
