@@ -247,8 +247,7 @@ def _record_results(results: list[Diagnostic]) -> None:
 
 def _announce_results(diagnostics: list[Diagnostic]) -> None:
     live.publish_many(diagnostics)
-    for diagnostic in diagnostics:
-        recommender_hooks.index_result(diagnostic.pk)
+    recommender_hooks.index_results([diagnostic.pk for diagnostic in diagnostics])
     for diagnostic in diagnostics:
         logger.info(
             "diagnostic analysed",

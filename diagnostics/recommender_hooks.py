@@ -8,9 +8,11 @@ Diagnostics never imports the recommender: it sends ``recommender.tasks.*`` by n
 from portal.dispatch import send_quietly
 
 
-def index_result(diagnostic_id: int) -> None:
-    """A result committed: put its embedding into the live index and score its review priority."""
-    send_quietly("recommender.tasks.index_diagnostic", diagnostic_id)
+def index_results(diagnostic_ids: list[int]) -> None:
+    """Results committed (a batch, one message): their embeddings into the live index and their
+    review priorities scored."""
+    if diagnostic_ids:
+        send_quietly("recommender.tasks.index_diagnostics", list(diagnostic_ids))
 
 
 def model_promoted() -> None:

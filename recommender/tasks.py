@@ -1,8 +1,8 @@
 """Celery tasks of the recommender (queue ``recommender``): thin, idempotent wrappers.
 
-``index_diagnostic`` is sent by name after an inference result commits
-(``send_task("recommender.tasks.index_diagnostic", args=[id])``), so diagnostics needs no import
-of this app; ``sync_index`` catches whatever that misses and notices promotions.
+``index_diagnostics`` is sent by name after an inference batch commits
+(``send_task("recommender.tasks.index_diagnostics", args=[[id, ...]])``), so diagnostics needs no
+import of this app; ``sync_index`` catches whatever that misses and notices promotions.
 
 Long tasks (rebuild, re-embedding, priorities) acknowledge on receipt: the broker's visibility
 timeout is a minute, and a rebuild redelivered while it still runs would only build twice.
@@ -19,6 +19,12 @@ LONG = {"acks_late": False, "time_limit": 1800, "soft_time_limit": 1700}
 @shared_task(name="recommender.tasks.index_diagnostic")
 def index_diagnostic(diagnostic_id: int) -> bool:
     return indexing.index_diagnostic(diagnostic_id=diagnostic_id)
+
+
+@shared_task(name="recommender.tasks.index_diagnostics")
+def index_diagnostics(diagnostic_ids: list[int]) -> int:
+    """A finished inference batch, in one message: how many were brought into the index."""
+    return sum(indexing.index_diagnostic(diagnostic_id=pk) for pk in diagnostic_ids)
 
 
 @shared_task(name="recommender.tasks.sync_index")

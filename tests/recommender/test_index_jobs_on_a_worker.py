@@ -1,7 +1,7 @@
 """The index jobs through the broker, on a real worker of the ``recommender`` queue: the periodic
 check builds the first index, notices a promotion and rebuilds for the new model, the re-embedding
-chain runs to its end, and ``index_diagnostic``, sent by name as the inference worker does after
-a result commits, indexes a new result and scores its review priority."""
+chain runs to its end, and a result that inference records is indexed and its review priority
+scored (inference sends ``index_diagnostics`` by name once the result commits)."""
 
 import io
 import time
@@ -70,7 +70,6 @@ def test_the_worker_builds_follows_a_promotion_and_indexes_new_results(
             kind="cough", symptoms={}, user=clinician, original_name="new.wav",
         ).diagnostic  # fmt: skip
         inference.run_diagnostic(diagnostic_id=newcomer.pk, task_id="in-test")
-        current_app.send_task("recommender.tasks.index_diagnostic", args=[newcomer.pk])
         wait_for(lambda: ReviewPriority.objects.filter(diagnostic=newcomer).exists(),
                  within=90, what="the new result indexed and scored", worker=worker)  # fmt: skip
     finally:
