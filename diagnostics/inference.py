@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -88,7 +88,7 @@ def claim(*, diagnostic_id: int, task_id: str) -> list[Diagnostic]:
     )
     for diagnostic in claimed:
         QUEUE_WAIT_SECONDS.observe((diagnostic.started_at - diagnostic.queued_at).total_seconds())
-    live.publish_many(claimed)
+    live.publish_many(claimed, wait=False)
     return claimed
 
 
@@ -231,22 +231,48 @@ def _record_results(results: list[Diagnostic]) -> None:
     """Save a batch's results in one transaction, for the diagnostics this task still holds.
 
     One that the sweeper handed to another task meanwhile (its task id changed) is left to that
-    task: a result is recorded once. One commit for the whole batch keeps the database's share of
-    a batch small next to the model's.
+    task: a result is recorded once (the rows are locked, then written in one UPDATE). Two
+    queries and one commit for the whole batch keep the database's share small next to the
+    model's.
     """
-    recorded = []
+    still_held = Q()
+    for diagnostic in results:
+        still_held |= Q(pk=diagnostic.pk, task_id=diagnostic.task_id)
     with transaction.atomic():
-        for diagnostic in results:
-            held = Diagnostic.objects.filter(
-                pk=diagnostic.pk, status=DiagnosticStatus.RUNNING, task_id=diagnostic.task_id
-            )
-            if held.update(**{field: getattr(diagnostic, field) for field in RESULT_FIELDS}):
-                recorded.append(diagnostic)
+        held = set(
+            Diagnostic.objects.select_for_update()
+            .filter(still_held, status=DiagnosticStatus.RUNNING)
+            .values_list("pk", flat=True)
+        )
+        recorded = [diagnostic for diagnostic in results if diagnostic.pk in held]
+        _write_results(recorded)
         transaction.on_commit(lambda: _announce_results(recorded))
 
 
+def _write_results(diagnostics: list[Diagnostic]) -> None:
+    """One prepared UPDATE sent for every row at once (psycopg pipelines ``executemany``).
+
+    ``bulk_update`` builds a CASE expression per field and row, and resolving those cost more
+    than the model's own time on a batch of 16; values are prepared by the fields themselves, so
+    types (JSON, bytes, foreign keys, time zones) are exactly what ``save()`` would write.
+    """
+    if not diagnostics:
+        return
+    fields = [Diagnostic._meta.get_field(name) for name in RESULT_FIELDS]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    # Names from the model, quoted; every value is a parameter.
+    statement = f"UPDATE {quote(Diagnostic._meta.db_table)} SET {assignments} WHERE id = %s"  # noqa: S608
+    rows = [
+        [field.get_db_prep_save(getattr(d, field.attname), connection) for field in fields] + [d.pk]
+        for d in diagnostics
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(statement, rows)
+
+
 def _announce_results(diagnostics: list[Diagnostic]) -> None:
-    live.publish_many(diagnostics)
+    live.publish_many(diagnostics, wait=False)
     recommender_hooks.index_results([diagnostic.pk for diagnostic in diagnostics])
     for diagnostic in diagnostics:
         logger.info(

@@ -68,8 +68,13 @@ def publish(diagnostic: Diagnostic) -> None:
     publish_many([diagnostic])
 
 
-def publish_many(diagnostics: Iterable[Diagnostic]) -> None:
-    """``publish`` for a batch (a worker's claimed or finished diagnostics) in one event loop."""
+def publish_many(diagnostics: Iterable[Diagnostic], *, wait: bool = True) -> None:
+    """``publish`` for a batch (a worker's claimed or finished diagnostics) in one event loop.
+
+    With ``wait=False`` (the inference worker) the caller goes on at once: the sends run on the
+    publisher loop after every earlier one of this process, so a diagnostic's "running" never
+    overtakes its "succeeded", while the model works on the next batch.
+    """
     sends = []
     for diagnostic in diagnostics:
         event = {"type": "diagnostic.update", "message": status_message(diagnostic)}
@@ -79,12 +84,35 @@ def publish_many(diagnostics: Iterable[Diagnostic]) -> None:
         ]
     if not sends:
         return
-    future = asyncio.run_coroutine_threadsafe(_send(get_channel_layer(), sends), _publisher())
+    global _last_publish
+    loop = _publisher()
+    with _publisher_lock:
+        previous = _last_publish if _last_publish and _last_publish[0] == os.getpid() else None
+        future = asyncio.run_coroutine_threadsafe(
+            _send_after(previous and previous[1], get_channel_layer(), sends), loop
+        )
+        _last_publish = (os.getpid(), future)
+    if not wait:
+        future.add_done_callback(_log_failure)
+        return
     try:
         future.result(timeout=PUBLISH_TIMEOUT_S)
     except Exception as exc:  # the channel layer raises whatever its Redis client raises
         future.cancel()
         logger.warning("live update not published", extra={"error": type(exc).__name__})
+
+
+def _log_failure(future) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.warning(
+            "live update not published", extra={"error": type(future.exception()).__name__}
+        )
+
+
+async def _send_after(previous, layer, sends: list[tuple[str, dict]]) -> None:
+    if previous is not None:
+        await asyncio.wait([asyncio.wrap_future(previous)])  # its failure is its own to report
+    await asyncio.wait_for(_send(layer, sends), PUBLISH_TIMEOUT_S)
 
 
 async def _send(layer, sends: list[tuple[str, dict]]) -> None:
@@ -95,6 +123,7 @@ async def _send(layer, sends: list[tuple[str, dict]]) -> None:
 
 _publisher_lock = threading.Lock()
 _publisher_loop: tuple[int, asyncio.AbstractEventLoop] | None = None
+_last_publish: tuple[int, object] | None = None  # (pid, the latest send's future)
 
 
 def _publisher() -> asyncio.AbstractEventLoop:

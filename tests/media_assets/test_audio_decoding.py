@@ -146,3 +146,25 @@ def test_mp3_whose_sample_rate_changes_part_way_decodes_whole():
     for part, freq in ((decoded.samples[:half], 440.0), (decoded.samples[half:], 880.0)):
         spectrum = np.abs(np.fft.rfft(part))
         assert spectrum.argmax() * 16000 / part.size == pytest.approx(freq, abs=10.0)
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_pcm_wav_at_the_analysis_rate_reads_the_same_samples_as_ffmpeg(channels):
+    import io as _io
+
+    from media_assets import audio
+
+    rng = np.random.default_rng(channels)
+    signal = np.clip(rng.normal(0, 0.3, size=(channels, 16000)), -1, 1)
+    data = corpus.pcm_wav(signal, 16000, trailing_chunks=b"LIST\x04\x00\x00\x00abcd")
+    limits = audio._Limits(max_duration_s=60, min_duration_s=0.5, target_rate=16000,
+                           allowed_sample_rates=None, max_channels=2)  # fmt: skip
+
+    fast = decode(data, **LIMITS)
+    ffmpeg = audio._decode_stream(_io.BytesIO(data), "wav", limits)
+
+    assert fast.codec == "pcm_s16le" and fast.channels == channels
+    assert fast.samples.dtype == np.float32 and fast.duration_s == ffmpeg.duration_s == 1.0
+    np.testing.assert_allclose(fast.samples, ffmpeg.samples, atol=1e-6)
+    with pytest.raises(audio.RecordingTooShort):
+        decode(corpus.pcm_wav(signal[:, :4000], 16000), **LIMITS)
