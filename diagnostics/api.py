@@ -33,7 +33,7 @@ from portal.audit import record_event
 def visible_diagnostic(user, pk: int) -> Diagnostic:
     diagnostic = (
         permissions.diagnostics_for(user)
-        .select_related("model_version", "patient")
+        .select_related("model_version", "patient", "recording")
         .filter(pk=pk)
         .first()
     )

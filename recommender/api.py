@@ -11,25 +11,13 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal import permissions
+from diagnostics.api import visible_diagnostic
 from portal.api_errors import ApiError
 from portal.audit import record_event
 from recommender import selectors, services
 from recommender.models import InteractionKind
 
 K_DEFAULT = 10
-
-
-def _visible(user, pk: int):
-    diagnostic = (
-        permissions.diagnostics_for(user)
-        .select_related("patient", "recording")
-        .filter(pk=pk)
-        .first()
-    )
-    if diagnostic is None:
-        raise ApiError(404, "not_found", "Diagnostic not found.")
-    return diagnostic
 
 
 def _k(request) -> int:
@@ -81,7 +69,7 @@ class SimilarCasesView(APIView):
         responses={200: SimilarCasesSerializer},
     )
     def get(self, request, pk: int):
-        diagnostic = _visible(request.user, pk)
+        diagnostic = visible_diagnostic(request.user, pk)
         k = _k(request)
         result = selectors.similar_cases(diagnostic=diagnostic, user=request.user, k=k)
         record_event(
@@ -119,8 +107,8 @@ class SimilarCaseFeedbackView(APIView):
         },
     )
     def post(self, request, pk: int, other_id: int):
-        diagnostic = _visible(request.user, pk)
-        other = _visible(request.user, other_id)
+        diagnostic = visible_diagnostic(request.user, pk)
+        other = visible_diagnostic(request.user, other_id)
         body = FeedbackSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         interaction = services.record_feedback(

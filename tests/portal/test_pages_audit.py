@@ -10,12 +10,6 @@ from tests.portal.page_helpers import events
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def signed_in(client, clinician):
-    client.force_login(clinician)
-    return client
-
-
 def test_the_patient_page_records_patient_viewed(signed_in, clinician, site):
     patient = PatientFactory(site=site)
 

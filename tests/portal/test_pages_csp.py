@@ -11,12 +11,6 @@ from tests.factories_clinical import failed, succeeded
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def signed_in(client, clinician):
-    client.force_login(clinician)
-    return client
-
-
 def urls(site):
     patient = PatientFactory(site=site)
     result = succeeded(recording__patient=patient)

@@ -8,12 +8,6 @@ from tests.portal.page_helpers import text_of
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def signed_in(client, clinician):
-    client.force_login(clinician)
-    return client
-
-
 def test_an_empty_patient_list_invites_adding_the_first_patient(signed_in):
     page = text_of(signed_in.get("/patients/"))
 

@@ -14,12 +14,6 @@ from tests.portal.page_helpers import events
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def signed_in(client, clinician):
-    client.force_login(clinician)
-    return client
-
-
 def test_home_counts_todays_work_of_my_sites_only(signed_in, site, other_site):
     mine = PatientFactory(site=site)
     RecordingFactory(patient=mine)

@@ -13,12 +13,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def signed_in(client, clinician):
-    client.force_login(clinician)
-    return client
-
-
-@pytest.fixture
 def in_arabic(signed_in):
     signed_in.cookies["django_language"] = "ar"
     yield signed_in

@@ -13,12 +13,6 @@ from tests.portal.page_helpers import events, text_of
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def signed_in(client, clinician):
-    client.force_login(clinician)
-    return client
-
-
 def form(**overrides):
     data = {
         "external_id": "MRN-42", "given_name": "Ines", "family_name": "Castell",

@@ -12,12 +12,6 @@ from tests.factories_clinical import succeeded
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def signed_in(client, clinician):
-    client.force_login(clinician)
-    return client
-
-
 def found(client, **params) -> list[str]:
     response = client.post("/patients/", params, follow=True)
     assert response.status_code == 200

@@ -13,12 +13,6 @@ from tests.factories_clinical import DiagnosticFactory, RecordingFactory, failed
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def signed_in(client, clinician):
-    client.force_login(clinician)
-    return client
-
-
 PATIENT_LIST_QUERIES = 10
 PATIENT_PAGE_QUERIES = 11
 REVIEW_QUEUE_QUERIES = 9

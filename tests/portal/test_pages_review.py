@@ -13,12 +13,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def signed_in(client, clinician):
-    client.force_login(clinician)
-    return client
-
-
-@pytest.fixture
 def result(site):
     return succeeded(recording__patient=PatientFactory(site=site), label="anomaly")
 

@@ -8,12 +8,6 @@ from tests.portal.page_helpers import text_of
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def signed_in(client, clinician):
-    client.force_login(clinician)
-    return client
-
-
 def test_signing_in_leads_to_the_page_asked_for(client, clinician):
     response = client.post("/accounts/login/?next=/review/",
                            {"username": "clin", "password": "a-long-test-password",

@@ -10,12 +10,6 @@ from tests.portal.page_helpers import text_of
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def signed_in(client, clinician):
-    client.force_login(clinician)
-    return client
-
-
 NOTICE = "Trained on synthetic data; not for clinical use."
 
 

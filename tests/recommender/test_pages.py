@@ -17,12 +17,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def signed_in(client, clinician):
-    client.force_login(clinician)
-    return client
-
-
-@pytest.fixture
 def panel(site, other_site, version):
     query = case(patient=PatientFactory(site=site), vector=axis_vector(), version=version)
     similar = [
