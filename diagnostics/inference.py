@@ -36,6 +36,7 @@ from diagnostics.ml.model import ArtifactError
 from diagnostics.model_cache import get_model, retain_only
 from diagnostics.models import Diagnostic, DiagnosticStatus, Label, ModelVersion
 from media_assets import audio
+from portal.dispatch import send_quietly
 from portal.storage import STORAGE_ERRORS
 
 logger = logging.getLogger(__name__)
@@ -274,6 +275,8 @@ def _write_results(diagnostics: list[Diagnostic]) -> None:
 def _announce_results(diagnostics: list[Diagnostic]) -> None:
     live.publish_many(diagnostics, wait=False)
     recommender_hooks.index_results([diagnostic.pk for diagnostic in diagnostics])
+    # The pictures of the batch's recordings, off the upload's path and off the model's worker.
+    send_quietly("diagnostics.tasks.render_spectrograms", [d.recording_id for d in diagnostics])
     for diagnostic in diagnostics:
         logger.info(
             "diagnostic analysed",

@@ -19,7 +19,6 @@ from media_assets.audio import AudioRejected
 from media_assets.errors import RecordingNotSaved, UploadClosed
 from media_assets.models import Recording, RecordingStatus
 from portal.audit import record_event
-from portal.dispatch import send_quietly
 from portal.models import Patient
 
 logger = logging.getLogger(__name__)
@@ -172,9 +171,6 @@ def _queue_diagnostic(*, recording: Recording, symptoms: dict) -> Diagnostic:
         recording=recording, patient=recording.patient, symptoms=symptoms, queued_at=timezone.now()
     )
     run_diagnostic.delay_on_commit(diagnostic.pk)
-    transaction.on_commit(lambda: live.publish(diagnostic))
-    # The picture is a by-product: render_missing_spectrograms catches a message that is lost.
-    transaction.on_commit(
-        lambda: send_quietly("diagnostics.tasks.render_spectrogram", recording.pk)
-    )
+    # The response need not wait for Redis: the page reads the same state from the database.
+    transaction.on_commit(lambda: live.publish_many([diagnostic], wait=False))
     return diagnostic

@@ -1,6 +1,7 @@
 """The spectrogram picture of a recording: the model's own log-mel features, as a PNG.
 
-Rendered once per recording by a ``maintenance`` task after the upload commits, stored next to
+Rendered once per recording by a ``maintenance`` task that the inference worker sends with its
+results (and a periodic job for any left without one), stored next to
 the recording (``spectrograms/`` + the recording's unguessable key), and served by
 ``media_assets.views.recording_spectrogram`` with the audio's permission checks. The features
 come from ``diagnostics.ml.features``, the front end the model is trained and run on, so what a

@@ -24,23 +24,30 @@ def sweep_stuck_diagnostics() -> dict:
     return sweeper.sweep().as_dict()
 
 
-@shared_task(name="diagnostics.tasks.render_spectrogram", bind=True, acks_late=True, max_retries=5)
-def render_spectrogram(self, recording_id: int) -> str | None:
+@shared_task(name="diagnostics.tasks.render_spectrograms", bind=True, acks_late=True, max_retries=5)
+def render_spectrograms(self, recording_ids: list[int]) -> int:
+    """Pictures of a batch's recordings (sent by the inference worker after its results): how
+    many were rendered. Rendering is idempotent, so a retry after a storage error repeats none."""
     from diagnostics import spectrogram
+    from portal.storage import STORAGE_ERRORS
 
-    try:
-        return spectrogram.render(recording_id)
-    except spectrogram.AUDIO_REJECTED:
-        return None  # its diagnostic says why; there is no picture of undecodable audio
-    except spectrogram.STORAGE_ERRORS as exc:
-        raise self.retry(exc=exc, countdown=min(600, 10 * 2**self.request.retries)) from exc
+    rendered = 0
+    for recording_id in recording_ids:
+        try:
+            rendered += spectrogram.render(recording_id) is not None
+        except spectrogram.AUDIO_REJECTED:
+            continue  # its diagnostic says why; there is no picture of undecodable audio
+        except STORAGE_ERRORS as exc:
+            raise self.retry(exc=exc, countdown=min(600, 10 * 2**self.request.retries)) from exc
+    return rendered
 
 
 @shared_task(name="diagnostics.tasks.render_missing_spectrograms")
-def render_missing_spectrograms() -> int:
+def render_missing_spectrograms(chunk: int = 50) -> int:
+    """Recent recordings still without a picture (a lost message, a failed analysis)."""
     from diagnostics import spectrogram
 
     recordings = spectrogram.missing()
-    for recording_id in recordings:
-        render_spectrogram.delay(recording_id)
+    for start in range(0, len(recordings), chunk):
+        render_spectrograms.delay(recordings[start : start + chunk])
     return len(recordings)

@@ -106,3 +106,57 @@ def test_recordings_left_without_a_picture_are_sent_again(patient, clinician):
     assert broker.llen("maintenance") == 1
     broker.delete("maintenance")
     broker.close()
+
+
+def test_a_batchs_pictures_are_rendered_once_and_a_storage_error_is_retried(
+    patient, clinician, monkeypatch
+):
+    from celery.exceptions import Retry
+
+    from diagnostics.tasks import render_spectrograms
+
+    first = upload(patient, clinician, tone(440))
+    second = upload(patient, clinician, tone(880), name="b.wav")
+
+    assert render_spectrograms.apply(args=[[first.pk, second.pk, 999_999]]).get() == 2
+    assert render_spectrograms.apply(args=[[first.pk]]).get() == 0  # already rendered
+
+    third = upload(patient, clinician, tone(660), name="c.wav")
+    monkeypatch.setattr(default_storage, "save", _failing_save)
+    asked = []
+
+    def retry(exc, countdown):
+        asked.append((type(exc), countdown))
+        return Retry(exc=exc, when=countdown)
+
+    monkeypatch.setattr(render_spectrograms, "retry", retry)
+    outcome = render_spectrograms.apply(args=[[third.pk]])
+    third.refresh_from_db()
+    assert asked == [(OSError, 10)]  # backed off, to be tried again
+    assert outcome.state == "RETRY" and third.spectrogram_key == ""
+
+
+def _failing_save(*args, **kwargs):
+    raise OSError("storage unavailable")
+
+
+def test_an_analysed_batch_sends_its_pictures_in_one_message(
+    patient, clinician, production_model, django_capture_on_commit_callbacks
+):
+    from diagnostics import inference
+
+    recordings = [
+        upload(patient, clinician, tone(300 + 100 * i), name=f"{i}.wav") for i in range(3)
+    ]
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    broker.delete("maintenance")
+    first = recordings[0].diagnostics.get()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        inference.run_diagnostic(diagnostic_id=first.pk, task_id="in-test")
+
+    [message] = broker.lrange("maintenance", 0, -1)
+    broker.delete("maintenance")
+    broker.close()
+    assert b"render_spectrograms" in message
+    assert all(r.diagnostics.get().status == "succeeded" for r in recordings)
