@@ -97,8 +97,8 @@ def main() -> None:
     base = f"http://127.0.0.1:{PORT}"
     try:
         with httpx.Client(base_url=base, cookies={"sessionid": session_key}, timeout=30) as client:
-            login = client.get("/accounts/login/")
-            csrf = login.cookies.get("csrftoken") or client.cookies.get("csrftoken")
+            client.get("/patients/")  # the search form sets the CSRF cookie
+            csrf = client.cookies.get("csrftoken")
             searched = client.post("/patients/", data={"q": "family12", "csrfmiddlewaretoken": csrf},
                                    headers={"Referer": base + "/patients/"})  # fmt: skip
             search_url = searched.headers["location"]
@@ -108,6 +108,7 @@ def main() -> None:
                 "search": lambda: search_url,
                 "patient page": lambda: f"/patients/{random.choice(patients)}/",
                 "review queue": lambda: "/review/",
+                "review, oldest first": lambda: "/review/?order=oldest",
             }
             for url in (f() for f in pages.values()):  # warm: templates, connections
                 assert client.get(url).status_code == 200, url

@@ -4,7 +4,7 @@ benchmarks (``manage.py seed_bench``; ``bench/pages.py``, ``bench/export.py``).
 Each table is one server-side ``INSERT … SELECT`` from ``generate_series``: nothing crosses the
 wire, so 100,000 patients and 1,000,000 recordings with their diagnostics take minutes. Every
 name is an obvious placeholder ("Given17 Family17"); no real person's data is involved. A quarter
-of the diagnostics are reviewed, the rest wait for review.
+of every site's diagnostics are reviewed, the rest wait for review.
 """
 
 import time
@@ -36,7 +36,7 @@ FROM generate_series(1, 3) g
 SEED_RECORDINGS = """
 INSERT INTO media_assets_recording (patient_id, kind, status, storage_key, original_name,
     content_type, size_bytes, sha256, duration_s, sample_rate, channels, quality, created_at,
-    stored_at)
+    stored_at, spectrogram_key)
 SELECT p.ids[1 + g %% array_length(p.ids, 1)], (ARRAY['cough','breath','speech'])[1 + g %% 3],
     'stored', 'recordings/bench/' || g || '.wav', 'clip.wav', 'audio/wav', 96044,
     lpad(to_hex(g), 64, '0'), round((1 + random() * 9)::numeric, 2), 16000, 1,
@@ -47,7 +47,7 @@ SELECT p.ids[1 + g %% array_length(p.ids, 1)], (ARRAY['cough','breath','speech']
         'cough_score', round(random()::numeric, 4), 'cough_detected', random() > 0.3,
         'warnings', '[]'::jsonb),
     timestamptz '2023-01-01' + g * interval '47 seconds',
-    timestamptz '2023-01-01' + g * interval '47 seconds'
+    timestamptz '2023-01-01' + g * interval '47 seconds', ''
 FROM generate_series(1, %(rows)s) g, (SELECT array_agg(id ORDER BY id) AS ids FROM portal_patient) p
 """
 SEED_DIAGNOSTICS = """
@@ -60,8 +60,8 @@ SELECT r.id, r.patient_id, 'succeeded', l.label, l.confidence,
         'known_conditions', CASE WHEN r.id %% 5 = 0 THEN '["asthma", "smoker"]'::jsonb
                                  ELSE '[]'::jsonb END),
     '{}', '', r.created_at, r.created_at, r.created_at + interval '2 seconds', 1, '',
-    CASE WHEN r.id %% 4 = 0 THEN l.label ELSE '' END, '',
-    CASE WHEN r.id %% 4 = 0 THEN r.created_at + interval '1 day' END
+    CASE WHEN (r.id / 4) %% 4 = 0 THEN l.label ELSE '' END, '',
+    CASE WHEN (r.id / 4) %% 4 = 0 THEN r.created_at + interval '1 day' END
 FROM media_assets_recording r,
     (SELECT array_agg(id ORDER BY id) AS ids FROM diagnostics_modelversion) m,
     LATERAL (SELECT (ARRAY['healthy','anomaly','inconclusive'])[1 + r.id %% 3] AS label,

@@ -252,11 +252,16 @@ def review_queue(workspace: Workspace, *, order="priority", after=None, before=N
         .defer("embedding")
     )
     if order == "priority":
-        waiting = with_priority_order(waiting)
-        keys = ("queue_order", "id")
+        # The order is computed, so the database sorts every waiting row: it sorts narrow
+        # (id, order) rows, and only the page's rows are then read whole.
+        ranked = with_priority_order(awaiting_review(workspace.diagnostics())).only("id")
+        page = _keyset_page(ranked, keys=("queue_order", "id"), after=after, before=before,
+                            size=PAGE_SIZE)  # fmt: skip
+        rows = waiting.in_bulk([item.pk for item in page.items])
+        page.items = [rows[item.pk] for item in page.items if item.pk in rows]
     else:
-        keys = ("queued_at", "id")
-    page = _keyset_page(waiting, keys=keys, after=after, before=before, size=PAGE_SIZE)
+        page = _keyset_page(waiting, keys=("queued_at", "id"), after=after, before=before,
+                            size=PAGE_SIZE)  # fmt: skip
     page.count, page.count_capped = workspace.review_count
     return page
 
