@@ -3,7 +3,7 @@
 Session-authenticated (the ASGI stack's AuthMiddleware), permission-checked on connect through
 ``portal.permissions``: an anonymous user is closed with 4403; an unknown id, or one the user may
 not see (another site's, or any at all for a user without a clinical role), with 4404, as the REST
-API answers 404, so a socket gives no hint that it exists. On connect the consumer sends the current
+API answers 404, so a socket gives no hint that it exists. Each refusal is audited (access.denied). On connect the consumer sends the current
 state, then every change published by ``diagnostics.live``.
 """
 
@@ -25,16 +25,26 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=FORBIDDEN)
+            await self._refuse(None, FORBIDDEN)
             return
         snapshot = await self._snapshot(user, int(self.scope["url_route"]["kwargs"]["pk"]))
         if snapshot is None:
-            await self.close(code=NOT_FOUND)
+            await self._refuse(user, NOT_FOUND)
             return
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         for message in snapshot:
             await self.send_json(message)
+
+    async def _refuse(self, user, code: int) -> None:
+        """Close, and audit the refusal as the HTTP side audits its 403s (ids only)."""
+        await database_sync_to_async(record_event)(
+            action="access.denied", actor=user,
+            detail={"route": self.scope["url_route"].get("route", self.scope["path"]),
+                    "arguments": {k: str(v) for k, v in self.scope["url_route"]["kwargs"].items()},
+                    "method": "WEBSOCKET", "close_code": code},
+        )  # fmt: skip
+        await self.close(code=code)
 
     async def disconnect(self, code):
         if self.group:

@@ -10,7 +10,7 @@ from channels.db import database_sync_to_async
 
 from diagnostics import live
 from diagnostics.models import DiagnosticStatus
-from portal.models import Role
+from portal.models import AuditEvent, Role
 from tests.diagnostics.sockets import Socket, session_cookie
 from tests.factories import MembershipFactory, PatientFactory, UserFactory
 from tests.factories_clinical import DiagnosticFactory, succeeded
@@ -39,6 +39,7 @@ def test_anonymous_users_are_refused_with_4403(site):
 
     assert close_code(f"/ws/diagnostics/{diagnostic.pk}/") == FORBIDDEN
     assert close_code(f"/ws/patients/{diagnostic.patient_id}/") == FORBIDDEN
+    assert AuditEvent.objects.filter(action="access.denied", actor=None).count() == 2
 
 
 def test_an_unknown_id_closes_with_4404(client, clinician):
@@ -56,6 +57,13 @@ def test_another_sites_diagnostic_and_patient_close_with_4404_like_unknown_ones(
 
     assert close_code(f"/ws/diagnostics/{elsewhere.pk}/", cookie) == NOT_FOUND
     assert close_code(f"/ws/patients/{elsewhere.patient_id}/", cookie) == NOT_FOUND
+    denials = AuditEvent.objects.filter(action="access.denied").order_by("id")
+    assert [(e.actor, e.detail["method"], e.detail["close_code"]) for e in denials] == [
+        (clinician, "WEBSOCKET", NOT_FOUND), (clinician, "WEBSOCKET", NOT_FOUND),
+    ]  # fmt: skip
+    assert [e.detail["arguments"] for e in denials] == [
+        {"pk": str(elsewhere.pk)}, {"pk": str(elsewhere.patient_id)},
+    ]  # fmt: skip
 
 
 def test_a_researcher_sees_no_identified_live_results(client, site):
