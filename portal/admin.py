@@ -16,7 +16,15 @@ from django.db.models import Q
 
 from portal import permissions
 from portal.admin_base import AuditedModelAdmin, export_as_csv
-from portal.models import AuditEvent, Membership, Patient, ResearchPseudonym, Role, Site
+from portal.models import (
+    AuditEvent,
+    Membership,
+    Patient,
+    RecordingPseudonym,
+    ResearchPseudonym,
+    Role,
+    Site,
+)
 
 User = get_user_model()
 
@@ -148,11 +156,12 @@ class PatientAdmin(AuditedModelAdmin):
         super().save_model(request, obj, form, change)
 
 
-@admin.register(ResearchPseudonym)
-class ResearchPseudonymAdmin(admin.ModelAdmin):
+class _PseudonymAdmin(admin.ModelAdmin):
+    """Read-only: a pseudonym is made by the research export and never edited. Scoped, so only
+    staff of the patient's site can link a research id back to a person."""
+
     list_display = ["value", "created_at"]
-    readonly_fields = ["patient", "value", "created_at"]
-    search_fields = ["value"]
+    search_fields = ["=value"]
 
     def has_add_permission(self, request):
         return False
@@ -160,9 +169,26 @@ class ResearchPseudonymAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+
+@admin.register(ResearchPseudonym)
+class ResearchPseudonymAdmin(_PseudonymAdmin):
+    readonly_fields = ["patient", "value", "created_at"]
+
     def get_queryset(self, request):
         return (
             super().get_queryset(request).filter(patient__in=permissions.patients_for(request.user))
+        )
+
+
+@admin.register(RecordingPseudonym)
+class RecordingPseudonymAdmin(_PseudonymAdmin):
+    readonly_fields = ["recording", "value", "created_at"]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .filter(recording__in=permissions.recordings_for(request.user))
         )
 
 

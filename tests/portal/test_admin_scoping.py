@@ -154,3 +154,24 @@ def test_staff_without_a_verified_second_factor_are_kept_out_of_the_admin(client
     response = client.get("/admin/portal/patient/")
 
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_research_pseudonyms_are_read_only_in_the_admin(client, site):
+    from portal.models import RecordingPseudonym
+    from tests.factories_clinical import RecordingFactory
+
+    root = UserFactory(username="root", is_staff=True, is_superuser=True)
+    pseudonym = RecordingPseudonym.objects.create(
+        recording=RecordingFactory(patient=PatientFactory(site=site))
+    )
+    verified_login(client, root)
+
+    listing = client.get("/admin/portal/recordingpseudonym/")
+
+    assert listing.status_code == 200 and pseudonym.value.encode() in listing.content
+    assert client.get("/admin/portal/recordingpseudonym/add/").status_code == 403
+    change = client.post(f"/admin/portal/recordingpseudonym/{pseudonym.pk}/change/",
+                         {"value": "forged"})  # fmt: skip
+    assert change.status_code == 403
+    pseudonym.refresh_from_db()
+    assert pseudonym.value != "forged"
