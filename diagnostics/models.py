@@ -121,6 +121,13 @@ class Diagnostic(models.Model):
         indexes = [
             models.Index(fields=["patient", "queued_at"]),
             models.Index(fields=["status", "queued_at"]),
+            # The results waiting for review, oldest first: the review queue reads this small
+            # part of the table, not every result ever reviewed.
+            models.Index(
+                fields=["queued_at", "id"],
+                condition=Q(status="succeeded", review_label=""),
+                name="diagnostic_waiting_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -4,11 +4,13 @@ benchmarks (``manage.py seed_bench``; ``bench/pages.py``, ``bench/export.py``).
 Each table is one server-side ``INSERT … SELECT`` from ``generate_series``: nothing crosses the
 wire, so 100,000 patients and 1,000,000 recordings with their diagnostics take minutes. Every
 name is an obvious placeholder ("Given17 Family17"); no real person's data is involved. A quarter
-of every site's diagnostics are reviewed, the rest wait for review.
+of every site's diagnostics are reviewed, the rest wait for review, nearly all of them with a
+review priority.
 """
 
 import time
 
+from django.conf import settings
 from django.db import connection
 
 SEED_SITES = """
@@ -67,12 +69,27 @@ FROM media_assets_recording r,
     LATERAL (SELECT (ARRAY['healthy','anomaly','inconclusive'])[1 + r.id %% 3] AS label,
                     round(random()::numeric, 4)::float AS confidence) l
 """
+# The recommender's review priorities, as ``recommender.priority`` stores them (uncertainty only:
+# no similar cases are indexed here). The newest 1 in 200 waiting results are left unscored, as
+# results seconds old are, so a queue page exercises both halves of the priority order.
+SEED_PRIORITIES = """
+INSERT INTO recommender_reviewpriority (diagnostic_id, uncertainty, disagreement, neighbours,
+    neighbour_labels, base_score, rank_key, model_version_id, computed_at)
+SELECT d.id, u.uncertainty, NULL, 0, '{}', %(w_uncertainty)s * u.uncertainty,
+    %(w_uncertainty)s * u.uncertainty
+        - %(w_age)s * extract(epoch FROM d.queued_at) / (%(age_scale_days)s * 86400),
+    d.model_version_id, now()
+FROM diagnostics_diagnostic d,
+    LATERAL (SELECT round((1 - abs(d.confidence - 0.5) * 2)::numeric, 6)::float AS uncertainty) u,
+    (SELECT max(id) AS top FROM diagnostics_diagnostic) m
+WHERE d.status = 'succeeded' AND d.review_label = '' AND d.id <= m.top - %(rows)s / 200
+"""
 
 
 TABLES = (
     "diagnostics_diagnostic, media_assets_recording, portal_researchpseudonym,"
     " portal_recordingpseudonym, portal_auditevent, portal_patient, portal_membership,"
-    " portal_site, diagnostics_modelversion"
+    " portal_site, diagnostics_modelversion, recommender_reviewpriority"
 )
 
 
@@ -88,12 +105,16 @@ def seed(*, sites: int, patients: int, diagnostics: int, log=print) -> float:
     if connection.vendor != "postgresql":
         raise RuntimeError("Seeding at benchmark scale needs PostgreSQL (set DATABASE_URL).")
     started = time.perf_counter()
-    params = {"sites": sites, "patients": patients, "rows": diagnostics}
+    weights = settings.RECOMMENDER_PRIORITY_WEIGHTS
+    params = {"sites": sites, "patients": patients, "rows": diagnostics,
+              "w_uncertainty": weights["uncertainty"], "w_age": weights["age"],
+              "age_scale_days": settings.RECOMMENDER_AGE_SCALE_DAYS}  # fmt: skip
     with connection.cursor() as cursor:
         # The audit log refuses DELETE and UPDATE (a trigger); TRUNCATE empties it for a bench.
         cursor.execute(f"TRUNCATE {TABLES} CASCADE")
         steps = [("sites", SEED_SITES), ("patients", SEED_PATIENTS), ("model versions", SEED_MODELS),
-                 ("recordings", SEED_RECORDINGS), ("diagnostics", SEED_DIAGNOSTICS)]  # fmt: skip
+                 ("recordings", SEED_RECORDINGS), ("diagnostics", SEED_DIAGNOSTICS),
+                 ("review priorities", SEED_PRIORITIES)]  # fmt: skip
         for name, statement in steps:
             cursor.execute(statement, params)
             log(f"  {name}: {cursor.rowcount:,} rows, {time.perf_counter() - started:.0f} s")

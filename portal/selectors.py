@@ -33,7 +33,7 @@ from diagnostics.models import Diagnostic, DiagnosticStatus
 from media_assets.models import Recording, RecordingStatus
 from portal import permissions
 from portal.models import Patient, Site, search_key
-from recommender.selectors import with_priority_order
+from recommender.selectors import priority_page_ids
 
 PAGE_SIZE = 25
 TIMELINE_SIZE = 20
@@ -92,31 +92,38 @@ def _keyset_page(queryset, *, keys: tuple[str, str], after, before, size) -> Pag
     """Page ``queryset`` ordered by ``keys`` (a sort column, then ``id``), from a cursor id.
 
     The cursor row's sort value is read in a subquery of the same (scoped) queryset, so a page is
-    one query and a cursor outside the user's reach simply matches nothing.
+    one query and a cursor outside the user's reach simply matches nothing. The ``>=`` beside the
+    tie-break is the index's range bound: without it the database would read the index from the
+    start and filter up to the cursor.
     """
     column, _ = keys
     if before:
         cursor = Subquery(queryset.filter(pk=before).values(column)[:1])
         rows = list(
-            queryset.filter(Q(**{f"{column}__lt": cursor}) | Q(**{column: cursor, "id__lt": before}))
+            queryset.filter(Q(**{f"{column}__lte": cursor}),
+                            Q(**{f"{column}__lt": cursor}) | Q(**{column: cursor, "id__lt": before}))
             .order_by(f"-{column}", "-id")[: size + 1]
         )  # fmt: skip
-        more = len(rows) > size
-        items = list(reversed(rows[:size]))
-        return Page(items=items, next_after=items[-1].pk if items else None,
-                    previous_before=items[0].pk if more and items else None)  # fmt: skip
+        return _page_around(list(reversed(rows[:size])), more=len(rows) > size, after=after,
+                            before=before)  # fmt: skip
     if after:
         cursor = Subquery(queryset.filter(pk=after).values(column)[:1])
         queryset = queryset.filter(
-            Q(**{f"{column}__gt": cursor}) | Q(**{column: cursor, "id__gt": after})
+            Q(**{f"{column}__gte": cursor}),
+            Q(**{f"{column}__gt": cursor}) | Q(**{column: cursor, "id__gt": after}),
         )
     rows = list(queryset.order_by(column, "id")[: size + 1])
-    items = rows[:size]
-    return Page(
-        items=items,
-        next_after=items[-1].pk if len(rows) > size else None,
-        previous_before=items[0].pk if after and items else None,
-    )
+    return _page_around(rows[:size], more=len(rows) > size, after=after, before=before)
+
+
+def _page_around(items: list, *, more: bool, after, before) -> Page:
+    """A page of ``items`` read after the cursor ``after`` or before ``before`` (or from the
+    start), where ``more`` says whether further rows lie beyond it in the direction read."""
+    if before:
+        return Page(items=items, next_after=items[-1].pk if items else None,
+                    previous_before=items[0].pk if more and items else None)  # fmt: skip
+    return Page(items=items, next_after=items[-1].pk if more else None,
+                previous_before=items[0].pk if after and items else None)  # fmt: skip
 
 
 # --- Patients --------------------------------------------------------------------------------
@@ -252,13 +259,12 @@ def review_queue(workspace: Workspace, *, order="priority", after=None, before=N
         .defer("embedding")
     )
     if order == "priority":
-        # The order is computed, so the database sorts every waiting row: it sorts narrow
-        # (id, order) rows, and only the page's rows are then read whole.
-        ranked = with_priority_order(awaiting_review(workspace.diagnostics())).only("id")
-        page = _keyset_page(ranked, keys=("queue_order", "id"), after=after, before=before,
-                            size=PAGE_SIZE)  # fmt: skip
-        rows = waiting.in_bulk([item.pk for item in page.items])
-        page.items = [rows[item.pk] for item in page.items if item.pk in rows]
+        ids, more = priority_page_ids(workspace.diagnostics(), after=after, before=before,
+                                      size=PAGE_SIZE)  # fmt: skip
+        rows = waiting.in_bulk(ids)
+        page = _page_around(
+            [rows[pk] for pk in ids if pk in rows], more=more, after=after, before=before
+        )
     else:
         page = _keyset_page(waiting, keys=("queued_at", "id"), after=after, before=before,
                             size=PAGE_SIZE)  # fmt: skip

@@ -8,20 +8,23 @@ survive, the search widens (``RECOMMENDER_OVERFETCH`` times k, then four times m
 ``RECOMMENDER_MAX_FETCH``). Survivors, with cases clinicians marked similar to this one, are
 re-ranked by the hybrid score; ties are broken by id, so fixed data gives a fixed ranking.
 
-``prioritised_review_queue``: results waiting for review, ordered by their stored priority.
+``priority_page_ids``: a page of the results waiting for review, by their stored priority;
+``prioritised_review_queue`` reads it with each result's score and reasons.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import numpy as np
 from django.conf import settings
-from django.db.models import F, Q, QuerySet, Value
+from django.db import connections
+from django.db.models import Exists, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from diagnostics.models import Diagnostic, DiagnosticStatus
 from portal import permissions
@@ -203,30 +206,109 @@ class ReviewItem:
     reasons: list[str]
 
 
-# Results not scored yet (seconds after their analysis) sort after every scored one, among
-# themselves in arrival order: -rank_key stays far below this for any real waiting time.
-UNSCORED_ORDER = 1e12
+def priority_page_ids(
+    diagnostics: QuerySet[Diagnostic],
+    *,
+    after: int | None = None,
+    before: int | None = None,
+    size: int,
+) -> tuple[list[int], bool]:
+    """One page of the results among ``diagnostics`` (already scoped to the user) that wait for
+    review, in priority order: the ids, and whether more lie beyond the page in the direction
+    read (after the cursor ``after``, or before ``before``). One query.
 
-
-def with_priority_order(waiting: QuerySet[Diagnostic]) -> QuerySet[Diagnostic]:
-    """``waiting`` annotated with ``queue_order``: ascending ``(queue_order, id)`` is highest
-    priority first. One sortable column, so pages can use it as a keyset cursor."""
-    return waiting.annotate(
-        queue_order=Coalesce(-F("review_priority__rank_key"), Value(UNSCORED_ORDER))
+    Scored results come first, highest priority first (``rank_key`` descending, then id);
+    results not scored yet (seconds after their analysis, or while no recommender runs) come
+    after every scored one, oldest first. Each half is read along its own index from the cursor
+    (a range bound, not only a filter) and cut at the page size, and the second half is read only
+    when the first falls short (an uncorrelated subquery the database evaluates once), so a
+    page costs the same at the top of a queue of a million as of ten. A cursor is read through
+    ``diagnostics``, so one outside the user's reach matches nothing; one reviewed since still
+    marks its place.
+    """
+    rank = "review_priority__rank_key"
+    waiting = diagnostics.filter(status=DiagnosticStatus.SUCCEEDED, review_label="")
+    scored = waiting.filter(review_priority__isnull=False)
+    unscored = waiting.filter(review_priority__isnull=True)
+    if cursor := before or after:
+        at = diagnostics.filter(pk=cursor)
+        known = Exists(at)
+        at_rank = Subquery(at.values(rank)[:1])  # null when the cursor is not scored
+        at_queued = Subquery(at.filter(review_priority__isnull=True).values("queued_at")[:1])
+        if before:  # every scored result precedes an unscored cursor
+            low_rank = Coalesce(at_rank, Value(float("-inf")))
+            scored = scored.filter(
+                known, Q(**{f"{rank}__gte": low_rank}),
+                Q(**{f"{rank}__gt": low_rank}) | Q(**{rank: at_rank, "id__lt": cursor}),
+            )  # fmt: skip
+            unscored = unscored.filter(
+                Q(queued_at__lte=at_queued),
+                Q(queued_at__lt=at_queued) | Q(queued_at=at_queued, id__lt=cursor),
+            )
+        else:  # every unscored result follows a scored cursor
+            scored = scored.filter(
+                Q(**{f"{rank}__lte": at_rank}),
+                Q(**{f"{rank}__lt": at_rank}) | Q(**{rank: at_rank, "id__gt": cursor}),
+            )
+            from_queued = Coalesce(at_queued, Value(EARLIEST))
+            unscored = unscored.filter(
+                known, Q(queued_at__gte=from_queued),
+                Q(queued_at__gt=from_queued) | Q(queued_at=at_queued, id__gt=cursor),
+            )  # fmt: skip
+    if before:  # read backwards from the cursor: the unscored half first
+        first, second = unscored.order_by("-queued_at", "-id"), scored.order_by(rank, "-id")
+    else:
+        first, second = scored.order_by(f"-{rank}", "id"), unscored.order_by("queued_at", "id")
+    # Read in the first half's own order (an EXISTS would drop it, and the plan with it).
+    beyond_first = Subquery(first.values("id")[size : size + 1])
+    second = second.alias(beyond_first=beyond_first).filter(beyond_first__isnull=True)
+    fields = ("id", rank, "queued_at")
+    rows = _union_all(
+        first.values_list(*fields)[: size + 1], second.values_list(*fields)[: size + 1]
     )
+    rows.sort(key=_queue_position)
+    more = len(rows) > size
+    page = rows[-size:] if before else rows[:size]
+    return [row[0] for row in page], more
 
 
-def review_queue_by_priority(*, user, site=None) -> QuerySet[Diagnostic]:
-    """Results waiting for review that ``user`` may see, highest priority first (not yet scored
-    ones last, oldest first); a queryset, so callers can keep filtering and paginating."""
-    waiting = permissions.diagnostics_for(user).filter(
-        status=DiagnosticStatus.SUCCEEDED, review_label=""
-    )
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
+def _union_all(*parts: QuerySet) -> list[tuple]:
+    """The rows of every (ordered, sliced) queryset in one ``UNION ALL`` query. Each is wrapped
+    as a subquery, which both PostgreSQL and SQLite accept with its ORDER BY and LIMIT (Django's
+    ``union`` refuses them on SQLite)."""
+    statements, params = [], []
+    for i, part in enumerate(parts):
+        sql, part_params = part.query.sql_with_params()
+        statements.append(f"SELECT * FROM ({sql}) AS part{i}")  # noqa: S608 (Django's SQL, params apart)
+        params.extend(part_params)
+    with connections[parts[0].db].cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(statements), params)
+        return cursor.fetchall()
+
+
+def _queue_position(row: tuple) -> tuple:
+    pk, rank_key, queued_at = row
+    if rank_key is not None:
+        return (0, -rank_key, pk)
+    if isinstance(queued_at, str):  # SQLite, read without the ORM's converters
+        queued_at = parse_datetime(queued_at).replace(tzinfo=UTC)
+    return (1, queued_at.timestamp(), pk)
+
+
+def prioritised_review_queue(*, user, site=None, limit: int = 50) -> list[ReviewItem]:
+    """The first ``limit`` results waiting for review that ``user`` may see, in priority order,
+    with their current scores and reasons (two queries)."""
+    visible = permissions.diagnostics_for(user)
     if site is not None:
-        waiting = waiting.filter(patient__site=site)
-    return with_priority_order(
-        waiting.select_related("review_priority", "patient", "recording", "model_version")
-    ).order_by("queue_order", "id")
+        visible = visible.filter(patient__site=site)
+    ids, _ = priority_page_ids(visible, size=limit)
+    rows = visible.select_related("review_priority", "patient", "recording", "model_version")
+    found = rows.in_bulk(ids)
+    now = timezone.now()
+    return [review_item(found[pk], now=now) for pk in ids if pk in found]
 
 
 def review_item(diagnostic: Diagnostic, *, now: datetime | None = None) -> ReviewItem:
@@ -237,8 +319,3 @@ def review_item(diagnostic: Diagnostic, *, now: datetime | None = None) -> Revie
     return ReviewItem(
         diagnostic, round(score, 4), priority.reasons(stored, diagnostic.queued_at, now)
     )
-
-
-def prioritised_review_queue(*, user, site=None, limit: int = 50) -> list[ReviewItem]:
-    now = timezone.now()
-    return [review_item(d, now=now) for d in review_queue_by_priority(user=user, site=site)[:limit]]

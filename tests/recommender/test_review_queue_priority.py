@@ -7,8 +7,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from portal import permissions
 from recommender import indexing, priority
-from recommender.selectors import prioritised_review_queue, review_queue_by_priority
+from recommender.models import ReviewPriority
+from recommender.selectors import prioritised_review_queue, priority_page_ids
 from tests.factories import PatientFactory
 from tests.recommender.cases import axis_vector, case, near
 
@@ -89,7 +91,7 @@ def test_a_result_not_scored_yet_comes_last_and_a_reviewed_one_leaves(
     queue["uncertain"].reviewed_at = timezone.now()
     queue["uncertain"].save()
 
-    ordered = list(review_queue_by_priority(user=clinician))
+    ordered = [item.diagnostic for item in prioritised_review_queue(user=clinician)]
 
     assert ordered[-1] == fresh and queue["uncertain"] not in ordered
 
@@ -100,7 +102,57 @@ def test_the_other_sites_clinician_sees_only_their_result(queue, other_clinician
     ]
 
 
-def test_a_page_of_the_queue_is_one_query(queue, clinician, django_assert_num_queries):
-    with django_assert_num_queries(1):
+def test_a_page_of_the_queue_is_two_queries(queue, clinician, django_assert_num_queries):
+    with django_assert_num_queries(2):  # the page's ids in order, then its rows whole
         items = prioritised_review_queue(user=clinician, limit=25)
         assert all(item.reasons is not None for item in items)
+
+
+def test_pages_walk_the_scored_half_then_the_unscored_half_both_ways(
+    site, other_site, version, clinician, django_assert_num_queries
+):
+    """Scored results by rank (ties by id), then unscored ones oldest first, with a page edge
+    inside each half and one on the seam; backwards from any cursor gives the same pages."""
+    now = timezone.now()
+
+    def waiting(minutes_ago, rank_key=None, where=site):
+        diagnostic = case(
+            patient=PatientFactory(site=where), vector=axis_vector(), version=version,
+            queued_at=now - timedelta(minutes=minutes_ago),
+        )  # fmt: skip
+        if rank_key is not None:
+            ReviewPriority.objects.create(
+                diagnostic=diagnostic, uncertainty=0, base_score=0, rank_key=rank_key
+            )
+        return diagnostic
+
+    high, tied_a, tied_b, low = waiting(1, 5.0), waiting(2, 3.0), waiting(3, 3.0), waiting(4, 1.0)
+    old, new = waiting(30), waiting(10)
+    waiting(20, 9.0, where=other_site)  # never seen here, scored or not
+    waiting(40, where=other_site)
+    reviewed = waiting(50, 8.0)
+    reviewed.review_label, reviewed.reviewed_at = "healthy", now
+    reviewed.save()
+    expected = [high.pk, tied_a.pk, tied_b.pk, low.pk, old.pk, new.pk]
+    visible = permissions.diagnostics_for(clinician)
+
+    for size in (1, 2, 3, 4, 5, 6, 7):
+        pages, cursor, more = [], None, True
+        while more:
+            with django_assert_num_queries(1):
+                ids, more = priority_page_ids(visible, after=cursor, size=size)
+            pages.append(ids)
+            cursor = ids[-1] if ids else None
+        assert [pk for page in pages for pk in page] == expected, size
+        for page, previous in zip(pages[1:], pages, strict=False):
+            assert priority_page_ids(visible, before=page[0], size=size) == (
+                previous, previous is not pages[0]
+            ), size  # fmt: skip
+
+    # A cursor reviewed since still marks its place; one out of reach matches nothing.
+    tied_a.review_label, tied_a.reviewed_at = "anomaly", now
+    tied_a.save()
+    assert priority_page_ids(visible, after=tied_a.pk, size=2) == ([tied_b.pk, low.pk], True)
+    outside = waiting(5, 4.0, where=other_site)
+    assert priority_page_ids(visible, after=outside.pk, size=2) == ([], False)
+    assert priority_page_ids(visible, before=outside.pk, size=2) == ([], False)
