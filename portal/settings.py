@@ -90,6 +90,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "portal.sessions.SessionRenewalMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -285,7 +286,9 @@ ADMIN_REQUIRE_OTP = env.bool("ADMIN_REQUIRE_OTP", default=True)
 OTP_TOTP_ISSUER = "Respiratory audio portal"
 DEMO_TOTP_KEY = env.str("DEMO_TOTP_KEY", default="")
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_SECONDS", default=30 * 60)
-SESSION_SAVE_EVERY_REQUEST = True  # the age above is an idle timeout, not a fixed lifetime
+# The age above is an idle timeout, not a fixed lifetime: portal.sessions renews it, at most once
+# every SESSION_RENEW_SECONDS, instead of rewriting the session on every request.
+SESSION_RENEW_SECONDS = env.int("SESSION_RENEW_SECONDS", default=60)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="")

@@ -7,6 +7,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from diagnostics.models import DiagnosticStatus, Label
+from portal.sessions import warning_script_age
 
 register = template.Library()
 
@@ -50,7 +51,7 @@ def percent(confidence) -> int | None:
 
 @register.simple_tag
 def session_seconds() -> int:
-    return settings.SESSION_COOKIE_AGE
+    return warning_script_age()
 
 
 @register.simple_tag

@@ -66,6 +66,7 @@ def switch_site(request):
 @require_POST
 @login_required
 def keep_session_alive(request):
-    """Answer 204: the request itself renews the idle timeout (SESSION_SAVE_EVERY_REQUEST)."""
+    """Answer 204, having renewed the idle timeout (a changed session is saved with a new expiry;
+    ``portal.sessions``)."""
     request.session.modified = True
     return HttpResponse(status=204)
