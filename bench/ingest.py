@@ -151,6 +151,8 @@ def main() -> None:
               f"{summary_ms(latencies)}  RSS {before / 2**20:.1f} -> {after / 2**20:.1f} MB "
               f"(growth {(after - before) / 2**20:+.1f} MB, peak {rss.peak / 2**20:.1f} MB)  "
               f"failures {len(failures)}")  # fmt: skip
+        for failure in failures[:3]:
+            print("   ", failure)
         big = wav_bytes(np.zeros(96000 * 52 * 2), 96000, channels=2)
         with RssSampler(server.pid) as rss:
             before = rss.current()

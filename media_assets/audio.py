@@ -563,6 +563,11 @@ def _planes(frame: av.AudioFrame) -> list[np.ndarray]:
     return [np.frombuffer(plane, dtype=dtype, count=count) for plane in frame.planes]
 
 
+# Decoded audio is resampled in batches of this many seconds: large enough that the resampler's
+# fixed cost per call does not show, small enough that a long upload is never held decoded whole.
+MIXER_BATCH_SECONDS = 2
+
+
 class _MonoMixer:
     """Turns decoded frames into one mono float32 signal at the target rate.
 
@@ -576,27 +581,35 @@ class _MonoMixer:
         self._rate = rate
         self._pieces: list[np.ndarray] = []
         self._batch: list[av.AudioFrame] = []
+        self._batched = 0  # samples per channel waiting in the batch
         self._shape: tuple[str, str, int] | None = None
+        self._resampler: av.AudioResampler | None = None
 
     def add(self, frame: av.AudioFrame) -> None:
         shape = (frame.format.name, frame.layout.name, frame.sample_rate)
         if shape != self._shape:
-            self._flush()
+            self._flush(last=True)
             self._shape = shape
+            self._resampler = av.AudioResampler(format="fltp", rate=self._rate)
         self._batch.append(frame)
+        self._batched += frame.samples
+        if self._batched >= frame.sample_rate * MIXER_BATCH_SECONDS:
+            self._flush(last=False)  # bounded memory: a long file never sits decoded whole
 
     def finish(self) -> np.ndarray:
-        self._flush()
+        self._flush(last=True)
         if not self._pieces:
             return np.zeros(0, dtype=np.float32)
         return np.concatenate(self._pieces)
 
-    def _flush(self) -> None:
-        if not self._batch:
+    def _flush(self, *, last: bool) -> None:
+        """Resample the batch; ``last`` also drains the resampler (the run of like frames ends).
+        One resampler per run keeps its filter state across batches, so batching never shows."""
+        if self._resampler is None:
             return
-        template = self._batch[0]
         frames = self._batch
-        if template.format.name in _SAMPLE_DTYPES and len(frames) > 1:
+        if frames and frames[0].format.name in _SAMPLE_DTYPES and len(frames) > 1:
+            template = frames[0]
             per_plane = zip(*(_planes(frame) for frame in frames), strict=True)
             merged = np.stack([np.concatenate(plane) for plane in per_plane])
             joined = av.AudioFrame.from_ndarray(
@@ -604,10 +617,11 @@ class _MonoMixer:
             )
             joined.sample_rate = template.sample_rate
             frames = [joined]
-        resampler = av.AudioResampler(format="fltp", rate=self._rate)
-        out = [o for frame in frames for o in resampler.resample(frame)]
-        out += resampler.resample(None)
-        self._batch = []
+        out = [o for frame in frames for o in self._resampler.resample(frame)]
+        if last:
+            out += self._resampler.resample(None)
+            self._resampler = None
+        self._batch, self._batched = [], 0
         if out:
             planes = np.concatenate([o.to_ndarray() for o in out], axis=1)
             mono = planes[0] if planes.shape[0] == 1 else planes.mean(axis=0, dtype=np.float32)
