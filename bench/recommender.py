@@ -126,10 +126,10 @@ def fill_database(n: int, vectors: np.ndarray, cluster: np.ndarray):
         _copy(
             cursor, Recording,
             ["id", "patient", "kind", "status", "storage_key", "original_name", "content_type",
-             "size_bytes", "sha256", "quality", "created_at", "stored_at"],
+             "size_bytes", "sha256", "quality", "created_at", "stored_at", "spectrogram_key"],
             ((i + 1, int(case_patient[i]), ("cough", "breath")[i % 2], "stored",
               f"recordings/bench/{i + 1}.wav", "", "audio/wav", 1, f"{i + 1:064x}", Jsonb({}),
-              now, now) for i in range(n)),
+              now, now, "") for i in range(n)),
         )  # fmt: skip
         _copy(
             cursor, Diagnostic,
@@ -194,7 +194,7 @@ def run(args) -> None:
     from recommender.live import live_index
     from recommender.selectors import similar_cases
 
-    print(f"machine: {machine()}, load average {os.getloadavg()[0]:.1f} (shared, loaded)")
+    print(f"machine: {machine()}, load average {os.getloadavg()[0]:.1f}")
     print(f"cases: {args.cases:,}; sites: {SITES} (the clinician reaches {USER_SITES}); "
           f"reviewed: {REVIEWED_SHARE:.0%}; index: {settings.RECOMMENDER_ANN} above "
           f"{settings.RECOMMENDER_EXACT_MAX:,} cases")  # fmt: skip
