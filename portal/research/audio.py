@@ -7,6 +7,12 @@ URL carrying a ``TimestampSigner`` token of the recording's pseudonym and the re
 (nothing else: no database id, no storage key); the download view checks the signature and its
 age, then checks the researcher's access again, so a withdrawn consent or an expired agreement
 also closes links already handed out.
+
+What a link gives is the recording's research copy, never the original upload: the analysis
+signal (mono, ``ANALYSIS_SAMPLE_RATE``) as a plain 16-bit PCM WAV, made on first use and kept
+under ``research-copies/``. An original file carries whatever its recorder wrote beside the sound
+(a phone's owner name as the device, a title, a location, an encoder's comment): none of it can
+reach a researcher through a copy that holds nothing but samples.
 """
 
 import datetime
@@ -16,15 +22,18 @@ from pathlib import PurePosixPath
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
 from django.utils import timezone
 
+from media_assets import audio as media_audio
 from media_assets.models import Recording
-from media_assets.storage import is_s3
+from media_assets.storage import RECORDINGS_PREFIX, is_s3
 from portal.research.selectors import research_recording
 
 SALT = "portal.research.audio"
+RESEARCH_COPIES_PREFIX = "research-copies/"
 
 
 class LinkRefused(Exception):
@@ -40,21 +49,49 @@ class AudioLink:
     expires_at: datetime.datetime
 
 
-def download_name(pseudonym: str, recording: Recording) -> str:
-    return f"{pseudonym}{PurePosixPath(recording.storage_key).suffix}"
+def download_name(pseudonym: str) -> str:
+    return f"{pseudonym}.wav"
+
+
+def research_copy_key(recording: Recording) -> str:
+    """Beside the original's unguessable key, under its own prefix (which the storage
+    reconciliation, reading ``recordings/``, leaves alone)."""
+    stem = PurePosixPath(recording.storage_key.removeprefix(RECORDINGS_PREFIX)).with_suffix("")
+    return f"{RESEARCH_COPIES_PREFIX}{stem}.wav"
+
+
+def research_copy(recording: Recording) -> str:
+    """The storage key of the recording's research copy, made from the original if need be.
+
+    Idempotent: two requests racing both write the same samples. Raises ``media_audio``'s
+    ``AudioRejected`` (not for a recording the upload accepted) or a storage error.
+    """
+    key = research_copy_key(recording)
+    if default_storage.exists(key):
+        return key
+    with default_storage.open(recording.storage_key, "rb") as handle:
+        decoded = media_audio.decode(
+            handle, max_duration_s=settings.RECORDING_MAX_SECONDS, min_duration_s=0,
+            target_rate=settings.ANALYSIS_SAMPLE_RATE,
+        )  # fmt: skip
+    wav = media_audio.to_wav(decoded.samples, decoded.sample_rate)
+    if default_storage.exists(key):  # written meanwhile by a racing request
+        return key
+    return default_storage.save(key, ContentFile(wav))
 
 
 def issue_link(request, *, recording: Recording, pseudonym: str) -> AudioLink:
     lifetime = settings.RESEARCH_AUDIO_LINK_SECONDS
     expires_at = timezone.now() + datetime.timedelta(seconds=lifetime)
     if is_s3():
-        disposition = f'attachment; filename="{download_name(pseudonym, recording)}"'
+        disposition = f'attachment; filename="{download_name(pseudonym)}"'
         url = default_storage.url(
-            recording.storage_key,
+            research_copy(recording),
             parameters={"ResponseContentDisposition": disposition},
             expire=lifetime,
         )
         return AudioLink(url=url, expires_at=expires_at)
+    research_copy(recording)  # made now, so that the download only reads it
     token = signing.TimestampSigner(salt=SALT).sign_object({"p": pseudonym, "u": request.user.pk})
     url = request.build_absolute_uri(reverse("research-audio-download", args=[token]))
     return AudioLink(url=url, expires_at=expires_at)

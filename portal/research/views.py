@@ -29,6 +29,7 @@ from portal.research.selectors import (
     research_recording,
 )
 from portal.research.writers import FORMATS
+from portal.storage import STORAGE_ERRORS
 
 NO_AGREEMENT = (
     "The limited data set (dates and audio) needs a current data-use agreement on your "
@@ -111,6 +112,9 @@ class ResearchDiagnosticExportView(GenericAPIView):
         )  # fmt: skip
 
 
+AUDIO_UNREADABLE = "The recording's audio cannot be read right now; try again in a minute."
+
+
 class AudioLinkSerializer(serializers.Serializer):
     url = serializers.URLField()
     expires_at = serializers.DateTimeField()
@@ -129,7 +133,10 @@ class ResearchAudioLinkView(APIView):
         recording = research_recording(request.user, pseudonym)
         if recording is None:
             raise ApiError(404, "not_found", "Recording not found.")
-        link = audio.issue_link(request, recording=recording, pseudonym=pseudonym)
+        try:
+            link = audio.issue_link(request, recording=recording, pseudonym=pseudonym)
+        except STORAGE_ERRORS as exc:
+            raise ApiError(503, "storage_unavailable", AUDIO_UNREADABLE) from exc
         record_event(
             action="research.audio_link_issued", actor=request.user, obj=recording,
             patient=recording.patient, request=request,
@@ -148,11 +155,13 @@ def audio_download(request, token: str):
         action="research.audio_downloaded", actor=user, obj=recording, patient=recording.patient,
         request=request,
     )  # fmt: skip
+    try:
+        handle = default_storage.open(audio.research_copy(recording), "rb")
+    except STORAGE_ERRORS:
+        return error_response(503, "storage_unavailable", AUDIO_UNREADABLE)
     response = FileResponse(
-        default_storage.open(recording.storage_key, "rb"),
-        as_attachment=True,
-        filename=audio.download_name(pseudonym, recording),
-        content_type=recording.content_type or "application/octet-stream",
-    )
+        handle, as_attachment=True, filename=audio.download_name(pseudonym),
+        content_type="audio/wav",
+    )  # fmt: skip
     response["Cache-Control"] = "private, no-store"
     return response

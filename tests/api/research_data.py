@@ -5,6 +5,7 @@ import csv
 import datetime
 import io
 import json
+import struct
 from dataclasses import dataclass, field
 
 import pyarrow.parquet as pq
@@ -14,11 +15,18 @@ from django.core.files.storage import default_storage
 from portal.models import Patient
 from tests.factories import PatientFactory, UserFactory
 from tests.factories_clinical import RecordingFactory, succeeded
+from tests.fixtures.audio_corpus import pcm_wav, tone
 
 EXPORT_URL = "/api/v1/research/diagnostics/"
 RECORDED_AT = datetime.datetime(2024, 3, 14, 10, 22, 37, tzinfo=datetime.UTC)
 REVIEWED_AT = datetime.datetime(2024, 3, 15, 8, 5, 0, tzinfo=datetime.UTC)
-AUDIO = b"RIFF\x24\x00\x00\x00WAVEfmt research-test-audio"
+# What a recorder might write beside the sound: a LIST/INFO chunk naming the patient and phone.
+RECORDER_TAGS = b"Zebulon Quackenbush's iPhone"
+AUDIO = pcm_wav(
+    tone(seconds=1.0), 16000,
+    trailing_chunks=b"LIST" + struct.pack("<I", 4 + 8 + len(RECORDER_TAGS)) + b"INFO"
+    + b"INAM" + struct.pack("<I", len(RECORDER_TAGS)) + RECORDER_TAGS,
+)  # fmt: skip
 
 
 @dataclass

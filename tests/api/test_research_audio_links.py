@@ -1,10 +1,13 @@
 """Audio (a voiceprint) only through short-lived, audited links, and only with an agreement."""
 
+import numpy as np
 import pytest
+from django.core.files.storage import default_storage
 
+from media_assets import audio as media_audio
 from portal import services
 from portal.models import AuditEvent, RecordingPseudonym
-from tests.api.research_data import AUDIO, export, rows_of, seed_cohort
+from tests.api.research_data import AUDIO, RECORDER_TAGS, export, rows_of, seed_cohort
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +50,8 @@ def test_a_link_is_short_lived_signed_and_gives_the_audio_without_other_credenti
     assert link.status_code == 200
     assert set(link.json()) == {"url", "expires_at"}
     assert "/api/v1/research/audio/" in link.json()["url"]
-    assert response.status_code == 200 and body == AUDIO
+    assert response.status_code == 200 and body.startswith(b"RIFF")
+    assert response["Content-Type"] == "audio/wav"
     assert response["Content-Disposition"] == (
         f'attachment; filename="{rows[0]["recording_id"]}.wav"'
     )
@@ -102,3 +106,38 @@ def test_an_unknown_pseudonym_is_not_found(agreement_api, exported):
 
     assert response.status_code == 404
     assert response.json() == {"error": {"code": "not_found", "message": "Recording not found."}}
+
+
+def test_the_audio_is_a_copy_of_the_samples_without_what_the_recorder_wrote_beside_them(
+    agreement_api, exported, client
+):
+    """The original carries a LIST/INFO chunk naming the patient's phone; the researcher gets a
+    plain 16-bit mono WAV of the same samples, and the original stays as it was."""
+    cohort, rows = exported
+    recording = cohort.diagnostics[0].recording
+
+    _, body = download(client, agreement_api.get(rows[0]["audio_url"]).json()["url"])
+
+    assert RECORDER_TAGS in AUDIO and RECORDER_TAGS not in body and b"LIST" not in body
+    copy, original = media_audio.decode(body, max_duration_s=60, min_duration_s=0), \
+        media_audio.decode(AUDIO, max_duration_s=60, min_duration_s=0)  # fmt: skip
+    assert copy.sample_rate == 16000 and copy.channels == 1
+    assert np.abs(copy.samples - original.samples).max() < 1e-4
+    with default_storage.open(recording.storage_key, "rb") as handle:
+        assert handle.read() == AUDIO
+
+
+def test_audio_storage_out_of_reach_is_a_503_to_retry_not_a_crash(
+    agreement_api, exported, monkeypatch
+):
+    _, rows = exported
+
+    def unreachable(*args, **kwargs):
+        raise OSError("storage down")
+
+    monkeypatch.setattr(default_storage, "open", unreachable)
+    response = agreement_api.get(rows[0]["audio_url"])
+
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "storage_unavailable"
+    assert not AuditEvent.objects.filter(action="research.audio_link_issued").exists()
