@@ -190,9 +190,9 @@ def pipeline_seconds(ids: list[int]) -> tuple[float, float]:
 def throughput_ratio(model, user, patient, wavs, clips, rounds: int, batch: int = 16) -> None:
     """Alternate rounds of the model alone and of the pipeline on the same clips, so that a busy
     machine slows both alike; print the medians over the rounds."""
-    from diagnostics.ml.features import fit_clip
+    from diagnostics.ml.features import fit_clips
 
-    prepared = np.stack([fit_clip(c, model.clip_samples) for c in clips])
+    prepared = fit_clips(clips, model.clip_samples)
     ids = submit_all(user, patient, wavs)
     pipeline_seconds(ids[:batch])  # warm-up: first decode, first queries
     raw_seconds(model, prepared[:batch], batch)

@@ -36,6 +36,7 @@ from diagnostics.ml.model import ArtifactError
 from diagnostics.model_cache import get_model, retain_only
 from diagnostics.models import Diagnostic, DiagnosticStatus, Label, ModelVersion
 from media_assets import audio
+from media_assets.storage import is_s3
 from portal.dispatch import send_quietly
 from portal.storage import STORAGE_ERRORS
 
@@ -163,14 +164,18 @@ def _analyse_with(version: ModelVersion, diagnostics: list[Diagnostic]) -> None:
 
 
 def _load_batch(diagnostics: list[Diagnostic]) -> list[Loaded]:
-    """The batch's audio, fetched and decoded side by side; the unreadable ones are dealt with.
+    """The batch's audio, fetched and decoded; the unreadable ones are dealt with.
 
     With object storage each fetch is a network round trip, and the model should wait for the
-    slowest of them, not for their sum. The loader threads touch storage only; what a failure
-    means for a diagnostic is written here, on the task's own database connection.
+    slowest of them, not for their sum, so they run side by side on loader threads. A local file
+    is read and decoded in a fraction of a millisecond, less than handing it to a thread costs
+    (16 files: 0.9 ms in turn, 2.8 ms on threads), so local storage is read in turn. The loader
+    threads touch storage only; what a failure means for a diagnostic is written here, on the
+    task's own database connection.
     """
     loaded = []
-    outcomes = _loader().map(_fetch_and_decode, diagnostics)
+    fetch = _loader().map if is_s3() else map
+    outcomes = fetch(_fetch_and_decode, diagnostics)
     for diagnostic, outcome in zip(diagnostics, outcomes, strict=True):
         if isinstance(outcome, audio.AudioRejected):
             _fail(diagnostic, "undecodable")
@@ -232,44 +237,53 @@ def _record_results(results: list[Diagnostic]) -> None:
     """Save a batch's results in one transaction, for the diagnostics this task still holds.
 
     One that the sweeper handed to another task meanwhile (its task id changed) is left to that
-    task: a result is recorded once (the rows are locked, then written in one UPDATE). Two
-    queries and one commit for the whole batch keep the database's share small next to the
-    model's.
+    task: each row is written only if it is still running under this task's id, a condition its
+    UPDATE checks under the row's lock, so a result is recorded once. The batch's live messages
+    and follow-up jobs go out after the commit, for the rows written.
     """
-    still_held = Q()
-    for diagnostic in results:
-        still_held |= Q(pk=diagnostic.pk, task_id=diagnostic.task_id)
     with transaction.atomic():
-        held = set(
-            Diagnostic.objects.select_for_update()
-            .filter(still_held, status=DiagnosticStatus.RUNNING)
-            .values_list("pk", flat=True)
-        )
-        recorded = [diagnostic for diagnostic in results if diagnostic.pk in held]
-        _write_results(recorded)
+        recorded = _write_results(results)
         transaction.on_commit(lambda: _announce_results(recorded))
 
 
-def _write_results(diagnostics: list[Diagnostic]) -> None:
-    """One prepared UPDATE sent for every row at once (psycopg pipelines ``executemany``).
+def _write_results(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """One prepared ``UPDATE … RETURNING id`` for every row at once; the diagnostics written.
 
-    ``bulk_update`` builds a CASE expression per field and row, and resolving those cost more
-    than the model's own time on a batch of 16; values are prepared by the fields themselves, so
-    types (JSON, bytes, foreign keys, time zones) are exactly what ``save()`` would write.
+    On PostgreSQL psycopg pipelines the statements of ``executemany`` and returns each one's
+    rows. ``bulk_update`` would build a CASE expression per field and row, and resolving those
+    cost more than the model's own time on a batch of 16; values are prepared by the fields
+    themselves, so types (JSON, bytes, foreign keys, time zones) are exactly what ``save()``
+    would write.
     """
     if not diagnostics:
-        return
+        return []
     fields = [Diagnostic._meta.get_field(name) for name in RESULT_FIELDS]
     quote = connection.ops.quote_name
     assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
     # Names from the model, quoted; every value is a parameter.
-    statement = f"UPDATE {quote(Diagnostic._meta.db_table)} SET {assignments} WHERE id = %s"  # noqa: S608
+    statement = (
+        f"UPDATE {quote(Diagnostic._meta.db_table)} SET {assignments}"  # noqa: S608
+        " WHERE id = %s AND task_id = %s AND status = %s RETURNING id"
+    )
     rows = [
-        [field.get_db_prep_save(getattr(d, field.attname), connection) for field in fields] + [d.pk]
+        [field.get_db_prep_save(getattr(d, field.attname), connection) for field in fields]
+        + [d.pk, d.task_id, DiagnosticStatus.RUNNING.value]
         for d in diagnostics
     ]
+    written: set[int] = set()
     with connection.cursor() as cursor:
-        cursor.executemany(statement, rows)
+        if connection.vendor == "postgresql":
+            raw = cursor.cursor  # Django's wrapper does not pass psycopg's `returning` on
+            raw.executemany(statement, rows, returning=True)
+            while True:
+                written.update(pk for (pk,) in raw.fetchall())
+                if not raw.nextset():
+                    break
+        else:
+            for row in rows:
+                cursor.execute(statement, row)
+                written.update(pk for (pk,) in cursor.fetchall())
+    return [d for d in diagnostics if d.pk in written]
 
 
 def _announce_results(diagnostics: list[Diagnostic]) -> None:

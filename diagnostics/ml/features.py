@@ -8,6 +8,7 @@ apart. The parameters travel with every model artifact as a `FeatureConfig` dict
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -124,16 +125,24 @@ def fit_clip(samples: np.ndarray, n_samples: int) -> np.ndarray:
     Centring keeps the middle of a recording, where a clinician's cough or breath usually is,
     rather than the button press at its start.
     """
-    samples = np.asarray(samples, dtype=np.float32)
-    if samples.ndim != 1:
-        raise ValueError(f"expected a mono 1-D clip, got shape {samples.shape}")
-    if not np.all(np.isfinite(samples)):
+    return fit_clips([samples], n_samples)[0]
+
+
+def fit_clips(clips: Sequence[np.ndarray], n_samples: int) -> np.ndarray:
+    """`fit_clip` of every clip, written straight into one [len(clips), n_samples] array (one
+    allocation and one copy per clip: a batch is built without stacking fitted copies)."""
+    batch = np.zeros((len(clips), n_samples), dtype=np.float32)
+    for row, samples in zip(batch, clips, strict=True):
+        samples = np.asarray(samples, dtype=np.float32)
+        if samples.ndim != 1:
+            raise ValueError(f"expected a mono 1-D clip, got shape {samples.shape}")
+        length = samples.shape[0]
+        if length >= n_samples:
+            start = (length - n_samples) // 2
+            row[:] = samples[start : start + n_samples]
+        else:
+            start = (n_samples - length) // 2
+            row[start : start + length] = samples
+    if not np.isfinite(batch).all():
         raise ValueError("clip contains NaN or infinite samples")
-    length = samples.shape[0]
-    if length >= n_samples:
-        start = (length - n_samples) // 2
-        return samples[start : start + n_samples].copy()
-    out = np.zeros(n_samples, dtype=np.float32)
-    start = (n_samples - length) // 2
-    out[start : start + length] = samples
-    return out
+    return batch

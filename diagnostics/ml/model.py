@@ -27,7 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from diagnostics.ml.features import FeatureConfig, fit_clip, log_mel
+from diagnostics.ml.features import FeatureConfig, fit_clips, log_mel
 
 EMBEDDING_LAYER = "embedding"
 NORMALIZATION_LAYER = "band_norm"
@@ -192,7 +192,7 @@ class LoadedModel:
         """
         if len(waveforms) == 0:
             return []
-        batch = np.stack([fit_clip(w, self.clip_samples) for w in waveforms])
+        batch = fit_clips(waveforms, self.clip_samples)
         probabilities, embeddings = self.infer(batch)
         return [self._prediction(p, e) for p, e in zip(probabilities, embeddings, strict=True)]
 

@@ -18,7 +18,7 @@ import keras
 import numpy as np
 
 from diagnostics.ml import synth
-from diagnostics.ml.features import FeatureConfig, fit_clip, log_mel_numpy
+from diagnostics.ml.features import FeatureConfig, fit_clips, log_mel_numpy
 from diagnostics.ml.metrics import evaluate
 from diagnostics.ml.model import NORMALIZATION_LAYER, ModelMetadata, build_model
 
@@ -81,9 +81,7 @@ def featurize(
 ) -> np.ndarray:
     """[n, frames, n_mels] log-mel features, fitting clips chunk by chunk to bound memory."""
     parts = [
-        log_mel_numpy(
-            np.stack([fit_clip(w, clip_samples) for w in waveforms[i : i + chunk]]), config
-        )
+        log_mel_numpy(fit_clips(waveforms[i : i + chunk], clip_samples), config)
         for i in range(0, len(waveforms), chunk)
     ]
     return np.concatenate(parts)
