@@ -17,7 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -36,7 +35,7 @@ from diagnostics.ml.model import ArtifactError
 from diagnostics.model_cache import get_model, retain_only
 from diagnostics.models import Diagnostic, DiagnosticStatus, Label, ModelVersion
 from media_assets import audio
-from media_assets.storage import is_s3
+from media_assets.storage import analysis_audio, is_s3
 from portal.dispatch import send_quietly
 from portal.storage import STORAGE_ERRORS
 
@@ -189,13 +188,7 @@ def _load_batch(diagnostics: list[Diagnostic]) -> list[Loaded]:
 def _fetch_and_decode(diagnostic: Diagnostic) -> Loaded | Exception:
     started = time.perf_counter()
     try:
-        with default_storage.open(diagnostic.recording.storage_key, "rb") as handle:
-            decoded = audio.decode(
-                handle,
-                max_duration_s=settings.RECORDING_MAX_SECONDS,
-                min_duration_s=0,
-                target_rate=settings.ANALYSIS_SAMPLE_RATE,
-            )
+        decoded = analysis_audio(diagnostic.recording.storage_key)
     except (audio.AudioRejected, *STORAGE_ERRORS) as exc:
         return exc
     return Loaded(diagnostic, decoded.samples, (time.perf_counter() - started) * 1000)
@@ -287,10 +280,13 @@ def _write_results(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
 
 
 def _announce_results(diagnostics: list[Diagnostic]) -> None:
+    # None of these waits: the model goes on to the next batch while they are sent, in order.
     live.publish_many(diagnostics, wait=False)
-    recommender_hooks.index_results([diagnostic.pk for diagnostic in diagnostics])
+    recommender_hooks.index_results([diagnostic.pk for diagnostic in diagnostics], wait=False)
     # The pictures of the batch's recordings, off the upload's path and off the model's worker.
-    send_quietly("diagnostics.tasks.render_spectrograms", [d.recording_id for d in diagnostics])
+    send_quietly(
+        "diagnostics.tasks.render_spectrograms", [d.recording_id for d in diagnostics], wait=False
+    )
     for diagnostic in diagnostics:
         logger.info(
             "diagnostic analysed",

@@ -8,11 +8,11 @@ Diagnostics never imports the recommender: it sends ``recommender.tasks.*`` by n
 from portal.dispatch import send_quietly
 
 
-def index_results(diagnostic_ids: list[int]) -> None:
+def index_results(diagnostic_ids: list[int], *, wait: bool = True) -> None:
     """Results committed (a batch, one message): their embeddings into the live index and their
     review priorities scored."""
     if diagnostic_ids:
-        send_quietly("recommender.tasks.index_diagnostics", list(diagnostic_ids))
+        send_quietly("recommender.tasks.index_diagnostics", list(diagnostic_ids), wait=wait)
 
 
 def model_promoted() -> None:

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from media_assets import audio
 from media_assets.models import Recording, RecordingStatus
-from media_assets.storage import RECORDINGS_PREFIX
+from media_assets.storage import RECORDINGS_PREFIX, analysis_audio
 
 logger = logging.getLogger(__name__)
 
@@ -67,11 +67,7 @@ def render(recording_id: int) -> str | None:
     recording = Recording.objects.filter(pk=recording_id, status=RecordingStatus.STORED).first()
     if recording is None or recording.spectrogram_key:
         return None
-    with default_storage.open(recording.storage_key, "rb") as handle:
-        decoded = audio.decode(
-            handle, max_duration_s=settings.RECORDING_MAX_SECONDS, min_duration_s=0,
-            target_rate=settings.ANALYSIS_SAMPLE_RATE,
-        )  # fmt: skip
+    decoded = analysis_audio(recording.storage_key)
     png = tf.io.encode_png(image(decoded.samples)).numpy()
     key = spectrogram_key(recording)
     if default_storage.exists(key):

@@ -13,7 +13,20 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
+from media_assets import audio
+
 RECORDINGS_PREFIX = "recordings/"
+
+
+def analysis_audio(storage_key: str) -> audio.DecodedAudio:
+    """A stored recording decoded to the analysis signal (mono, ``ANALYSIS_SAMPLE_RATE``): what
+    the model, the spectrogram and the research copy all start from. Raises ``audio``'s
+    ``AudioRejected`` (not for a recording the upload accepted) or a storage error."""
+    with default_storage.open(storage_key, "rb") as handle:
+        return audio.decode(
+            handle, max_duration_s=settings.RECORDING_MAX_SECONDS, min_duration_s=0,
+            target_rate=settings.ANALYSIS_SAMPLE_RATE,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,17 @@ def _serve_worker_metrics(**_):
         logger.warning("worker metrics not served", extra={"port": port, "error": str(exc)})
 
 
+@signals.worker_process_shutdown.connect
+def _flush_sends(**_):
+    """Sends not waited for (``portal.dispatch``) go out before a pool process exits."""
+    from portal import dispatch
+
+    try:
+        dispatch.flush()
+    except Exception:
+        logging.getLogger(__name__).warning("task sends not flushed at exit")
+
+
 @signals.before_task_publish.connect
 def _attach_request_id(headers=None, **_):
     """Carry the id of the request (or task) that enqueues a task into the task's headers."""

@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from media_assets import audio as media_audio
 from media_assets.models import Recording
-from media_assets.storage import RECORDINGS_PREFIX, is_s3
+from media_assets.storage import RECORDINGS_PREFIX, analysis_audio, is_s3
 from portal.research.selectors import research_recording
 
 SALT = "portal.research.audio"
@@ -69,11 +69,7 @@ def research_copy(recording: Recording) -> str:
     key = research_copy_key(recording)
     if default_storage.exists(key):
         return key
-    with default_storage.open(recording.storage_key, "rb") as handle:
-        decoded = media_audio.decode(
-            handle, max_duration_s=settings.RECORDING_MAX_SECONDS, min_duration_s=0,
-            target_rate=settings.ANALYSIS_SAMPLE_RATE,
-        )  # fmt: skip
+    decoded = analysis_audio(recording.storage_key)
     wav = media_audio.to_wav(decoded.samples, decoded.sample_rate)
     if default_storage.exists(key):  # written meanwhile by a racing request
         return key

@@ -144,6 +144,7 @@ def test_an_analysed_batch_sends_its_pictures_in_one_message(
     patient, clinician, production_model, django_capture_on_commit_callbacks
 ):
     from diagnostics import inference
+    from portal import dispatch
 
     recordings = [
         upload(patient, clinician, tone(300 + 100 * i), name=f"{i}.wav") for i in range(3)
@@ -154,6 +155,7 @@ def test_an_analysed_batch_sends_its_pictures_in_one_message(
 
     with django_capture_on_commit_callbacks(execute=True):
         inference.run_diagnostic(diagnostic_id=first.pk, task_id="in-test")
+    dispatch.flush()  # the worker sends it without waiting
 
     [message] = broker.lrange("maintenance", 0, -1)
     broker.delete("maintenance")
