@@ -28,8 +28,11 @@ It prints, on 5-second 16 kHz clips:
     -Q inference --concurrency 1``) on PostgreSQL and Redis; a client subscribes to
     ``ws/patients/<id>/`` before each upload. p50/p95/p99, plus how the worker batched. Target: p95 under 250 ms at 10 uploads/s.
 
-The client, the server, the worker and PostgreSQL share the machine; ``machine()`` and the load
-average printed first say how busy it was.
+Everything runs in the inference worker's environment as ``make run`` gives it
+(``runstack.inference_env``: without a GPU, TensorFlow on one thread per pool, which stops its
+idle threads spinning on cores the rest of the pipeline needs). The client, the server, the
+worker and PostgreSQL share the machine; ``machine()`` and the load average printed first say how
+busy it was.
 """
 
 import argparse
@@ -391,10 +394,15 @@ def main() -> None:
     args = parser.parse_args()
     require_services()
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
-    env = {
+    from portal.management.commands.runstack import inference_env
+
+    # The worker's own environment (`make run` starts it so): without a GPU, TensorFlow on one
+    # thread per pool, for the model alone, the pipeline and the worker of (c) alike.
+    env = inference_env({
         **os.environ, "MEDIA_ROOT": str(MEDIA_ROOT), "LOG_LEVEL": "WARNING",
         "MODEL_CACHE_DIR": str(BENCH_DIR / "model-cache"), "TF_CPP_MIN_LOG_LEVEL": "2",
-    }  # fmt: skip
+        "INFERENCE_METRICS_PORT": str(free_port()),
+    })  # fmt: skip
     setup_django(env)
     n_patients = 2 + int(sum(args.rates) * args.seconds)
     user, patients = prepare_database(n_patients)
