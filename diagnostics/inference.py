@@ -85,7 +85,9 @@ def claim(*, diagnostic_id: int, task_id: str) -> list[Diagnostic]:
             task_id=task_id, error="",
         )  # fmt: skip
     claimed = list(
-        Diagnostic.objects.filter(pk__in=ids).select_related("recording", "model_version")
+        Diagnostic.objects.filter(pk__in=ids)
+        .select_related("recording", "model_version")
+        .order_by("queued_at", "id")  # the longest waiting go through the model first
     )
     for diagnostic in claimed:
         QUEUE_WAIT_SECONDS.observe((diagnostic.started_at - diagnostic.queued_at).total_seconds())
@@ -147,19 +149,41 @@ def _analyse_with(version: ModelVersion, diagnostics: list[Diagnostic]) -> None:
         for diagnostic in diagnostics:
             _fail(diagnostic, "model_unavailable")
         return
-    loaded = _load_batch(diagnostics)
-    if not loaded:
-        return
+    # The claimed batch goes through the model in calls of INFERENCE_MODEL_BATCH on the model
+    # thread; meanwhile this thread loads the next call's audio and records the last call's
+    # results, so the model does not wait for storage or the database (nor they for it).
+    size = max(1, settings.INFERENCE_MODEL_BATCH)
+    calls = [diagnostics[i : i + size] for i in range(0, len(diagnostics), size)]
+    loaded = _load_batch(calls[0])
+    finished: list[Diagnostic] = []
+    for index in range(len(calls)):
+        running = _model_thread().submit(_predict, model, version, loaded) if loaded else None
+        loaded = _load_batch(calls[index + 1]) if index + 1 < len(calls) else []
+        if finished:
+            _record_results(finished)
+        finished = running.result() if running is not None else []
+    if finished:
+        _record_results(finished)
+
+
+def _predict(model, version: ModelVersion, loaded: list[Loaded]) -> list[Diagnostic]:
+    """One model call (on the model thread): the diagnostics with their results, not saved."""
     started = time.perf_counter()
     predictions = model.predict([item.samples for item in loaded])
     seconds = time.perf_counter() - started
     INFERENCE_SECONDS.labels(str(version)).observe(seconds)
     BATCH_SIZE.observe(len(loaded))
-    results = [
+    return [
         _result(item, prediction, version, batch_ms=seconds * 1000, batch=len(loaded))
         for item, prediction in zip(loaded, predictions, strict=True)
     ]
-    _record_results(results)
+
+
+@functools.cache
+def _model_thread() -> ThreadPoolExecutor:
+    # Made on first use, in the pool process that runs tasks (never before a fork). One thread:
+    # the model runs one call at a time, in order.
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
 
 
 def _load_batch(diagnostics: list[Diagnostic]) -> list[Loaded]:

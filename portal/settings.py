@@ -250,6 +250,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # larger uploads spool to a temporary f
 
 # --- Inference -------------------------------------------------------------------------------------
 INFERENCE_BATCH_SIZE = env.int("INFERENCE_BATCH_SIZE", default=16)
+# A claimed batch runs through the model in calls of this many, the next call's audio loaded and
+# the last call's results recorded while the model works (diagnostics.inference).
+INFERENCE_MODEL_BATCH = env.int("INFERENCE_MODEL_BATCH", default=8)
 INFERENCE_MAX_ATTEMPTS = env.int("INFERENCE_MAX_ATTEMPTS", default=3)
 # Below this confidence a result is shown as "inconclusive: please re-record or review".
 INFERENCE_CONFIDENCE_THRESHOLD = env.float("INFERENCE_CONFIDENCE_THRESHOLD", default=0.6)

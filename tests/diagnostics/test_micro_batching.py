@@ -1,5 +1,6 @@
 """Under load a worker analyses waiting diagnostics together, up to INFERENCE_BATCH_SIZE at a time,
-and each of them still gets exactly one result."""
+through the model in calls of INFERENCE_MODEL_BATCH (the next call's audio loaded and the last
+call's results recorded while the model works), and each of them still gets exactly one result."""
 
 import pytest
 from django.db import transaction
@@ -24,7 +25,9 @@ def test_diagnostics_waiting_when_the_worker_starts_are_analysed_in_capped_batch
     patient = PatientFactory(site=site)
     with transaction.atomic():
         diagnostics = [submit(patient, clinician, seed=100 + i) for i in range(6)]
-    worker = inference_worker({**worker_env, "INFERENCE_BATCH_SIZE": "4"}, tmp_path)
+    worker = inference_worker(
+        {**worker_env, "INFERENCE_BATCH_SIZE": "4", "INFERENCE_MODEL_BATCH": "3"}, tmp_path
+    )
     try:
         wait_for(all_finished(*diagnostics), within=90, what="all six analysed", logs=[worker])
         wait_for(broker_drained(), within=30, what="every task acknowledged", logs=[worker])
@@ -35,6 +38,7 @@ def test_diagnostics_waiting_when_the_worker_starts_are_analysed_in_capped_batch
         diagnostic.refresh_from_db()
         assert diagnostic.status == DiagnosticStatus.SUCCEEDED and diagnostic.attempts == 1
         assert results_announced(worker, diagnostic=diagnostic) == 1
-    # The first task took the three oldest others with it; the fifth's took the sixth.
-    assert [d.timings["batch_size"] for d in diagnostics] == [4, 4, 4, 4, 2, 2]
+    # The first task took the three oldest others with it, and ran them through the model as 3
+    # and 1; the fifth's took the sixth.
+    assert [d.timings["batch_size"] for d in diagnostics] == [3, 3, 3, 1, 2, 2]
     assert len({d.started_at for d in diagnostics[:4]}) == 1
