@@ -6,6 +6,7 @@ Processes run in a session of their own and are killed as a group, so no pool ch
 
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -19,6 +20,18 @@ from pathlib import Path
 import redis
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def production_env(var_dir: Path, *, allowed_hosts: str = "testserver") -> dict[str, str]:
+    """The environment of a process that loads the settings as production does (DJANGO_ENV and
+    every variable it requires; nothing is connected to), for checks of what production computes."""
+    env = {**os.environ, "DJANGO_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(64),
+           "DATABASE_URL": "postgres://portal@127.0.0.1:5432/portal",
+           "REDIS_URL": "redis://127.0.0.1:6379/0", "ALLOWED_HOSTS": allowed_hosts,
+           "VAR_DIR": str(var_dir), "DJANGO_SETTINGS_MODULE": "portal.settings"}  # fmt: skip
+    # The browser tests allow sync ORM calls next to Playwright's loop in their own process only.
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    return env
 
 
 def free_port() -> int:

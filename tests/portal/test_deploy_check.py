@@ -1,18 +1,13 @@
 """``manage.py check --deploy`` under production settings reports nothing, and migrations match."""
 
 import os
-import secrets
 import subprocess
 import sys
 
-from tests.processes import ROOT
+from tests.processes import ROOT, production_env
 
 
-def run_manage(*args, env_overrides=None, tmp_path=None):
-    env = dict(os.environ)
-    # The browser tests allow sync ORM calls next to Playwright's loop in their own process only.
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    env.update(env_overrides or {})
+def run_manage(*args, env):
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
     )
@@ -24,14 +19,7 @@ def test_deploy_check_with_production_settings_reports_no_issues(tmp_path):
         "--deploy",
         "--fail-level",
         "WARNING",
-        env_overrides={
-            "DJANGO_ENV": "production",
-            "SECRET_KEY": secrets.token_urlsafe(64),
-            "DATABASE_URL": "postgres://portal@127.0.0.1:5432/portal",
-            "REDIS_URL": "redis://127.0.0.1:6379/0",
-            "ALLOWED_HOSTS": "portal.example.org",
-            "VAR_DIR": str(tmp_path),
-        },
+        env=production_env(tmp_path, allowed_hosts="portal.example.org"),
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
@@ -39,9 +27,9 @@ def test_deploy_check_with_production_settings_reports_no_issues(tmp_path):
 
 
 def test_models_and_migrations_agree(tmp_path):
-    result = run_manage(
-        "makemigrations", "--check", "--dry-run", env_overrides={"VAR_DIR": str(tmp_path)}
-    )
+    env = {**os.environ, "VAR_DIR": str(tmp_path)}
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    result = run_manage("makemigrations", "--check", "--dry-run", env=env)
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "No changes detected" in result.stdout

@@ -9,8 +9,6 @@
 import datetime
 import json
 import logging
-import os
-import secrets
 import subprocess
 import sys
 
@@ -21,7 +19,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from portal.models import AuditEvent, Patient, Role
 from tests.factories import MembershipFactory, PatientFactory, UserFactory
 from tests.factories_clinical import succeeded
-from tests.processes import ROOT
+from tests.processes import ROOT, production_env
 
 pytestmark = pytest.mark.django_db
 
@@ -180,11 +178,7 @@ def production_security(settings, tmp_path):
              "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SESSION_COOKIE_HTTPONLY",
              "SECURE_CONTENT_TYPE_NOSNIFF", "SECURE_REFERRER_POLICY",
              "SECURE_CROSS_ORIGIN_OPENER_POLICY", "X_FRAME_OPTIONS", "SESSION_COOKIE_SAMESITE"]  # fmt: skip
-    env = {**os.environ, "DJANGO_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(64),
-           "DATABASE_URL": "postgres://portal@127.0.0.1:5432/portal",
-           "REDIS_URL": "redis://127.0.0.1:6379/0", "ALLOWED_HOSTS": "testserver",
-           "VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "portal.settings"}  # fmt: skip
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    env = production_env(tmp_path)
     script = (
         "import json, django; from django.conf import settings; django.setup(); "
         f"print(json.dumps({{n: getattr(settings, n) for n in {names!r}}}))"
