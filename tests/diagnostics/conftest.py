@@ -2,22 +2,14 @@
 
 import pytest
 
+from tests.fixtures.tiny_models import train_tiny_artifact
+
 
 @pytest.fixture(scope="session")
 def tiny_artifact(tmp_path_factory):
-    from diagnostics.ml import synth
-    from diagnostics.ml.model import save_artifact
-    from diagnostics.ml.train import train
-
-    sounds = synth.generate_dataset(48, seed=3, sample_rate=16000)
-    result = train(
-        [(s.samples, s.label) for s in sounds], labels=synth.LABELS, epochs=1, seed=3,
-        clip_seconds=2.0,
-    )  # fmt: skip
-    path = tmp_path_factory.mktemp("model") / "tiny.zip"
-    metadata = result.to_metadata(name="tiny-test-model", version="1", trained_on="synthetic")
-    save_artifact(result.model, metadata, path)
-    return path
+    return train_tiny_artifact(
+        tmp_path_factory.mktemp("model") / "tiny.zip", seed=3, name="tiny-test-model", version="1"
+    )
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures import audio_corpus
+from tests.fixtures.tiny_models import train_tiny_artifact
 
 # Playwright's sync API keeps an event loop in this thread; the ORM calls the tests make between
 # browser steps are still plain synchronous code.
@@ -154,19 +155,10 @@ def sign_in(page, base_url: str, username: str) -> None:
 @pytest.fixture(scope="session")
 def tiny_model_artifact(tmp_path_factory):
     """A real TensorFlow model trained for one epoch on synthetic sounds: seconds, once a run."""
-    from diagnostics.ml import synth
-    from diagnostics.ml.model import save_artifact
-    from diagnostics.ml.train import train
-
-    sounds = synth.generate_dataset(48, seed=3, sample_rate=16000)
-    result = train(
-        [(s.samples, s.label) for s in sounds], labels=synth.LABELS, epochs=1, seed=3,
-        clip_seconds=2.0,
+    return train_tiny_artifact(
+        tmp_path_factory.mktemp("model") / "e2e-model.zip", seed=3, name="e2e-cough-cnn",
+        version="1",
     )  # fmt: skip
-    path = tmp_path_factory.mktemp("model") / "e2e-model.zip"
-    metadata = result.to_metadata(name="e2e-cough-cnn", version="1", trained_on="synthetic")
-    save_artifact(result.model, metadata, path)
-    return path
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ and the tiny trained models of the diagnostics tests (real TensorFlow) where a t
 import pytest
 
 from tests.diagnostics.conftest import tiny_artifact  # noqa: F401  (a session fixture, reused)
+from tests.fixtures.tiny_models import train_tiny_artifact
 
 
 @pytest.fixture(autouse=True)
@@ -35,16 +36,7 @@ def version(db):
 @pytest.fixture(scope="session")
 def second_artifact(tmp_path_factory):
     """Another tiny model (another seed and version): its embeddings differ from the first's."""
-    from diagnostics.ml import synth
-    from diagnostics.ml.model import save_artifact
-    from diagnostics.ml.train import train
-
-    sounds = synth.generate_dataset(48, seed=5, sample_rate=16000)
-    result = train(
-        [(s.samples, s.label) for s in sounds], labels=synth.LABELS, epochs=1, seed=5,
-        clip_seconds=2.0,
+    return train_tiny_artifact(
+        tmp_path_factory.mktemp("model") / "tiny-2.zip", seed=5, name="tiny-test-model",
+        version="2",
     )  # fmt: skip
-    path = tmp_path_factory.mktemp("model") / "tiny-2.zip"
-    metadata = result.to_metadata(name="tiny-test-model", version="2", trained_on="synthetic")
-    save_artifact(result.model, metadata, path)
-    return path
