@@ -67,7 +67,8 @@ def claim(*, diagnostic_id: int, task_id: str) -> list[Diagnostic]:
     if not claimable.exists():
         return []  # finished, failed, or someone else's: nothing to do
     with transaction.atomic():
-        mine = claimable.select_for_update().first()
+        # Rows are read whole with what the analysis needs, and only the diagnostics locked.
+        mine = claimable.select_for_update(of=("self",)).select_related(*CLAIM_RELATED).first()
         if mine is None:
             return []  # taken meanwhile
         redelivery = mine.status == DiagnosticStatus.RUNNING
@@ -76,35 +77,39 @@ def claim(*, diagnostic_id: int, task_id: str) -> list[Diagnostic]:
         if mine.attempts >= settings.INFERENCE_MAX_ATTEMPTS:
             _fail(mine, "too_many_attempts")
             return []
-        ids = [mine.pk]
+        claimed = [mine]
         if not redelivery and mine.attempts == 0:
-            ids += _waiting_batch(exclude=mine.pk)
+            claimed += _waiting_batch(exclude=mine.pk)
         now = timezone.now()
-        Diagnostic.objects.filter(pk__in=ids).update(
+        Diagnostic.objects.filter(pk__in=[d.pk for d in claimed]).update(
             status=DiagnosticStatus.RUNNING, started_at=now, attempts=F("attempts") + 1,
             task_id=task_id, error="",
         )  # fmt: skip
-    claimed = list(
-        Diagnostic.objects.filter(pk__in=ids)
-        .select_related("recording", "model_version")
-        .order_by("queued_at", "id")  # the longest waiting go through the model first
-    )
+    for diagnostic in claimed:  # as the UPDATE left them, without reading them back
+        diagnostic.status, diagnostic.started_at, diagnostic.task_id, diagnostic.error = (
+            DiagnosticStatus.RUNNING, now, task_id, ""
+        )  # fmt: skip
+        diagnostic.attempts += 1
+    claimed.sort(key=lambda d: (d.queued_at, d.pk))  # the longest waiting go through first
     for diagnostic in claimed:
         QUEUE_WAIT_SECONDS.observe((diagnostic.started_at - diagnostic.queued_at).total_seconds())
     live.publish_many(claimed, wait=False)
     return claimed
 
 
-def _waiting_batch(*, exclude: int) -> list[int]:
+CLAIM_RELATED = ("recording", "model_version")
+
+
+def _waiting_batch(*, exclude: int) -> list[Diagnostic]:
     size = settings.INFERENCE_BATCH_SIZE - 1
     if size <= 0:
         return []
     waiting = (
-        Diagnostic.objects.select_for_update(skip_locked=True)
+        Diagnostic.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related(*CLAIM_RELATED)
         .filter(status=DiagnosticStatus.QUEUED, attempts=0)
         .exclude(pk=exclude)
-        .order_by("queued_at", "id")
-        .values_list("pk", flat=True)[:size]
+        .order_by("queued_at", "id")[:size]
     )
     return list(waiting)
 
