@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from media_assets import audio
 from media_assets.models import Recording, RecordingStatus
-from media_assets.storage import RECORDINGS_PREFIX, analysis_audio
+from media_assets.storage import analysis_audio, derived_key
 
 logger = logging.getLogger(__name__)
 
@@ -36,11 +36,7 @@ PALETTE = np.stack(
 
 
 def spectrogram_key(recording: Recording) -> str:
-    return (
-        SPECTROGRAMS_PREFIX
-        + recording.storage_key.removeprefix(RECORDINGS_PREFIX).rsplit(".", 1)[0]
-        + ".png"
-    )
+    return derived_key(recording.storage_key, prefix=SPECTROGRAMS_PREFIX, suffix=".png")
 
 
 def image(samples: np.ndarray, config=None) -> np.ndarray:

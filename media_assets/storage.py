@@ -8,6 +8,7 @@ so no other module asks which backend is configured.
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -16,6 +17,14 @@ from django.urls import reverse
 from media_assets import audio
 
 RECORDINGS_PREFIX = "recordings/"
+
+
+def derived_key(storage_key: str, *, prefix: str, suffix: str) -> str:
+    """Where an object made from a recording lives (its picture, its research copy): the
+    original's unguessable key under another prefix, with another extension. Outside
+    ``recordings/``, so the storage reconciliation, which reads that prefix, leaves it alone."""
+    stem = PurePosixPath(storage_key.removeprefix(RECORDINGS_PREFIX)).with_suffix("")
+    return f"{prefix}{stem}{suffix}"
 
 
 def analysis_audio(storage_key: str) -> audio.DecodedAudio:

@@ -17,7 +17,6 @@ reach a researcher through a copy that holds nothing but samples.
 
 import datetime
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -29,7 +28,7 @@ from django.utils import timezone
 
 from media_assets import audio as media_audio
 from media_assets.models import Recording
-from media_assets.storage import RECORDINGS_PREFIX, analysis_audio, is_s3
+from media_assets.storage import analysis_audio, derived_key, is_s3
 from portal.research.selectors import research_recording
 
 SALT = "portal.research.audio"
@@ -54,10 +53,7 @@ def download_name(pseudonym: str) -> str:
 
 
 def research_copy_key(recording: Recording) -> str:
-    """Beside the original's unguessable key, under its own prefix (which the storage
-    reconciliation, reading ``recordings/``, leaves alone)."""
-    stem = PurePosixPath(recording.storage_key.removeprefix(RECORDINGS_PREFIX)).with_suffix("")
-    return f"{RESEARCH_COPIES_PREFIX}{stem}.wav"
+    return derived_key(recording.storage_key, prefix=RESEARCH_COPIES_PREFIX, suffix=".wav")
 
 
 def research_copy(recording: Recording) -> str:
