@@ -3,8 +3,9 @@
 Session-authenticated (the ASGI stack's AuthMiddleware), permission-checked on connect through
 ``portal.permissions``: an anonymous user is closed with 4403; an unknown id, or one the user may
 not see (another site's, or any at all for a user without a clinical role), with 4404, as the REST
-API answers 404, so a socket gives no hint that it exists. Each refusal is audited (access.denied). On connect the consumer sends the current
-state, then every change published by ``diagnostics.live``.
+API answers 404, so a socket gives no hint that it exists. Each refusal is audited
+(``access.denied``). On connect the consumer sends the current state, then every change
+published by ``diagnostics.live``.
 """
 
 from channels.db import database_sync_to_async

@@ -10,10 +10,8 @@ or a survivor of a batch that died) runs alone, so one poisonous recording takes
 diagnostic down with it at most once.
 """
 
-import functools
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -38,6 +36,7 @@ from media_assets import audio
 from media_assets.storage import analysis_audio, is_s3
 from portal.dispatch import send_quietly
 from portal.storage import STORAGE_ERRORS
+from portal.threads import process_executor
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +161,9 @@ def _analyse_with(version: ModelVersion, diagnostics: list[Diagnostic]) -> None:
     loaded = _load_batch(calls[0])
     finished: list[Diagnostic] = []
     for index in range(len(calls)):
-        running = _model_thread().submit(_predict, model, version, loaded) if loaded else None
+        running = (
+            process_executor("model").submit(_predict, model, version, loaded) if loaded else None
+        )
         loaded = _load_batch(calls[index + 1]) if index + 1 < len(calls) else []
         if finished:
             _record_results(finished)
@@ -184,13 +185,6 @@ def _predict(model, version: ModelVersion, loaded: list[Loaded]) -> list[Diagnos
     ]
 
 
-@functools.cache
-def _model_thread() -> ThreadPoolExecutor:
-    # Made on first use, in the pool process that runs tasks (never before a fork). One thread:
-    # the model runs one call at a time, in order.
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
-
-
 def _load_batch(diagnostics: list[Diagnostic]) -> list[Loaded]:
     """The batch's audio, fetched and decoded; the unreadable ones are dealt with.
 
@@ -202,7 +196,7 @@ def _load_batch(diagnostics: list[Diagnostic]) -> list[Loaded]:
     task's own database connection.
     """
     loaded = []
-    fetch = _loader().map if is_s3() else map
+    fetch = process_executor("audio-loader", LOADER_THREADS).map if is_s3() else map
     outcomes = fetch(_fetch_and_decode, diagnostics)
     for diagnostic, outcome in zip(diagnostics, outcomes, strict=True):
         if isinstance(outcome, audio.AudioRejected):
@@ -221,12 +215,6 @@ def _fetch_and_decode(diagnostic: Diagnostic) -> Loaded | Exception:
     except (audio.AudioRejected, *STORAGE_ERRORS) as exc:
         return exc
     return Loaded(diagnostic, decoded.samples, (time.perf_counter() - started) * 1000)
-
-
-@functools.cache
-def _loader() -> ThreadPoolExecutor:
-    # Made on first use, in the pool process that runs tasks (never before a fork).
-    return ThreadPoolExecutor(max_workers=LOADER_THREADS, thread_name_prefix="audio-loader")
 
 
 RESULT_FIELDS = [

@@ -9,23 +9,21 @@ no worse than one the broker refused: the same periodic job finds the work.
 """
 
 import logging
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 from celery import current_app
 from kombu.exceptions import OperationalError
 
+from portal.threads import process_executor
+
 logger = logging.getLogger(__name__)
 
-_sender: tuple[int, ThreadPoolExecutor] | None = None
-_sender_lock = threading.Lock()
+SENDER = "task-sender"  # one thread, so sends keep their order
 
 
 def send_quietly(name: str, *args, wait: bool = True) -> bool:
     """Send task ``name``; False when it could not be sent (``wait=False``: True once queued)."""
     if not wait:
-        _sender_thread().submit(send_quietly, name, *args)
+        process_executor(SENDER).submit(send_quietly, name, *args)
         return True
     try:
         current_app.send_task(name, args=list(args))
@@ -38,14 +36,4 @@ def send_quietly(name: str, *args, wait: bool = True) -> bool:
 def flush(timeout: float = 5.0) -> None:
     """Wait until every send handed over so far has been made (a pool process about to exit,
     and tests that read the broker)."""
-    _sender_thread().submit(lambda: None).result(timeout=timeout)
-
-
-def _sender_thread() -> ThreadPoolExecutor:
-    """One thread per process (a forked Celery pool process makes its own), so sends keep their
-    order."""
-    global _sender
-    with _sender_lock:
-        if _sender is None or _sender[0] != os.getpid():
-            _sender = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="task-sender"))
-        return _sender[1]
+    process_executor(SENDER).submit(lambda: None).result(timeout=timeout)

@@ -18,6 +18,7 @@ LONG = {"acks_late": False, "time_limit": 1800, "soft_time_limit": 1700}
 
 @shared_task(name="recommender.tasks.index_diagnostic")
 def index_diagnostic(diagnostic_id: int) -> bool:
+    """One diagnostic: for messages a worker of an earlier release sent (one per result)."""
     return indexing.index_diagnostic(diagnostic_id=diagnostic_id)
 
 
