@@ -5,7 +5,8 @@ Session-authenticated (the ASGI stack's AuthMiddleware), permission-checked on c
 not see (another site's, or any at all for a user without a clinical role), with 4404, as the REST
 API answers 404, so a socket gives no hint that it exists. Each refusal is audited
 (``access.denied``). On connect the consumer sends the current state, then every change
-published by ``diagnostics.live``.
+published by ``diagnostics.live`` to the patient's group (a diagnostic's socket keeps those about
+its diagnostic).
 """
 
 from channels.db import database_sync_to_async
@@ -56,6 +57,8 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
 
 
 class DiagnosticConsumer(_LiveConsumer):
+    diagnostic_id: int | None = None
+
     @database_sync_to_async
     def _snapshot(self, user, pk: int):
         diagnostic = (
@@ -63,11 +66,16 @@ class DiagnosticConsumer(_LiveConsumer):
         )
         if diagnostic is None:
             return None
-        self.group = live.diagnostic_group(pk)
+        # Changes are published to the patient's group; this socket keeps its diagnostic's.
+        self.group, self.diagnostic_id = live.patient_group(diagnostic.patient_id), pk
         record_event(
             action="diagnostic.watched", actor=user, obj=diagnostic, patient=diagnostic.patient
         )
         return [live.status_message(diagnostic)]
+
+    async def diagnostic_update(self, event):
+        if event["message"]["id"] == self.diagnostic_id:
+            await self.send_json(event["message"])
 
 
 class PatientConsumer(_LiveConsumer):

@@ -1,7 +1,11 @@
 """What clients see of a diagnostic while it is analysed: the status message, and its delivery.
 
-The same message goes to WebSocket subscribers of the diagnostic and of its patient (through the
-Redis channel layer, from whichever process made the change) and is the body of the polling API.
+The same message is the body of the polling API and goes, through the Redis channel layer from
+whichever process made the change, to one group: the patient's. A patient's page shows every
+message of the group; a diagnostic's page, subscribed to its patient's group, keeps those about
+its diagnostic. One send per change rather than one per kind of page: a send costs its publisher
+about 0.14 ms of Python, and an inference worker under load publishes two changes per clip
+(``running``, then the result), which it does beside the model.
 """
 
 import asyncio
@@ -19,10 +23,6 @@ from diagnostics.models import Diagnostic, DiagnosticStatus
 logger = logging.getLogger(__name__)
 
 PUBLISH_TIMEOUT_S = 5  # a Redis that hangs must not hold a worker or a request for long
-
-
-def diagnostic_group(diagnostic_id: int) -> str:
-    return f"diagnostic-{diagnostic_id}"
 
 
 def patient_group(patient_id: int) -> str:
@@ -75,13 +75,13 @@ def publish_many(diagnostics: Iterable[Diagnostic], *, wait: bool = True) -> Non
     publisher loop after every earlier one of this process, so a diagnostic's "running" never
     overtakes its "succeeded", while the model works on the next batch.
     """
-    sends = []
-    for diagnostic in diagnostics:
-        event = {"type": "diagnostic.update", "message": status_message(diagnostic)}
-        sends += [
-            (diagnostic_group(diagnostic.pk), event),
-            (patient_group(diagnostic.patient_id), event),
-        ]
+    sends = [
+        (
+            patient_group(diagnostic.patient_id),
+            {"type": "diagnostic.update", "message": status_message(diagnostic)},
+        )
+        for diagnostic in diagnostics
+    ]
     if not sends:
         return
     global _last_publish
@@ -116,8 +116,8 @@ async def _send_after(previous, layer, sends: list[tuple[str, dict]]) -> None:
 
 
 async def _send(layer, sends: list[tuple[str, dict]]) -> None:
-    # Side by side: each is a round trip to Redis, and a batch holds two per diagnostic. Messages to
-    # one group within a call belong to different diagnostics, so their order does not matter.
+    # Side by side: each is a round trip to Redis, and a batch holds one per diagnostic. Messages
+    # to one group within a call belong to different diagnostics, so their order does not matter.
     await asyncio.gather(*(layer.group_send(group, event) for group, event in sends))
 
 

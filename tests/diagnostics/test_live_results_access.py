@@ -136,3 +136,39 @@ def test_a_published_change_reaches_the_diagnostics_and_the_patients_subscribers
 
     assert [(m["id"], m["status"]) for m in received] == [(diagnostic.pk, "running")] * 2
     assert quiet == [True, True]
+
+
+def test_a_diagnostics_socket_keeps_only_its_own_of_its_patients_changes(client, clinician, site):
+    """Changes go to the patient's group; a diagnostic's socket passes on its own alone."""
+    patient = PatientFactory(site=site)
+    diagnostic = DiagnosticFactory(recording__patient=patient)
+    sibling = DiagnosticFactory(recording__patient=patient)
+    cookie = session_cookie(client, clinician)
+
+    @database_sync_to_async
+    def start_analysis(target):
+        target.status = DiagnosticStatus.RUNNING
+        target.attempts = 1
+        target.save()
+        live.publish(target)
+
+    async def scenario():
+        own = Socket(f"/ws/diagnostics/{diagnostic.pk}/", cookie)
+        everyone = Socket(f"/ws/patients/{patient.pk}/", cookie)
+        assert (await own.connect())[0] and (await everyone.connect())[0]
+        await own.receive_json()
+        [await everyone.receive_json() for _ in range(2)]  # the snapshot: both diagnostics
+        await start_analysis(sibling)
+        await start_analysis(diagnostic)
+        seen_by_own = [await own.receive_json()]
+        own_quiet = await own.receive_nothing(timeout=0.5)
+        seen_by_everyone = [await everyone.receive_json() for _ in range(2)]
+        for socket in (own, everyone):
+            await socket.disconnect()
+        return seen_by_own, own_quiet, seen_by_everyone
+
+    seen_by_own, own_quiet, seen_by_everyone = async_to_sync(scenario)()
+
+    assert [(m["id"], m["status"]) for m in seen_by_own] == [(diagnostic.pk, "running")]
+    assert own_quiet
+    assert [m["id"] for m in seen_by_everyone] == [sibling.pk, diagnostic.pk]
