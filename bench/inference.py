@@ -384,8 +384,8 @@ def stop(process: subprocess.Popen) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--artifact", type=Path, help="a model artifact; default: train one")
-    parser.add_argument("--clips", type=int, default=256, help="clips for part (a)")
-    parser.add_argument("--rounds", type=int, default=4, help="alternating rounds in (a)")
+    parser.add_argument("--clips", type=int, default=512, help="clips for part (a)")
+    parser.add_argument("--rounds", type=int, default=8, help="alternating rounds in (a)")
     parser.add_argument("--calls", type=int, default=300, help="calls per batch size in (b)")
     parser.add_argument("--seconds", type=float, default=60, help="duration of each rate in (c)")
     parser.add_argument("--rates", type=float, nargs="+", default=[5, 10])

@@ -92,8 +92,7 @@ def claim(*, diagnostic_id: int, task_id: str) -> list[Diagnostic]:
     claimed.sort(key=lambda d: (d.queued_at, d.pk))  # the longest waiting go through first
     for diagnostic in claimed:
         QUEUE_WAIT_SECONDS.observe((diagnostic.started_at - diagnostic.queued_at).total_seconds())
-    live.publish_many(claimed, wait=False)
-    return claimed
+    return claimed  # "running" is published once the model has started on them (_analyse_with)
 
 
 CLAIM_RELATED = ("recording", "model_version")
@@ -154,31 +153,50 @@ def _analyse_with(version: ModelVersion, diagnostics: list[Diagnostic]) -> None:
             _fail(diagnostic, "model_unavailable")
         return
     # The claimed batch goes through the model in calls of INFERENCE_MODEL_BATCH on the model
-    # thread; meanwhile this thread loads the next call's audio and records the last call's
-    # results, so the model does not wait for storage or the database (nor they for it).
+    # thread, which does nothing but run the model; meanwhile this thread loads the next call's
+    # audio and records the last call's results, so the model does not wait for storage or the
+    # database (nor they for it).
     size = max(1, settings.INFERENCE_MODEL_BATCH)
     calls = [diagnostics[i : i + size] for i in range(0, len(diagnostics), size)]
     loaded = _load_batch(calls[0])
     finished: list[Diagnostic] = []
     for index in range(len(calls)):
-        running = (
-            process_executor("model").submit(_predict, model, version, loaded) if loaded else None
-        )
+        running, in_model = _start_call(model, version, loaded), loaded
+        if index == 0:
+            # Published while the model works, not before it starts: a publish costs this
+            # process's CPU, which the model would otherwise wait for.
+            live.publish_many(
+                [d for d in diagnostics if d.status == DiagnosticStatus.RUNNING], wait=False
+            )
         loaded = _load_batch(calls[index + 1]) if index + 1 < len(calls) else []
         if finished:
             _record_results(finished)
-        finished = running.result() if running is not None else []
+        finished = _results(model, version, in_model, *running.result()) if running else []
     if finished:
         _record_results(finished)
 
 
-def _predict(model, version: ModelVersion, loaded: list[Loaded]) -> list[Diagnostic]:
-    """One model call (on the model thread): the diagnostics with their results, not saved."""
+def _start_call(model, version: ModelVersion, loaded: list[Loaded]):
+    """A model call started on the model thread, its batch fitted here; None for no clips."""
+    if not loaded:
+        return None
+    batch = model.fit([item.samples for item in loaded])
+    return process_executor("model").submit(_infer, model, version, batch)
+
+
+def _infer(model, version: ModelVersion, batch) -> tuple[object, object, float]:
+    """One model call, on the model thread: (probabilities, embeddings, seconds)."""
     started = time.perf_counter()
-    predictions = model.predict([item.samples for item in loaded])
+    probabilities, embeddings = model.infer(batch)
     seconds = time.perf_counter() - started
     INFERENCE_SECONDS.labels(str(version)).observe(seconds)
-    BATCH_SIZE.observe(len(loaded))
+    BATCH_SIZE.observe(len(batch))
+    return probabilities, embeddings, seconds
+
+
+def _results(model, version, loaded: list[Loaded], probabilities, embeddings, seconds):
+    """A model call's diagnostics with their results filled in, not saved."""
+    predictions = model.predictions(probabilities, embeddings)
     return [
         _result(item, prediction, version, batch_ms=seconds * 1000, batch=len(loaded))
         for item, prediction in zip(loaded, predictions, strict=True)
@@ -341,6 +359,7 @@ def _retry_later(diagnostic: Diagnostic, exc: BaseException) -> None:
 
     delay = min(60, 2 ** max(1, diagnostic.attempts))
     Diagnostic.objects.filter(pk=diagnostic.pk).update(status=DiagnosticStatus.QUEUED, task_id="")
+    diagnostic.status, diagnostic.task_id = DiagnosticStatus.QUEUED, ""
     logger.warning(
         "transient failure, retrying",
         extra={"diagnostic": diagnostic.pk, "error": type(exc).__name__, "in_s": delay},

@@ -192,8 +192,14 @@ class LoadedModel:
         """
         if len(waveforms) == 0:
             return []
-        batch = fit_clips(waveforms, self.clip_samples)
-        probabilities, embeddings = self.infer(batch)
+        return self.predictions(*self.infer(self.fit(waveforms)))
+
+    def fit(self, waveforms: Sequence[np.ndarray]) -> np.ndarray:
+        """Clips of any length as the [n, clip_samples] batch ``infer`` takes."""
+        return fit_clips(waveforms, self.clip_samples)
+
+    def predictions(self, probabilities: np.ndarray, embeddings: np.ndarray) -> list[Prediction]:
+        """``infer``'s arrays as labelled predictions, one per clip."""
         return [self._prediction(p, e) for p, e in zip(probabilities, embeddings, strict=True)]
 
     def _prediction(self, probabilities: np.ndarray, embedding: np.ndarray) -> Prediction:
