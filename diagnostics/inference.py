@@ -275,42 +275,38 @@ def _record_results(results: list[Diagnostic]) -> None:
 
 
 def _write_results(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
-    """One prepared ``UPDATE … RETURNING id`` for every row at once; the diagnostics written.
+    """One ``UPDATE … FROM (VALUES …) RETURNING id`` for a model call; the diagnostics written.
 
-    On PostgreSQL psycopg pipelines the statements of ``executemany`` and returns each one's
-    rows. ``bulk_update`` would build a CASE expression per field and row, and resolving those
-    cost more than the model's own time on a batch of 16; values are prepared by the fields
-    themselves, so types (JSON, bytes, foreign keys, time zones) are exactly what ``save()``
-    would write.
+    ``bulk_update`` would build a CASE expression per field and row, and resolving those cost
+    more than the model's own time on a batch of 16; an ``UPDATE`` per row (pipelined) cost the
+    database a statement each. Values are prepared by the fields themselves, so types (JSON,
+    bytes, foreign keys, time zones) are exactly what ``save()`` would write. The same statement
+    runs on PostgreSQL and SQLite (3.35 and later).
     """
     if not diagnostics:
         return []
     fields = [Diagnostic._meta.get_field(name) for name in RESULT_FIELDS]
     quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    columns = [quote(field.column) for field in fields]
+    row = f"({', '.join(['%s'] * (len(fields) + 2))})"
     # Names from the model, quoted; every value is a parameter.
+    table = quote(Diagnostic._meta.db_table)
     statement = (
-        f"UPDATE {quote(Diagnostic._meta.db_table)} SET {assignments}"  # noqa: S608
-        " WHERE id = %s AND task_id = %s AND status = %s RETURNING id"
+        f"WITH v (row_id, row_task, {', '.join(columns)})"  # noqa: S608
+        f" AS (VALUES {', '.join([row] * len(diagnostics))})"
+        f" UPDATE {table} SET {', '.join(f'{column} = v.{column}' for column in columns)}"
+        f" FROM v WHERE {table}.id = v.row_id AND {table}.task_id = v.row_task"
+        f" AND {table}.status = %s RETURNING {table}.id"
     )
-    rows = [
-        [field.get_db_prep_save(getattr(d, field.attname), connection) for field in fields]
-        + [d.pk, d.task_id, DiagnosticStatus.RUNNING.value]
+    values = [
+        value
         for d in diagnostics
+        for value in [d.pk, d.task_id]
+        + [field.get_db_prep_save(getattr(d, field.attname), connection) for field in fields]
     ]
-    written: set[int] = set()
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            raw = cursor.cursor  # Django's wrapper does not pass psycopg's `returning` on
-            raw.executemany(statement, rows, returning=True)
-            while True:
-                written.update(pk for (pk,) in raw.fetchall())
-                if not raw.nextset():
-                    break
-        else:
-            for row in rows:
-                cursor.execute(statement, row)
-                written.update(pk for (pk,) in cursor.fetchall())
+        cursor.execute(statement, [*values, DiagnosticStatus.RUNNING.value])
+        written = {pk for (pk,) in cursor.fetchall()}
     return [d for d in diagnostics if d.pk in written]
 
 
