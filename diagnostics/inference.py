@@ -128,6 +128,10 @@ def _requeue_batch_mates(mine: Diagnostic, task_id: str) -> None:
 
 
 def analyse(diagnostics: list[Diagnostic]) -> None:
+    # The first model call's audio is read while the registry says which models serve: one
+    # waits on storage and the decoder, the other on the database.
+    first = diagnostics[: max(1, settings.INFERENCE_MODEL_BATCH)]
+    early = _start_fetching(first)
     production, canary = registry.serving_versions()
     retain_only({v.pk for v in (production, canary) if v is not None})
     groups: dict[ModelVersion | None, list[Diagnostic]] = {}
@@ -139,10 +143,10 @@ def analyse(diagnostics: list[Diagnostic]) -> None:
             for diagnostic in members:
                 _fail(diagnostic, "no_model")
             continue
-        _analyse_with(version, members)
+        _analyse_with(version, members, early=early if members[: len(first)] == first else None)
 
 
-def _analyse_with(version: ModelVersion, diagnostics: list[Diagnostic]) -> None:
+def _analyse_with(version: ModelVersion, diagnostics: list[Diagnostic], *, early=None) -> None:
     try:
         model = get_model(version)
     except ArtifactError as exc:
@@ -158,7 +162,7 @@ def _analyse_with(version: ModelVersion, diagnostics: list[Diagnostic]) -> None:
     # database (nor they for it).
     size = max(1, settings.INFERENCE_MODEL_BATCH)
     calls = [diagnostics[i : i + size] for i in range(0, len(diagnostics), size)]
-    loaded = _load_batch(calls[0])
+    loaded = _load_batch(calls[0], fetched=early)
     finished: list[Diagnostic] = []
     for index in range(len(calls)):
         running, in_model = _start_call(model, version, loaded), loaded
@@ -203,19 +207,35 @@ def _results(model, version, loaded: list[Loaded], probabilities, embeddings, se
     ]
 
 
-def _load_batch(diagnostics: list[Diagnostic]) -> list[Loaded]:
+def _start_fetching(diagnostics: list[Diagnostic]):
+    """Fetch and decode these recordings on the loader threads; call the result for them."""
+    pool = process_executor("audio-loader", LOADER_THREADS)
+    if is_s3():
+        futures = [pool.submit(_fetch_and_decode, diagnostic) for diagnostic in diagnostics]
+        return lambda: [future.result() for future in futures]
+    return pool.submit(lambda: [_fetch_and_decode(d) for d in diagnostics]).result
+
+
+def _load_batch(diagnostics: list[Diagnostic], *, fetched=None) -> list[Loaded]:
     """The batch's audio, fetched and decoded; the unreadable ones are dealt with.
 
     With object storage each fetch is a network round trip, and the model should wait for the
     slowest of them, not for their sum, so they run side by side on loader threads. A local file
     is read and decoded in a fraction of a millisecond, less than handing it to a thread costs
-    (16 files: 0.9 ms in turn, 2.8 ms on threads), so local storage is read in turn. The loader
-    threads touch storage only; what a failure means for a diagnostic is written here, on the
-    task's own database connection.
+    (16 files: 0.9 ms in turn, 2.8 ms on threads), so local storage is read in turn; only the
+    first call's files go to a thread as one job (``fetched``), to be read while ``analyse``
+    waits for the database. The loader threads touch storage only; what a failure means for a
+    diagnostic is written here, on the task's own database connection.
     """
     loaded = []
-    fetch = process_executor("audio-loader", LOADER_THREADS).map if is_s3() else map
-    outcomes = fetch(_fetch_and_decode, diagnostics)
+    if fetched is not None:  # started earlier by _start_fetching
+        outcomes = fetched()
+    elif is_s3():
+        outcomes = process_executor("audio-loader", LOADER_THREADS).map(
+            _fetch_and_decode, diagnostics
+        )
+    else:
+        outcomes = map(_fetch_and_decode, diagnostics)
     for diagnostic, outcome in zip(diagnostics, outcomes, strict=True):
         if isinstance(outcome, audio.AudioRejected):
             _fail(diagnostic, "undecodable")
