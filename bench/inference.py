@@ -17,8 +17,9 @@ It prints, on 5-second 16 kHz clips:
 (a) throughput of the model alone (``LoadedModel.infer`` on a prepared [n, samples] array, in
     batches of 16) against the task pipeline on the same clips (``diagnostics.inference.analyse``
     on claimed diagnostics, in this process: storage read, decoding, features, model, database
-    writes and live-update publishing), and their ratio, as medians over alternating rounds so
-    that a busy machine slows both alike. Target: at least 0.7.
+    writes and live-update publishing; the claim that precedes it is timed apart and reported as
+    "with claim"), and their ratio, as medians over ``--rounds`` alternating rounds (default 8 of
+    64 clips) so that a machine whose speed drifts slows both alike. Target: at least 0.7.
 (b) milliseconds per clip, features included (``LoadedModel.predict``: waveform in, labelled
     prediction out), at batch 1 and 16: median and p95 over ``--calls`` calls (default 300) of a
     model loaded and warmed once. Target: p95 under 12 ms at batch 1 on two CPU cores.
