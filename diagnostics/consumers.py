@@ -4,7 +4,7 @@ Session-authenticated (the ASGI stack's AuthMiddleware), permission-checked on c
 ``portal.permissions``: an anonymous user is closed with 4403; an unknown id, or one the user may
 not see (another site's, or any at all for a user without a clinical role), with 4404, as the REST
 API answers 404, so a socket gives no hint that it exists. Each refusal is audited
-(``access.denied``). On connect the consumer sends the current state, then every change
+(``access.denied``), and so is each accepted socket (``diagnostic.watched``, ``patient.watched``). On connect the consumer sends the current state, then every change
 published by ``diagnostics.live`` to the patient's group (a diagnostic's socket keeps those about
 its diagnostic).
 """
@@ -29,11 +29,15 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self._refuse(None, FORBIDDEN)
             return
-        snapshot = await self._snapshot(user, int(self.scope["url_route"]["kwargs"]["pk"]))
-        if snapshot is None:
+        pk = int(self.scope["url_route"]["kwargs"]["pk"])
+        self.group = await self._authorise(user, pk)
+        if self.group is None:
             await self._refuse(user, NOT_FOUND)
             return
+        # Joined before the state is read: a change made meanwhile arrives after the state (at
+        # worst repeating it), instead of falling between the read and the join unseen.
         await self.channel_layer.group_add(self.group, self.channel_name)
+        snapshot = await self._snapshot(user, pk)
         await self.accept()
         for message in snapshot:
             await self.send_json(message)
@@ -60,14 +64,26 @@ class DiagnosticConsumer(_LiveConsumer):
     diagnostic_id: int | None = None
 
     @database_sync_to_async
-    def _snapshot(self, user, pk: int):
-        diagnostic = (
-            permissions.diagnostics_for(user).select_related("model_version").filter(pk=pk).first()
-        )
-        if diagnostic is None:
+    def _authorise(self, user, pk: int) -> str | None:
+        """The patient's group, which changes are published to; None if the user may not see it."""
+        patient_id = (
+            permissions.diagnostics_for(user).filter(pk=pk).values_list("patient_id", flat=True)
+        ).first()
+        if patient_id is None:
             return None
-        # Changes are published to the patient's group; this socket keeps its diagnostic's.
-        self.group, self.diagnostic_id = live.patient_group(diagnostic.patient_id), pk
+        self.diagnostic_id = pk  # of the patient's changes, this socket keeps its diagnostic's
+        return live.patient_group(patient_id)
+
+    @database_sync_to_async
+    def _snapshot(self, user, pk: int) -> list[dict]:
+        diagnostic = (
+            permissions.diagnostics_for(user)
+            .select_related("model_version", "patient")
+            .filter(pk=pk)
+            .first()
+        )
+        if diagnostic is None:  # gone since it was authorised
+            return []
         record_event(
             action="diagnostic.watched", actor=user, obj=diagnostic, patient=diagnostic.patient
         )
@@ -80,10 +96,15 @@ class DiagnosticConsumer(_LiveConsumer):
 
 class PatientConsumer(_LiveConsumer):
     @database_sync_to_async
-    def _snapshot(self, user, pk: int):
+    def _authorise(self, user, pk: int) -> str | None:
+        visible = permissions.patients_for(user).filter(pk=pk).exists()
+        return live.patient_group(pk) if visible else None
+
+    @database_sync_to_async
+    def _snapshot(self, user, pk: int) -> list[dict]:
         patient = permissions.patients_for(user).filter(pk=pk).first()
-        if patient is None:
-            return None
-        self.group = live.patient_group(pk)
+        if patient is None:  # gone since it was authorised
+            return []
+        record_event(action="patient.watched", actor=user, obj=patient)
         recent = patient.diagnostics.select_related("model_version").order_by("-queued_at", "-id")
         return [live.status_message(d) for d in recent[:RECENT_ON_CONNECT]]

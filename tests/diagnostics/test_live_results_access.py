@@ -9,6 +9,7 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 
 from diagnostics import live
+from diagnostics.consumers import DiagnosticConsumer, PatientConsumer
 from diagnostics.models import DiagnosticStatus
 from portal.models import AuditEvent, Role
 from tests.diagnostics.sockets import Socket, session_cookie
@@ -172,3 +173,64 @@ def test_a_diagnostics_socket_keeps_only_its_own_of_its_patients_changes(client,
     assert [(m["id"], m["status"]) for m in seen_by_own] == [(diagnostic.pk, "running")]
     assert own_quiet
     assert [m["id"] for m in seen_by_everyone] == [sibling.pk, diagnostic.pk]
+
+
+@pytest.mark.parametrize("consumer", [DiagnosticConsumer, PatientConsumer])
+def test_a_change_made_just_after_the_state_is_read_still_arrives(
+    client, clinician, site, monkeypatch, consumer
+):
+    """The socket joins its group before it reads the state it sends first, so a change made
+    between the two is not lost: it follows the state."""
+    patient = PatientFactory(site=site)
+    diagnostic = DiagnosticFactory(recording__patient=patient)
+    cookie = session_cookie(client, clinician)
+
+    @database_sync_to_async
+    def start_analysis():
+        diagnostic.status = DiagnosticStatus.RUNNING
+        diagnostic.attempts = 1
+        diagnostic.save()
+        live.publish(diagnostic)
+
+    read_state = consumer.__dict__["_snapshot"]  # database_sync_to_async binds it to the socket
+
+    async def read_state_then_change(self, user, pk):
+        messages = await read_state.__get__(self, type(self))(user, pk)
+        await start_analysis()  # after the read, before the socket is accepted
+        return messages
+
+    monkeypatch.setattr(consumer, "_snapshot", read_state_then_change)
+    path = (
+        f"/ws/diagnostics/{diagnostic.pk}/"
+        if consumer is DiagnosticConsumer
+        else f"/ws/patients/{patient.pk}/"
+    )
+
+    async def scenario():
+        socket = Socket(path, cookie)
+        assert (await socket.connect())[0]
+        received = [await socket.receive_json() for _ in range(2)]
+        await socket.disconnect()
+        return received
+
+    received = async_to_sync(scenario)()
+
+    assert [(m["id"], m["status"]) for m in received] == [
+        (diagnostic.pk, "queued"),
+        (diagnostic.pk, "running"),
+    ]
+
+
+def test_watching_a_patient_or_a_diagnostic_live_is_audited(client, clinician, site):
+    patient = PatientFactory(site=site)
+    diagnostic = DiagnosticFactory(recording__patient=patient)
+    cookie = session_cookie(client, clinician)
+
+    for path in (f"/ws/patients/{patient.pk}/", f"/ws/diagnostics/{diagnostic.pk}/"):
+        assert close_code(path, cookie) is None
+
+    watched = AuditEvent.objects.filter(actor=clinician, patient=patient)
+    assert sorted(watched.values_list("action", "object_id")) == [
+        ("diagnostic.watched", str(diagnostic.pk)),
+        ("patient.watched", str(patient.pk)),
+    ]
