@@ -35,6 +35,15 @@ def close_code(path: str, cookie: str | None = None) -> int | None:
     return async_to_sync(attempt)()
 
 
+@database_sync_to_async
+def start_analysis(diagnostic):
+    """What a worker's claim does, as the sockets see it: the diagnostic running, published."""
+    diagnostic.status = DiagnosticStatus.RUNNING
+    diagnostic.attempts = 1
+    diagnostic.save()
+    live.publish(diagnostic)
+
+
 def test_anonymous_users_are_refused_with_4403(site):
     diagnostic = DiagnosticFactory(recording__patient=PatientFactory(site=site))
 
@@ -109,13 +118,6 @@ def test_a_published_change_reaches_the_diagnostics_and_the_patients_subscribers
     bystander = DiagnosticFactory(recording__patient=PatientFactory(site=site))
     cookie = session_cookie(client, clinician)
 
-    @database_sync_to_async
-    def start_analysis(target):
-        target.status = DiagnosticStatus.RUNNING
-        target.attempts = 1
-        target.save()
-        live.publish(target)
-
     async def scenario():
         watchers = []
         for path in (f"/ws/diagnostics/{diagnostic.pk}/", f"/ws/patients/{patient.pk}/"):
@@ -145,13 +147,6 @@ def test_a_diagnostics_socket_keeps_only_its_own_of_its_patients_changes(client,
     diagnostic = DiagnosticFactory(recording__patient=patient)
     sibling = DiagnosticFactory(recording__patient=patient)
     cookie = session_cookie(client, clinician)
-
-    @database_sync_to_async
-    def start_analysis(target):
-        target.status = DiagnosticStatus.RUNNING
-        target.attempts = 1
-        target.save()
-        live.publish(target)
 
     async def scenario():
         own = Socket(f"/ws/diagnostics/{diagnostic.pk}/", cookie)
@@ -185,18 +180,11 @@ def test_a_change_made_just_after_the_state_is_read_still_arrives(
     diagnostic = DiagnosticFactory(recording__patient=patient)
     cookie = session_cookie(client, clinician)
 
-    @database_sync_to_async
-    def start_analysis():
-        diagnostic.status = DiagnosticStatus.RUNNING
-        diagnostic.attempts = 1
-        diagnostic.save()
-        live.publish(diagnostic)
-
     read_state = consumer.__dict__["_snapshot"]  # database_sync_to_async binds it to the socket
 
     async def read_state_then_change(self, user, pk):
         messages = await read_state.__get__(self, type(self))(user, pk)
-        await start_analysis()  # after the read, before the socket is accepted
+        await start_analysis(diagnostic)  # after the read, before the socket is accepted
         return messages
 
     monkeypatch.setattr(consumer, "_snapshot", read_state_then_change)
