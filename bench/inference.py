@@ -9,8 +9,8 @@ Redis database is flushed, so give the benchmark its own of each):
 Without ``--artifact`` it first trains the synthetic baseline with
 ``diagnostics.ml.train.train_synthetic_baseline`` (its defaults, about two minutes on two busy
 cores) and saves it to ``var/bench/inference-baseline.zip``; pass that path as ``--artifact`` next
-time. ``--parts ab`` runs only parts (a) and (b); ``--rates``, ``--seconds``, ``--clips``,
-``--rounds``, ``--calls`` and ``--server-workers`` change the sizes (see ``--help``).
+time. ``--parts ab`` runs only parts (a) and (b) (default: ``abwc``); ``--rates``, ``--seconds``,
+``--clips``, ``--rounds``, ``--calls`` and ``--server-workers`` change the sizes (see ``--help``).
 
 It prints, on 5-second 16 kHz clips:
 
@@ -20,6 +20,10 @@ It prints, on 5-second 16 kHz clips:
     writes and live-update publishing; the claim that precedes it is timed apart and reported as
     "with claim"), and their ratio, as medians over ``--rounds`` alternating rounds (default 8 of
     64 clips) so that a machine whose speed drifts slows both alike. Target: at least 0.7.
+(w) the same kind of clips (``--clips``) through a real inference worker process: every message
+    in the broker at once, the time from the first claim to the last result against the model
+    alone in this process just before and after (the worker idle). Unlike (a) it counts the whole
+    task, including the messages of batch mates that find their diagnostic already taken.
 (b) milliseconds per clip, features included (``LoadedModel.predict``: waveform in, labelled
     prediction out), at batch 1 and 16: median and p95 over ``--calls`` calls (default 300) of a
     model loaded and warmed once. Target: p95 under 12 ms at batch 1 on two CPU cores.
@@ -146,8 +150,9 @@ def per_clip_latency(model, clips: list[np.ndarray], calls: int) -> None:
 # --- (a) the model alone against the task pipeline --------------------------------------------
 
 
-def submit_all(user, patient, wavs: list[bytes]) -> list[int]:
-    """Diagnostics waiting for analysis, as uploads leave them (no worker will take them here)."""
+def submit_all(user, patient, wavs: list[bytes], *, keep_messages: bool = False) -> list[int]:
+    """Diagnostics waiting for analysis, as uploads leave them; their task messages are dropped
+    (no worker will take them here) unless ``keep_messages``."""
     import redis
     from django.conf import settings
     from django.core.files.uploadedfile import SimpleUploadedFile
@@ -161,7 +166,8 @@ def submit_all(user, patient, wavs: list[bytes]) -> list[int]:
             patient=patient, file=upload, kind="cough", symptoms={}, user=user
         )
         ids.append(submission.diagnostic.pk)
-    redis.Redis.from_url(settings.REDIS_URL).flushdb()  # drop their task messages
+    if not keep_messages:
+        redis.Redis.from_url(settings.REDIS_URL).flushdb()
     return ids
 
 
@@ -221,6 +227,58 @@ def throughput_ratio(model, user, patient, wavs, clips, rounds: int, batch: int 
             f"    round {r + 1}: model {raw[r]:6.1f}, analyse {analysed[r]:6.1f}, "
             f"claim + analyse {claimed[r]:6.1f} clips/s"
         )
+
+
+def worker_throughput(env: dict, model, user, patient, wavs, clips, batch: int = 16) -> None:
+    """The same kind of clips through a real inference worker process: the whole task, from the
+    broker message to the recorded result, batch mates' messages (which find their diagnostic
+    already taken) included.
+
+    The worker is warmed with one upload; then every upload is committed in one transaction, so
+    all their messages reach the broker together and the worker meets a full queue. Its
+    throughput runs from the first claim to the last result (the diagnostics' own timestamps);
+    the model alone is measured in this process just before and just after, the worker idle.
+    """
+    from django.db import transaction
+    from django.db.models import Max, Min
+
+    from diagnostics.ml.features import fit_clips
+    from diagnostics.models import Diagnostic, DiagnosticStatus
+
+    prepared = fit_clips(clips, model.clip_samples)
+    worker, log = start_worker(env)
+    try:
+        (warm,) = submit_all(user, patient, [clip(30_000)], keep_messages=True)
+        wait_until_finished([warm], timeout=120)
+        before = len(prepared) / raw_seconds(model, prepared, batch)
+        with transaction.atomic():  # every message sent at the commit
+            ids = submit_all(user, patient, wavs, keep_messages=True)
+        wait_until_finished(ids, timeout=600)
+        after = len(prepared) / raw_seconds(model, prepared, batch)
+    finally:
+        stop(worker)
+    done = Diagnostic.objects.filter(pk__in=ids)
+    span = done.aggregate(first=Min("started_at"), last=Max("finished_at"))
+    seconds = (span["last"] - span["first"]).total_seconds()
+    succeeded = done.filter(status=DiagnosticStatus.SUCCEEDED).count()
+    through_worker = len(ids) / seconds
+    alone = (before + after) / 2
+    print(
+        f"(a) through a worker process: {len(ids)} clips in {seconds:.2f} s = "
+        f"{through_worker:6.1f} clips/s ({succeeded} succeeded); model alone {before:6.1f} before,"
+        f" {after:6.1f} after; ratio {through_worker / alone:.2f}  (log: {log})"
+    )
+
+
+def wait_until_finished(ids: list[int], timeout: float) -> None:
+    from diagnostics.models import Diagnostic, DiagnosticStatus
+
+    deadline = time.monotonic() + timeout
+    finished = (DiagnosticStatus.SUCCEEDED, DiagnosticStatus.FAILED)
+    while Diagnostic.objects.filter(pk__in=ids).exclude(status__in=finished).exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the worker did not finish {len(ids)} diagnostics in {timeout} s")
+        time.sleep(0.05)
 
 
 # --- (c) end to end ---------------------------------------------------------------------------
@@ -391,7 +449,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60, help="duration of each rate in (c)")
     parser.add_argument("--rates", type=float, nargs="+", default=[5, 10])
     parser.add_argument("--server-workers", type=int, default=2, help="uvicorn processes in (c)")
-    parser.add_argument("--parts", default="abc", help="which parts to run, e.g. 'ab'")
+    parser.add_argument("--parts", default="abwc", help="which parts to run, e.g. 'ab'")
     args = parser.parse_args()
     require_services()
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
@@ -422,6 +480,12 @@ def main() -> None:
         per_clip_latency(model, clips, args.calls)
     if "a" in args.parts:
         throughput_ratio(model, user, patients[-1], wavs, clips[16:], rounds=args.rounds)
+    if "w" in args.parts:
+        worker_wavs = [clip(40_000 + i) for i in range(args.clips)]
+        worker_throughput(
+            {**env, "LOG_LEVEL": "INFO"}, model, user, patients[-1], worker_wavs,
+            [decoded(wav) for wav in worker_wavs],
+        )  # fmt: skip
     if "c" in args.parts:
         end_to_end(
             env, user, patients[:-1], args.rates, args.seconds, seed=20_000,
