@@ -4,7 +4,8 @@ Session-authenticated (the ASGI stack's AuthMiddleware), permission-checked on c
 ``portal.permissions``: an anonymous user is closed with 4403; an unknown id, or one the user may
 not see (another site's, or any at all for a user without a clinical role), with 4404, as the REST
 API answers 404, so a socket gives no hint that it exists. Each refusal is audited
-(``access.denied``), and so is each accepted socket (``diagnostic.watched``, ``patient.watched``). On connect the consumer sends the current state, then every change
+(``access.denied``), and so is each accepted socket (``diagnostic.watched``,
+``patient.watched``). On connect the consumer sends the current state, then every change
 published by ``diagnostics.live`` to the patient's group (a diagnostic's socket keeps those about
 its diagnostic).
 """

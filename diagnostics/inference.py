@@ -227,16 +227,14 @@ def _load_batch(diagnostics: list[Diagnostic], *, fetched=None) -> list[Loaded]:
     waits for the database. The loader threads touch storage only; what a failure means for a
     diagnostic is written here, on the task's own database connection.
     """
-    loaded = []
-    if fetched is not None:  # started earlier by _start_fetching
-        outcomes = fetched()
-    elif is_s3():
-        outcomes = process_executor("audio-loader", LOADER_THREADS).map(
-            _fetch_and_decode, diagnostics
+    if fetched is None:
+        fetched = (
+            _start_fetching(diagnostics)
+            if is_s3()
+            else lambda: [_fetch_and_decode(d) for d in diagnostics]
         )
-    else:
-        outcomes = map(_fetch_and_decode, diagnostics)
-    for diagnostic, outcome in zip(diagnostics, outcomes, strict=True):
+    loaded = []
+    for diagnostic, outcome in zip(diagnostics, fetched(), strict=True):
         if isinstance(outcome, audio.AudioRejected):
             _fail(diagnostic, "undecodable")
         elif isinstance(outcome, STORAGE_ERRORS):

@@ -48,12 +48,17 @@ def _keep_freed_memory() -> None:
     batch; the price is up to ``KEEP_FREED_BYTES`` of freed memory held by the worker. Not
     glibc (musl, macOS): nothing to tune.
     """
+    set_allocator_thresholds(mmap=MMAP_THRESHOLD_BYTES, trim=KEEP_FREED_BYTES)
+
+
+def set_allocator_thresholds(*, mmap: int, trim: int) -> None:
+    """glibc's ``mallopt`` for its mmap and trim thresholds, fixed (no longer adapted by glibc)."""
     try:
         mallopt = ctypes.CDLL("libc.so.6").mallopt
     except (OSError, AttributeError):
         return
-    mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
-    mallopt(_M_TRIM_THRESHOLD, KEEP_FREED_BYTES)
+    mallopt(_M_MMAP_THRESHOLD, mmap)
+    mallopt(_M_TRIM_THRESHOLD, trim)
 
 
 def _prepare_process() -> None:

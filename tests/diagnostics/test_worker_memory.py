@@ -29,10 +29,7 @@ from diagnostics.ml.model import LoadedModel, ModelMetadata, build_model
 if sys.argv[1] == "keep":
     model_cache._keep_freed_memory()
 else:  # glibc's defaults, pinned (see the test's docstring)
-    import ctypes
-    mallopt = ctypes.CDLL("libc.so.6").mallopt
-    mallopt(model_cache._M_MMAP_THRESHOLD, 128 * 1024)
-    mallopt(model_cache._M_TRIM_THRESHOLD, 128 * 1024)
+    model_cache.set_allocator_thresholds(mmap=128 * 1024, trim=128 * 1024)
 metadata = ModelMetadata.from_dict(json.loads(sys.argv[2]))
 model = LoadedModel(build_model(metadata.labels, metadata.features, metadata.clip_seconds), metadata)
 rng = np.random.default_rng(0)
