@@ -23,8 +23,8 @@ It prints, on 5-second 16 kHz clips:
 (w) the same kind of clips (``--clips``) through a real inference worker process: every message
     in the broker at once, the time from the first claim to the last result against the model
     alone in this process just before and after (the worker idle). Unlike (a) it counts the whole
-    task, including the messages of batch mates that find their diagnostic already taken; with
-    ``--one-message-per-batch`` there are none (what the worker could do without them).
+    task: the broker's messages (one a batch: ``diagnostics.inference_queue``), the claim, the
+    worker's own handling.
 (b) milliseconds per clip, features included (``LoadedModel.predict``: waveform in, labelled
     prediction out), at batch 1 and 16: median and p95 over ``--calls`` calls (default 300) of a
     model loaded and warmed once. Target: p95 under 12 ms at batch 1 on two CPU cores.
@@ -230,22 +230,17 @@ def throughput_ratio(model, user, patient, wavs, clips, rounds: int, batch: int 
         )
 
 
-def worker_throughput(
-    env: dict, model, user, patient, wavs, clips, batch: int = 16, *, one_per_batch=False
-) -> None:
+def worker_throughput(env: dict, model, user, patient, wavs, clips, batch: int = 16) -> None:
     """The same kind of clips through a real inference worker process: the whole task, from the
-    broker message to the recorded result, batch mates' messages (which find their diagnostic
-    already taken) included.
+    broker message to the recorded result.
 
     The worker is warmed with one upload; then every upload is committed in one transaction, so
-    all their messages reach the broker together and the worker meets a full queue. Its
-    throughput runs from the first claim to the last result (the diagnostics' own timestamps);
-    the model alone is measured in this process just before and just after, the worker idle.
-
-    ``one_per_batch`` measures what the worker could do if uploads did not each send a message:
-    the uploads send none, and this sends one for every ``INFERENCE_BATCH_SIZE``-th diagnostic
-    (each claims itself and the oldest waiting after it), an upper bound for that change.
+    the worker meets a full queue at once. Its throughput runs from the first claim to the last
+    result (the diagnostics' own timestamps); the model alone is measured in this process just
+    before and just after, the worker idle.
     """
+    import redis
+    from django.conf import settings
     from django.db import transaction
     from django.db.models import Max, Min
 
@@ -253,25 +248,14 @@ def worker_throughput(
     from diagnostics.models import Diagnostic, DiagnosticStatus
 
     prepared = fit_clips(clips, model.clip_samples)
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()  # messages part (a)'s claims passed on
     worker, log = start_worker(env)
     try:
         (warm,) = submit_all(user, patient, [clip(30_000)], keep_messages=True)
         wait_until_finished([warm], timeout=120)
         before = len(prepared) / raw_seconds(model, prepared, batch)
-        if one_per_batch:
-            from unittest import mock
-
-            from django.conf import settings
-
-            from diagnostics.tasks import run_diagnostic
-
-            with mock.patch.object(run_diagnostic, "delay_on_commit"):  # uploads send nothing
-                ids = submit_all(user, patient, wavs, keep_messages=True)
-            for pk in ids[:: settings.INFERENCE_BATCH_SIZE]:
-                run_diagnostic.delay(pk)
-        else:
-            with transaction.atomic():  # every message sent at the commit
-                ids = submit_all(user, patient, wavs, keep_messages=True)
+        with transaction.atomic():  # all committed at once: a full queue
+            ids = submit_all(user, patient, wavs, keep_messages=True)
         wait_until_finished(ids, timeout=600)
         after = len(prepared) / raw_seconds(model, prepared, batch)
     finally:
@@ -283,7 +267,7 @@ def worker_throughput(
     through_worker = len(ids) / seconds
     alone = (before + after) / 2
     print(
-        f"(w) through a worker process{', one message a batch' if one_per_batch else ''}: "
+        "(w) through a worker process: "
         f"{len(ids)} clips in {seconds:.2f} s = "
         f"{through_worker:6.1f} clips/s ({succeeded} succeeded); model alone {before:6.1f} before,"
         f" {after:6.1f} after; ratio {through_worker / alone:.2f}  (log: {log})"
@@ -470,10 +454,6 @@ def main() -> None:
     parser.add_argument("--rates", type=float, nargs="+", default=[5, 10])
     parser.add_argument("--server-workers", type=int, default=2, help="uvicorn processes in (c)")
     parser.add_argument("--parts", default="abwc", help="which parts to run, e.g. 'ab'")
-    parser.add_argument(
-        "--one-message-per-batch", action="store_true",
-        help="(w): uploads send no message; one per batch is sent instead (an upper bound)",
-    )  # fmt: skip
     args = parser.parse_args()
     require_services()
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
@@ -508,7 +488,7 @@ def main() -> None:
         worker_wavs = [clip(40_000 + i) for i in range(args.clips)]
         worker_throughput(
             {**env, "LOG_LEVEL": "INFO"}, model, user, patients[-1], worker_wavs,
-            [decoded(wav) for wav in worker_wavs], one_per_batch=args.one_message_per_batch,
+            [decoded(wav) for wav in worker_wavs],
         )  # fmt: skip
     if "c" in args.parts:
         end_to_end(

@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from diagnostics import live, recommender_hooks, registry
+from diagnostics import inference_queue, live, recommender_hooks, registry
 from diagnostics.failures import FAILURE_MESSAGES
 from diagnostics.metrics import (
     BATCH_SIZE,
@@ -51,34 +51,51 @@ class Loaded:
 
 
 def run_diagnostic(*, diagnostic_id: int, task_id: str) -> None:
+    inference_queue.taken()
     claimed = claim(diagnostic_id=diagnostic_id, task_id=task_id)
     if claimed:
         analyse(claimed)
 
 
 def claim(*, diagnostic_id: int, task_id: str) -> list[Diagnostic]:
-    """Mark this diagnostic (and, on a first delivery, a batch of others) as running."""
+    """Mark this diagnostic (and, on a first delivery, a batch of others) as running.
+
+    Then, whatever it found, the first attempts still waiting get their next message
+    (``inference_queue.pass_on``) before the batch is analysed, so an idle worker takes them
+    meanwhile: one message a batch, not one an upload.
+    """
+    claimed, oldest_waiting = _claim(diagnostic_id, task_id)
+    inference_queue.pass_on(oldest_waiting)
+    claimed.sort(key=lambda d: (d.queued_at, d.pk))  # the longest waiting go through first
+    for diagnostic in claimed:
+        QUEUE_WAIT_SECONDS.observe((diagnostic.started_at - diagnostic.queued_at).total_seconds())
+    return claimed  # "running" is published once the model has started on them (_analyse_with)
+
+
+def _claim(diagnostic_id: int, task_id: str) -> tuple[list[Diagnostic], object]:
+    """(the diagnostics claimed, the oldest first attempt left waiting: an id, None, or
+    ``inference_queue.LOOK`` when this claim did not find out)."""
     claimable = Diagnostic.objects.filter(pk=diagnostic_id).filter(
         Q(status=DiagnosticStatus.QUEUED) | Q(status=DiagnosticStatus.RUNNING, task_id=task_id)
     )
-    # Under load most messages belong to diagnostics an earlier task took into its batch: one
-    # query, without a transaction, tells them to stop.
-    if not claimable.exists():
-        return []  # finished, failed, or someone else's: nothing to do
     with transaction.atomic():
         # Rows are read whole with what the analysis needs, and only the diagnostics locked.
         mine = claimable.select_for_update(of=("self",)).select_related(*CLAIM_RELATED).first()
         if mine is None:
-            return []  # taken meanwhile
+            return [], inference_queue.LOOK  # finished, failed, or someone else's
         redelivery = mine.status == DiagnosticStatus.RUNNING
         if redelivery:
             _requeue_batch_mates(mine, task_id)
         if mine.attempts >= settings.INFERENCE_MAX_ATTEMPTS:
             _fail(mine, "too_many_attempts")
-            return []
-        claimed = [mine]
+            return [], inference_queue.LOOK
+        claimed, oldest_waiting = [mine], inference_queue.LOOK
         if not redelivery and mine.attempts == 0:
-            claimed += _waiting_batch(exclude=mine.pk)
+            # One row more than the batch takes: the oldest left waiting, for the next message.
+            size = max(1, settings.INFERENCE_BATCH_SIZE)
+            waiting = _waiting_first_attempts(exclude=mine.pk, limit=size)
+            oldest_waiting = waiting[-1].pk if len(waiting) == size else None
+            claimed += waiting[: size - 1]
         now = timezone.now()
         Diagnostic.objects.filter(pk__in=[d.pk for d in claimed]).update(
             status=DiagnosticStatus.RUNNING, started_at=now, attempts=F("attempts") + 1,
@@ -89,25 +106,21 @@ def claim(*, diagnostic_id: int, task_id: str) -> list[Diagnostic]:
             DiagnosticStatus.RUNNING, now, task_id, ""
         )  # fmt: skip
         diagnostic.attempts += 1
-    claimed.sort(key=lambda d: (d.queued_at, d.pk))  # the longest waiting go through first
-    for diagnostic in claimed:
-        QUEUE_WAIT_SECONDS.observe((diagnostic.started_at - diagnostic.queued_at).total_seconds())
-    return claimed  # "running" is published once the model has started on them (_analyse_with)
+    return claimed, oldest_waiting
 
 
 CLAIM_RELATED = ("recording", "model_version")
 
 
-def _waiting_batch(*, exclude: int) -> list[Diagnostic]:
-    size = settings.INFERENCE_BATCH_SIZE - 1
-    if size <= 0:
-        return []
+def _waiting_first_attempts(*, exclude: int, limit: int) -> list[Diagnostic]:
+    """Up to ``limit`` waiting first attempts, oldest first, not locked by another claim (which
+    passes the message on for those after it by itself)."""
     waiting = (
         Diagnostic.objects.select_for_update(skip_locked=True, of=("self",))
         .select_related(*CLAIM_RELATED)
         .filter(status=DiagnosticStatus.QUEUED, attempts=0)
         .exclude(pk=exclude)
-        .order_by("queued_at", "id")[:size]
+        .order_by("queued_at", "id")[:limit]
     )
     return list(waiting)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
-from diagnostics import live
+from diagnostics import inference_queue, live
 from diagnostics.models import Diagnostic, DiagnosticStatus
 from media_assets import services as media
 from media_assets.audio import AudioRejected
@@ -146,9 +146,7 @@ def retry_diagnostic(*, diagnostic: Diagnostic, user, request=None) -> Diagnosti
             action="diagnostic.retried", actor=user, obj=diagnostic, patient=diagnostic.patient,
             request=request,
         )  # fmt: skip
-        from diagnostics.tasks import run_diagnostic
-
-        run_diagnostic.delay_on_commit(diagnostic.pk)
+        inference_queue.send_on_commit(diagnostic.pk)
     diagnostic.refresh_from_db()
     transaction.on_commit(lambda: live.publish(diagnostic))
     return diagnostic
@@ -165,12 +163,10 @@ def _first_diagnostic(recording: Recording) -> Diagnostic | None:
 
 
 def _queue_diagnostic(*, recording: Recording, symptoms: dict) -> Diagnostic:
-    from diagnostics.tasks import run_diagnostic
-
     diagnostic = Diagnostic.objects.create(
         recording=recording, patient=recording.patient, symptoms=symptoms, queued_at=timezone.now()
     )
-    run_diagnostic.delay_on_commit(diagnostic.pk)
+    inference_queue.send_on_commit(diagnostic.pk)
     # The response need not wait for Redis: the page reads the same state from the database.
     transaction.on_commit(lambda: live.publish_many([diagnostic], wait=False))
     return diagnostic

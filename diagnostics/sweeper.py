@@ -5,8 +5,10 @@ Two kinds of stuck work:
   and its message did not come back. It returns to the queue, or fails once it has used up its
   attempts.
 - *queued* past ``INFERENCE_STUCK_QUEUED_S`` while the broker holds fewer inference messages than
-  the database holds waiting diagnostics (a Redis restart, a lost publish). The oldest of those are
-  enqueued again. When the queue is merely long, the broker still holds their messages and nothing
+  the waiting work needs (a Redis restart, a lost publish). Waiting first attempts need one message
+  between them (``inference_queue``: each batch passes the next one on); work tried before needs
+  one each. The oldest stuck first attempt, then stuck retries, are enqueued again, as many as are
+  missing. When the queue is merely long, the broker still holds the messages it needs and nothing
   is added: capacity is capped, never overrun. A duplicate message is harmless (claims are
   idempotent).
 """
@@ -18,8 +20,10 @@ from datetime import timedelta
 import redis
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
+from diagnostics import inference_queue
 from diagnostics.failures import FAILURE_MESSAGES
 from diagnostics.metrics import QUEUE_LENGTH
 from diagnostics.models import Diagnostic, DiagnosticStatus
@@ -72,16 +76,23 @@ def sweep(now=None) -> SweepReport:
             run_diagnostic.delay_on_commit(pk)
     report.requeued_running = len(revived)
 
-    waiting = Diagnostic.objects.filter(status=DiagnosticStatus.QUEUED)
-    report.waiting = waiting.count()
+    waiting = Diagnostic.objects.filter(status=DiagnosticStatus.QUEUED).exclude(pk__in=revived)
+    counts = waiting.aggregate(all=Count("pk"), first=Count("pk", filter=Q(attempts=0)))
+    report.waiting = counts["all"] + len(revived)
     QUEUE_LENGTH.set(report.waiting)
-    report.broker_messages = broker_queue_length()
-    missing = report.waiting - report.broker_messages - report.requeued_running
+    report.broker_messages = broker_queue_length()  # the revived ones' messages among them
+    needed = counts["all"] - counts["first"] + min(1, counts["first"])
+    missing = needed - max(0, report.broker_messages - len(revived))
     if missing > 0:
-        old = waiting.filter(
+        stuck = waiting.filter(
             queued_at__lt=now - timedelta(seconds=settings.INFERENCE_STUCK_QUEUED_S)
-        ).exclude(pk__in=revived)
-        for pk in old.order_by("queued_at", "id").values_list("pk", flat=True)[:missing]:
+        ).order_by("queued_at", "id")
+        first = stuck.filter(attempts=0).values_list("pk", flat=True).first()
+        if first is not None:
+            inference_queue.send_marked(first)  # its batches pass the rest on
+            report.requeued_waiting += 1
+        tried = stuck.filter(attempts__gt=0).values_list("pk", flat=True)
+        for pk in tried[: missing - report.requeued_waiting]:
             run_diagnostic.delay(pk)
             report.requeued_waiting += 1
     if report.requeued_running or report.requeued_waiting or report.failed_running:

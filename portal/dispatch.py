@@ -26,7 +26,7 @@ def send_quietly(name: str, *args, wait: bool = True) -> bool:
         process_executor(SENDER).submit(send_quietly, name, *args)
         return True
     try:
-        current_app.send_task(name, args=list(args))
+        current_app.send_task(name, args=args)
     except (OperationalError, OSError):
         logger.warning("task not sent; a periodic job will catch up", extra={"task": name})
         return False

@@ -104,6 +104,15 @@ def results_announced(*workers: LiveProcess, diagnostic: Diagnostic) -> int:
     )
 
 
+def tasks_received(worker: LiveProcess) -> int:
+    """How many inference task messages the worker took from the broker."""
+    return sum(
+        1
+        for line in worker.output().splitlines()
+        if "Task diagnostics.tasks.run_diagnostic[" in line and "] received" in line
+    )
+
+
 def broker_client(url: str | None = None) -> redis.Redis:
     return redis.Redis.from_url(url or settings.REDIS_URL, socket_timeout=10)
 

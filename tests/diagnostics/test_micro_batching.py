@@ -12,6 +12,7 @@ from tests.diagnostics.inference_steps import (
     inference_worker,
     results_announced,
     submit,
+    tasks_received,
     wait_for,
 )
 from tests.factories import PatientFactory
@@ -42,3 +43,5 @@ def test_diagnostics_waiting_when_the_worker_starts_are_analysed_in_capped_batch
     # and 1; the fifth's took the sixth.
     assert [d.timings["batch_size"] for d in diagnostics] == [3, 3, 3, 1, 2, 2]
     assert len({d.started_at for d in diagnostics[:4]}) == 1
+    # One message a batch: the uploads sent one, and the first batch passed the next one on.
+    assert tasks_received(worker) == 2

@@ -17,12 +17,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def batch(clinician, site, production_model, settings, tmp_path, empty_broker):
-    """Three waiting diagnostics; their upload tasks are dropped (no worker here)."""
+    """Three waiting diagnostics; their upload's task message is dropped (no worker here)."""
     settings.MODEL_CACHE_DIR = tmp_path / "model-cache"
     patient = PatientFactory(site=site)
     with transaction.atomic():
         diagnostics = [submit(patient, clinician, seed=160 + i) for i in range(3)]
-    assert len(queued_messages()) == 3
+    assert len(queued_messages()) == 1  # one message for the three: a batch takes them all
     broker_client().delete("inference")
     return diagnostics
 

@@ -22,7 +22,7 @@ def test_sends_not_waited_for_go_out_in_order_and_a_refused_one_is_only_logged(m
     dispatch.flush()
 
     assert queued == [True, True, True]
-    assert sent == [("first", [1]), ("second", [[2, 3]])]
+    assert sent == [("first", (1,)), ("second", ([2, 3],))]
     assert "task not sent; a periodic job will catch up" in caplog.text
 
 

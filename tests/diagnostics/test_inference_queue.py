@@ -1,0 +1,142 @@
+"""First attempts get one waiting message between them, not one each: an upload sends its message
+only when none waits; each task passes the next one on before it analyses; the sweeper sends what a
+lost message leaves waiting, and no more. (The task's steps run in this process; the worker tests
+run them in a real worker.)"""
+
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from diagnostics import inference, inference_queue, sweeper
+from diagnostics.models import Diagnostic, DiagnosticStatus
+from portal import dispatch
+from tests.diagnostics.inference_steps import broker_client, queued_messages, submit
+from tests.factories import PatientFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def message_ids() -> list[int]:
+    """The diagnostics the waiting inference messages are for, once this process sent them all."""
+    dispatch.flush()
+    return [int(m["argsrepr"].strip("(,)")) for m in queued_messages()]
+
+
+def take_message() -> int:
+    """What a worker does with the next message: its diagnostic id, the message gone."""
+    [diagnostic_id] = message_ids()
+    broker_client().delete("inference")
+    return diagnostic_id
+
+
+@pytest.fixture
+def patient(site):
+    return PatientFactory(site=site)
+
+
+@pytest.fixture
+def model_here(production_model, settings, tmp_path):
+    settings.MODEL_CACHE_DIR = tmp_path / "model-cache"
+    return production_model
+
+
+def test_uploads_while_a_message_waits_send_none_of_their_own(clinician, patient, empty_broker):
+    first = submit(patient, clinician, seed=301)
+    others = [submit(patient, clinician, seed=302 + i) for i in range(3)]
+
+    assert message_ids() == [first.pk]
+    assert all(d.status == DiagnosticStatus.QUEUED for d in [first, *others])
+
+
+def test_each_batch_passes_the_next_message_on_before_it_analyses(
+    clinician, patient, empty_broker, model_here, settings, monkeypatch
+):
+    settings.INFERENCE_BATCH_SIZE = 2
+    with transaction.atomic():
+        diagnostics = [submit(patient, clinician, seed=310 + i) for i in range(5)]
+    waiting_during_analysis = []
+    analyse = inference.analyse
+
+    def analyse_and_look(claimed):
+        waiting_during_analysis.append(message_ids())
+        analyse(claimed)
+
+    monkeypatch.setattr(inference, "analyse", analyse_and_look)
+
+    tasks = 0
+    while message_ids():
+        inference.run_diagnostic(diagnostic_id=take_message(), task_id=f"task-{tasks}")
+        tasks += 1
+
+    assert tasks == 3  # 2 + 2 + 1: one message a batch
+    ids = [d.pk for d in diagnostics]
+    # While a batch is analysed, the next batch's message already waits for another worker.
+    assert waiting_during_analysis == [[ids[2]], [ids[4]], []]
+    assert set(Diagnostic.objects.values_list("status", flat=True)) == {DiagnosticStatus.SUCCEEDED}
+    # The chain has ended and cleared its mark: the next upload sends its own message.
+    later = submit(patient, clinician, seed=320)
+    assert message_ids() == [later.pk]
+
+
+def test_an_upload_committed_while_a_message_waits_is_taken_by_that_messages_chain(
+    clinician, patient, empty_broker, model_here, settings
+):
+    settings.INFERENCE_BATCH_SIZE = 1  # the task takes only its own diagnostic
+    first = submit(patient, clinician, seed=330)
+    meanwhile = submit(patient, clinician, seed=331)  # the first one's message still waits
+    assert message_ids() == [first.pk]
+
+    inference.run_diagnostic(diagnostic_id=take_message(), task_id="task-a")
+    assert message_ids() == [meanwhile.pk]  # passed on, not stranded
+    inference.run_diagnostic(diagnostic_id=take_message(), task_id="task-b")
+
+    assert message_ids() == []
+    for diagnostic in (first, meanwhile):
+        diagnostic.refresh_from_db()
+        assert diagnostic.status == DiagnosticStatus.SUCCEEDED and diagnostic.attempts == 1
+
+
+def test_the_sweeper_sends_one_message_for_first_attempts_whose_message_was_lost(
+    clinician, patient, empty_broker
+):
+    with transaction.atomic():
+        diagnostics = [submit(patient, clinician, seed=340 + i) for i in range(3)]
+    broker_client().delete("inference")  # lost; the mark says a message waits, wrongly
+    Diagnostic.objects.update(queued_at=timezone.now() - timedelta(minutes=5))
+
+    report = sweeper.sweep()
+
+    assert (report.waiting, report.broker_messages, report.requeued_waiting) == (3, 0, 1)
+    assert message_ids() == [diagnostics[0].pk]  # the oldest; its batch takes the others
+    # A message waits for them now: another sweep adds none (capacity capped, never overrun).
+    assert sweeper.sweep().requeued_waiting == 0
+    assert message_ids() == [diagnostics[0].pk]
+
+
+def test_the_sweeper_sends_work_tried_before_a_message_each(clinician, patient, empty_broker):
+    with transaction.atomic():
+        first, tried, tried_too = [submit(patient, clinician, seed=350 + i) for i in range(3)]
+    broker_client().delete("inference")
+    Diagnostic.objects.filter(pk__in=[tried.pk, tried_too.pk]).update(attempts=1)
+    Diagnostic.objects.update(queued_at=timezone.now() - timedelta(minutes=5))
+
+    assert sweeper.sweep().requeued_waiting == 3
+    assert sorted(message_ids()) == sorted([first.pk, tried.pk, tried_too.pk])
+    assert sweeper.sweep().requeued_waiting == 0
+
+
+def test_an_upload_is_kept_when_the_broker_cannot_be_reached(
+    clinician, patient, empty_broker, settings
+):
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:9/0"  # nothing listens on the discard port
+    inference_queue._client.cache_clear()
+    try:
+        diagnostic = submit(patient, clinician, seed=360)
+    finally:
+        inference_queue._client.cache_clear()
+
+    diagnostic.refresh_from_db()
+    assert diagnostic.status == DiagnosticStatus.QUEUED  # the sweeper sends it once Redis is back
+    assert message_ids() == []
