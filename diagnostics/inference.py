@@ -53,8 +53,18 @@ class Loaded:
 def run_diagnostic(*, diagnostic_id: int, task_id: str) -> None:
     inference_queue.taken()
     claimed = claim(diagnostic_id=diagnostic_id, task_id=task_id)
-    if claimed:
-        analyse(claimed)
+    # A batch of first attempts goes on to the next one, claimed under the same task while the
+    # model runs this batch's last call, for up to INFERENCE_DRAIN_S: under load the model does
+    # not wait between batches for the claim, nor for the broker and the worker's handing over
+    # of the next message. Work tried before still runs alone (nothing is claimed beside it).
+    until = time.monotonic() + settings.INFERENCE_DRAIN_S
+
+    def next_batch() -> list[Diagnostic]:
+        return claim_next(task_id=task_id) if time.monotonic() < until else []
+
+    while claimed:
+        tried_before = any(d.attempts > 1 for d in claimed)
+        claimed = analyse(claimed, then=None if tried_before else next_batch)
 
 
 def claim(*, diagnostic_id: int, task_id: str) -> list[Diagnostic]:
@@ -64,7 +74,20 @@ def claim(*, diagnostic_id: int, task_id: str) -> list[Diagnostic]:
     (``inference_queue.pass_on``) before the batch is analysed, so an idle worker takes them
     meanwhile: one message a batch, not one an upload.
     """
-    claimed, oldest_waiting = _claim(diagnostic_id, task_id)
+    return _claimed(*_claim(diagnostic_id, task_id))
+
+
+def claim_next(*, task_id: str) -> list[Diagnostic]:
+    """The next batch of waiting first attempts, for a task that has one in the model."""
+    size = max(1, settings.INFERENCE_BATCH_SIZE)
+    with transaction.atomic():
+        waiting = _waiting_first_attempts(limit=size + 1)
+        claimed = waiting[:size]
+        _mark_running(claimed, task_id)
+    return _claimed(claimed, waiting[size].pk if len(waiting) > size else None)
+
+
+def _claimed(claimed: list[Diagnostic], oldest_waiting) -> list[Diagnostic]:
     inference_queue.pass_on(oldest_waiting)
     claimed.sort(key=lambda d: (d.queued_at, d.pk))  # the longest waiting go through first
     for diagnostic in claimed:
@@ -82,10 +105,13 @@ def _claim(diagnostic_id: int, task_id: str) -> tuple[list[Diagnostic], object]:
         # Rows are read whole with what the analysis needs, and only the diagnostics locked.
         mine = claimable.select_for_update(of=("self",)).select_related(*CLAIM_RELATED).first()
         if mine is None:
-            return [], inference_queue.LOOK  # finished, failed, or someone else's
+            # Finished, failed, or someone else's. A redelivered task whose worker died in a
+            # later batch than its own diagnostic's sends that batch back to the queue.
+            _requeue_batch_mates(task_id)
+            return [], inference_queue.LOOK
         redelivery = mine.status == DiagnosticStatus.RUNNING
         if redelivery:
-            _requeue_batch_mates(mine, task_id)
+            _requeue_batch_mates(task_id, keep=mine)
         if mine.attempts >= settings.INFERENCE_MAX_ATTEMPTS:
             _fail(mine, "too_many_attempts")
             return [], inference_queue.LOOK
@@ -96,51 +122,58 @@ def _claim(diagnostic_id: int, task_id: str) -> tuple[list[Diagnostic], object]:
             waiting = _waiting_first_attempts(exclude=mine.pk, limit=size)
             oldest_waiting = waiting[-1].pk if len(waiting) == size else None
             claimed += waiting[: size - 1]
-        now = timezone.now()
-        Diagnostic.objects.filter(pk__in=[d.pk for d in claimed]).update(
-            status=DiagnosticStatus.RUNNING, started_at=now, attempts=F("attempts") + 1,
-            task_id=task_id, error="",
-        )  # fmt: skip
+        _mark_running(claimed, task_id)
+    return claimed, oldest_waiting
+
+
+def _mark_running(claimed: list[Diagnostic], task_id: str) -> None:
+    """One UPDATE for the batch (in the claim's transaction), mirrored on the objects."""
+    now = timezone.now()
+    Diagnostic.objects.filter(pk__in=[d.pk for d in claimed]).update(
+        status=DiagnosticStatus.RUNNING, started_at=now, attempts=F("attempts") + 1,
+        task_id=task_id, error="",
+    )  # fmt: skip
     for diagnostic in claimed:  # as the UPDATE left them, without reading them back
         diagnostic.status, diagnostic.started_at, diagnostic.task_id, diagnostic.error = (
             DiagnosticStatus.RUNNING, now, task_id, ""
         )  # fmt: skip
         diagnostic.attempts += 1
-    return claimed, oldest_waiting
 
 
 CLAIM_RELATED = ("recording", "model_version")
 
 
-def _waiting_first_attempts(*, exclude: int, limit: int) -> list[Diagnostic]:
+def _waiting_first_attempts(*, limit: int, exclude: int | None = None) -> list[Diagnostic]:
     """Up to ``limit`` waiting first attempts, oldest first, not locked by another claim (which
     passes the message on for those after it by itself)."""
     waiting = (
         Diagnostic.objects.select_for_update(skip_locked=True, of=("self",))
         .select_related(*CLAIM_RELATED)
         .filter(status=DiagnosticStatus.QUEUED, attempts=0)
-        .exclude(pk=exclude)
-        .order_by("queued_at", "id")[:limit]
     )
-    return list(waiting)
+    if exclude is not None:
+        waiting = waiting.exclude(pk=exclude)
+    return list(waiting.order_by("queued_at", "id")[:limit])
 
 
-def _requeue_batch_mates(mine: Diagnostic, task_id: str) -> None:
-    """After a crash, the rest of the dead batch goes back to the queue, one task each."""
+def _requeue_batch_mates(task_id: str, *, keep: Diagnostic | None = None) -> None:
+    """After a crash, the rest of the dead task's work goes back to the queue, a message each."""
     from diagnostics.tasks import run_diagnostic as task
 
-    mates = list(
-        Diagnostic.objects.filter(status=DiagnosticStatus.RUNNING, task_id=task_id)
-        .exclude(pk=mine.pk)
-        .values_list("pk", flat=True)
-    )
+    running = Diagnostic.objects.filter(status=DiagnosticStatus.RUNNING, task_id=task_id)
+    if keep is not None:
+        running = running.exclude(pk=keep.pk)
+    mates = list(running.values_list("pk", flat=True))
     if mates:
         Diagnostic.objects.filter(pk__in=mates).update(status=DiagnosticStatus.QUEUED, task_id="")
         for pk in mates:
             task.delay_on_commit(pk)
 
 
-def analyse(diagnostics: list[Diagnostic]) -> None:
+def analyse(diagnostics: list[Diagnostic], *, then=None) -> list[Diagnostic]:
+    """Run a claimed batch through the model and record the results. ``then``, if given, is
+    called while the model runs the batch's last call; what it returns is returned (the next
+    batch), or [] when the batch could not run."""
     # The first model call's audio is read while the registry says which models serve: one
     # waits on storage and the decoder, the other on the database.
     first = diagnostics[: max(1, settings.INFERENCE_MODEL_BATCH)]
@@ -151,15 +184,22 @@ def analyse(diagnostics: list[Diagnostic]) -> None:
     for diagnostic in diagnostics:
         version = registry.version_for(diagnostic.pk, production=production, canary=canary)
         groups.setdefault(version, []).append(diagnostic)
-    for version, members in groups.items():
+    following: list[Diagnostic] = []
+    for index, (version, members) in enumerate(groups.items()):
         if version is None:
             for diagnostic in members:
                 _fail(diagnostic, "no_model")
             continue
-        _analyse_with(version, members, early=early if members[: len(first)] == first else None)
+        following = _analyse_with(
+            version, members, early=early if members[: len(first)] == first else None,
+            then=then if index == len(groups) - 1 else None,
+        )  # fmt: skip
+    return following
 
 
-def _analyse_with(version: ModelVersion, diagnostics: list[Diagnostic], *, early=None) -> None:
+def _analyse_with(
+    version: ModelVersion, diagnostics: list[Diagnostic], *, early=None, then=None
+) -> list[Diagnostic]:
     try:
         model = get_model(version)
     except ArtifactError as exc:
@@ -168,7 +208,7 @@ def _analyse_with(version: ModelVersion, diagnostics: list[Diagnostic], *, early
         )
         for diagnostic in diagnostics:
             _fail(diagnostic, "model_unavailable")
-        return
+        return []
     # The claimed batch goes through the model in calls of INFERENCE_MODEL_BATCH on the model
     # thread, which does nothing but run the model; meanwhile this thread loads the next call's
     # audio and records the last call's results, so the model does not wait for storage or the
@@ -177,6 +217,7 @@ def _analyse_with(version: ModelVersion, diagnostics: list[Diagnostic], *, early
     calls = [diagnostics[i : i + size] for i in range(0, len(diagnostics), size)]
     loaded = _load_batch(calls[0], fetched=early)
     finished: list[Diagnostic] = []
+    following: list[Diagnostic] = []
     for index in range(len(calls)):
         running, in_model = _start_call(model, version, loaded), loaded
         if index == 0:
@@ -188,9 +229,12 @@ def _analyse_with(version: ModelVersion, diagnostics: list[Diagnostic], *, early
         loaded = _load_batch(calls[index + 1]) if index + 1 < len(calls) else []
         if finished:
             _record_results(finished)
+        if index + 1 == len(calls) and then is not None:
+            following = then()  # the next batch, claimed while the model runs the last call
         finished = _results(model, version, in_model, *running.result()) if running else []
     if finished:
         _record_results(finished)
+    return following
 
 
 def _start_call(model, version: ModelVersion, loaded: list[Loaded]):

@@ -253,6 +253,9 @@ INFERENCE_BATCH_SIZE = env.int("INFERENCE_BATCH_SIZE", default=16)
 # A claimed batch runs through the model in calls of this many, the next call's audio loaded and
 # the last call's results recorded while the model works (diagnostics.inference).
 INFERENCE_MODEL_BATCH = env.int("INFERENCE_MODEL_BATCH", default=8)
+# A task that has analysed a batch of first attempts goes on with the next waiting batch, claimed
+# while the model runs the last call, for up to this long (well under the task's time limit).
+INFERENCE_DRAIN_S = env.float("INFERENCE_DRAIN_S", default=5.0)
 INFERENCE_MAX_ATTEMPTS = env.int("INFERENCE_MAX_ATTEMPTS", default=3)
 # Below this confidence a result is shown as "inconclusive: please re-record or review".
 INFERENCE_CONFIDENCE_THRESHOLD = env.float("INFERENCE_CONFIDENCE_THRESHOLD", default=0.6)

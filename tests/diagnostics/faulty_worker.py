@@ -40,14 +40,14 @@ def _inject_faults(**_):
     if getattr(analyse, "faulty", False):
         return
 
-    def faulty_analyse(diagnostics):
+    def faulty_analyse(diagnostics, **kwargs):
         for diagnostic in diagnostics:
             name = diagnostic.recording.original_name
             if "poison-" in name:
                 os.kill(os.getpid(), signal.SIGKILL)
             if "hold-" in name and diagnostic.attempts == 1:
                 _hold(diagnostic.pk)
-        return analyse(diagnostics)
+        return analyse(diagnostics, **kwargs)
 
     faulty_analyse.faulty = True
     inference.analyse = faulty_analyse

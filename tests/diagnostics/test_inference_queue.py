@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from diagnostics import inference, inference_queue, sweeper
-from diagnostics.models import Diagnostic, DiagnosticStatus
+from diagnostics.models import Diagnostic, DiagnosticStatus, Label
 from portal import dispatch
 from tests.diagnostics.inference_steps import broker_client, queued_messages, submit
 from tests.factories import PatientFactory
@@ -54,14 +54,15 @@ def test_each_batch_passes_the_next_message_on_before_it_analyses(
     clinician, patient, empty_broker, model_here, settings, monkeypatch
 ):
     settings.INFERENCE_BATCH_SIZE = 2
+    settings.INFERENCE_DRAIN_S = 0  # each task stops after its own batch
     with transaction.atomic():
         diagnostics = [submit(patient, clinician, seed=310 + i) for i in range(5)]
     waiting_during_analysis = []
     analyse = inference.analyse
 
-    def analyse_and_look(claimed):
+    def analyse_and_look(claimed, **kwargs):
         waiting_during_analysis.append(message_ids())
-        analyse(claimed)
+        return analyse(claimed, **kwargs)
 
     monkeypatch.setattr(inference, "analyse", analyse_and_look)
 
@@ -84,6 +85,7 @@ def test_an_upload_committed_while_a_message_waits_is_taken_by_that_messages_cha
     clinician, patient, empty_broker, model_here, settings
 ):
     settings.INFERENCE_BATCH_SIZE = 1  # the task takes only its own diagnostic
+    settings.INFERENCE_DRAIN_S = 0
     first = submit(patient, clinician, seed=330)
     meanwhile = submit(patient, clinician, seed=331)  # the first one's message still waits
     assert message_ids() == [first.pk]
@@ -96,6 +98,61 @@ def test_an_upload_committed_while_a_message_waits_is_taken_by_that_messages_cha
     for diagnostic in (first, meanwhile):
         diagnostic.refresh_from_db()
         assert diagnostic.status == DiagnosticStatus.SUCCEEDED and diagnostic.attempts == 1
+
+
+def test_a_task_goes_on_with_the_next_batch_claimed_while_the_model_runs_the_last_call(
+    clinician, patient, empty_broker, model_here, settings, monkeypatch
+):
+    settings.INFERENCE_BATCH_SIZE = 2
+    with transaction.atomic():
+        diagnostics = [submit(patient, clinician, seed=370 + i) for i in range(5)]
+    claimed_while = []
+    claim_next = inference.claim_next
+
+    def claim_next_and_look(**kwargs):
+        claimed_while.append(len(running_calls))
+        return claim_next(**kwargs)
+
+    running_calls = []
+    start_call = inference._start_call
+    monkeypatch.setattr(
+        inference, "_start_call", lambda *a: running_calls.append(1) or start_call(*a)
+    )
+    monkeypatch.setattr(inference, "claim_next", claim_next_and_look)
+
+    inference.run_diagnostic(diagnostic_id=take_message(), task_id="task-1")
+
+    for diagnostic in diagnostics:
+        diagnostic.refresh_from_db()
+        assert diagnostic.status == DiagnosticStatus.SUCCEEDED and diagnostic.task_id == "task-1"
+    assert [d.timings["batch_size"] for d in diagnostics] == [2, 2, 2, 2, 1]
+    # Each next batch was claimed once its predecessor's (last) call had gone to the model.
+    assert claimed_while == [1, 2, 3]
+    # The message the first claim passed on finds its batch done; it looks, and sends none.
+    [passed_on] = message_ids()
+    inference.run_diagnostic(diagnostic_id=take_message(), task_id="task-2")
+    assert passed_on == diagnostics[2].pk and message_ids() == []
+
+
+def test_a_redelivered_task_sends_back_the_batch_it_died_in_after_its_own_was_done(
+    clinician, patient, empty_broker
+):
+    with transaction.atomic():
+        own, *later = [submit(patient, clinician, seed=380 + i) for i in range(3)]
+    broker_client().delete("inference")
+    Diagnostic.objects.filter(pk=own.pk).update(
+        status=DiagnosticStatus.SUCCEEDED, label=Label.HEALTHY, attempts=1
+    )
+    Diagnostic.objects.filter(pk__in=[d.pk for d in later]).update(
+        status=DiagnosticStatus.RUNNING, task_id="dead-task", attempts=1
+    )
+
+    assert inference.claim(diagnostic_id=own.pk, task_id="dead-task") == []
+
+    assert sorted(message_ids()) == sorted(d.pk for d in later)  # a message each: run alone
+    for diagnostic in later:
+        diagnostic.refresh_from_db()
+        assert (diagnostic.status, diagnostic.task_id) == (DiagnosticStatus.QUEUED, "")
 
 
 def test_the_sweeper_sends_one_message_for_first_attempts_whose_message_was_lost(

@@ -1,6 +1,7 @@
 """Under load a worker analyses waiting diagnostics together, up to INFERENCE_BATCH_SIZE at a time,
 through the model in calls of INFERENCE_MODEL_BATCH (the next call's audio loaded and the last
-call's results recorded while the model works), and each of them still gets exactly one result."""
+call's results recorded while the model works), one batch after another in the same task, and each
+of them still gets exactly one result."""
 
 import pytest
 from django.db import transaction
@@ -39,9 +40,10 @@ def test_diagnostics_waiting_when_the_worker_starts_are_analysed_in_capped_batch
         diagnostic.refresh_from_db()
         assert diagnostic.status == DiagnosticStatus.SUCCEEDED and diagnostic.attempts == 1
         assert results_announced(worker, diagnostic=diagnostic) == 1
-    # The first task took the three oldest others with it, and ran them through the model as 3
-    # and 1; the fifth's took the sixth.
+    # The first task took the three oldest others with it and ran them through the model as 3
+    # and 1; while the 1 ran, it claimed the fifth and sixth and went on with them.
     assert [d.timings["batch_size"] for d in diagnostics] == [3, 3, 3, 1, 2, 2]
     assert len({d.started_at for d in diagnostics[:4]}) == 1
-    # One message a batch: the uploads sent one, and the first batch passed the next one on.
+    assert len({d.task_id for d in diagnostics}) == 1
+    # One message for the uploads; the one the first claim passed on found its batch taken.
     assert tasks_received(worker) == 2

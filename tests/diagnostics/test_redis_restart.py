@@ -54,7 +54,10 @@ def test_after_redis_loses_its_queue_the_sweeper_brings_every_diagnostic_to_one_
 ):
     port = free_port()
     redis_url = f"redis://127.0.0.1:{port}/0"
-    env = {**worker_env, "REDIS_URL": redis_url, "INFERENCE_STUCK_QUEUED_S": "0"}
+    # The busy task does not go on to the waiting ones by itself (INFERENCE_DRAIN_S), so that
+    # only the broker's messages can bring them to the worker.
+    env = {**worker_env, "REDIS_URL": redis_url, "INFERENCE_STUCK_QUEUED_S": "0",
+           "INFERENCE_DRAIN_S": "0"}  # fmt: skip
     patient = PatientFactory(site=site)
     processes = [start_redis(port, tmp_path, "redis-before")]
     try:
