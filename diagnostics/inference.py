@@ -52,19 +52,25 @@ class Loaded:
 
 def run_diagnostic(*, diagnostic_id: int, task_id: str) -> None:
     inference_queue.taken()
-    claimed = claim(diagnostic_id=diagnostic_id, task_id=task_id)
-    # A batch of first attempts goes on to the next one, claimed under the same task while the
-    # model runs this batch's last call, for up to INFERENCE_DRAIN_S: under load the model does
-    # not wait between batches for the claim, nor for the broker and the worker's handing over
-    # of the next message. Work tried before still runs alone (nothing is claimed beside it).
+    claimed, more_waiting = _claimed(*_claim(diagnostic_id, task_id))
+    # When first attempts are still waiting after its batch, a task goes on to the next batch,
+    # claimed under its own id while the model runs this batch's last call, for up to
+    # INFERENCE_DRAIN_S: under load the model does not wait between batches for the claim, nor
+    # for the broker and the worker's handing over of the next message. With nothing waiting,
+    # a lone diagnostic's result is not held up by a claim that would find nothing. Work tried
+    # before still runs alone (nothing is claimed beside it).
     until = time.monotonic() + settings.INFERENCE_DRAIN_S
 
     def next_batch() -> list[Diagnostic]:
-        return claim_next(task_id=task_id) if time.monotonic() < until else []
+        nonlocal more_waiting
+        if time.monotonic() >= until:
+            return []
+        batch, more_waiting = _claimed(*_claim_next(task_id))
+        return batch
 
     while claimed:
-        tried_before = any(d.attempts > 1 for d in claimed)
-        claimed = analyse(claimed, then=None if tried_before else next_batch)
+        goes_on = more_waiting and not any(d.attempts > 1 for d in claimed)
+        claimed = analyse(claimed, then=next_batch if goes_on else None)
 
 
 def claim(*, diagnostic_id: int, task_id: str) -> list[Diagnostic]:
@@ -74,25 +80,28 @@ def claim(*, diagnostic_id: int, task_id: str) -> list[Diagnostic]:
     (``inference_queue.pass_on``) before the batch is analysed, so an idle worker takes them
     meanwhile: one message a batch, not one an upload.
     """
-    return _claimed(*_claim(diagnostic_id, task_id))
+    return _claimed(*_claim(diagnostic_id, task_id))[0]
 
 
-def claim_next(*, task_id: str) -> list[Diagnostic]:
+def _claim_next(task_id: str) -> tuple[list[Diagnostic], int | None]:
     """The next batch of waiting first attempts, for a task that has one in the model."""
     size = max(1, settings.INFERENCE_BATCH_SIZE)
     with transaction.atomic():
         waiting = _waiting_first_attempts(limit=size + 1)
         claimed = waiting[:size]
         _mark_running(claimed, task_id)
-    return _claimed(claimed, waiting[size].pk if len(waiting) > size else None)
+    return claimed, waiting[size].pk if len(waiting) > size else None
 
 
-def _claimed(claimed: list[Diagnostic], oldest_waiting) -> list[Diagnostic]:
+def _claimed(claimed: list[Diagnostic], oldest_waiting) -> tuple[list[Diagnostic], bool]:
+    """The claimed batch in the order it is analysed, and whether first attempts still wait
+    (for which the next message has been passed on)."""
     inference_queue.pass_on(oldest_waiting)
     claimed.sort(key=lambda d: (d.queued_at, d.pk))  # the longest waiting go through first
     for diagnostic in claimed:
         QUEUE_WAIT_SECONDS.observe((diagnostic.started_at - diagnostic.queued_at).total_seconds())
-    return claimed  # "running" is published once the model has started on them (_analyse_with)
+    # "running" is published once the model has started on them (_analyse_with)
+    return claimed, oldest_waiting not in (None, inference_queue.LOOK)
 
 
 def _claim(diagnostic_id: int, task_id: str) -> tuple[list[Diagnostic], object]:

@@ -107,18 +107,18 @@ def test_a_task_goes_on_with_the_next_batch_claimed_while_the_model_runs_the_las
     with transaction.atomic():
         diagnostics = [submit(patient, clinician, seed=370 + i) for i in range(5)]
     claimed_while = []
-    claim_next = inference.claim_next
+    claim_next = inference._claim_next
 
-    def claim_next_and_look(**kwargs):
+    def claim_next_and_look(task_id):
         claimed_while.append(len(running_calls))
-        return claim_next(**kwargs)
+        return claim_next(task_id)
 
     running_calls = []
     start_call = inference._start_call
     monkeypatch.setattr(
         inference, "_start_call", lambda *a: running_calls.append(1) or start_call(*a)
     )
-    monkeypatch.setattr(inference, "claim_next", claim_next_and_look)
+    monkeypatch.setattr(inference, "_claim_next", claim_next_and_look)
 
     inference.run_diagnostic(diagnostic_id=take_message(), task_id="task-1")
 
@@ -126,8 +126,9 @@ def test_a_task_goes_on_with_the_next_batch_claimed_while_the_model_runs_the_las
         diagnostic.refresh_from_db()
         assert diagnostic.status == DiagnosticStatus.SUCCEEDED and diagnostic.task_id == "task-1"
     assert [d.timings["batch_size"] for d in diagnostics] == [2, 2, 2, 2, 1]
-    # Each next batch was claimed once its predecessor's (last) call had gone to the model.
-    assert claimed_while == [1, 2, 3]
+    # Each next batch was claimed once its predecessor's (last) call had gone to the model, and
+    # the last one, which left none waiting, was not followed by a claim.
+    assert claimed_while == [1, 2]
     # The message the first claim passed on finds its batch done; it looks, and sends none.
     [passed_on] = message_ids()
     inference.run_diagnostic(diagnostic_id=take_message(), task_id="task-2")
