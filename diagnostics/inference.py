@@ -111,8 +111,8 @@ def _claim(diagnostic_id: int, task_id: str) -> tuple[list[Diagnostic], object]:
         Q(status=DiagnosticStatus.QUEUED) | Q(status=DiagnosticStatus.RUNNING, task_id=task_id)
     )
     with transaction.atomic():
-        # Rows are read whole with what the analysis needs, and only the diagnostics locked.
-        mine = claimable.select_for_update(of=("self",)).select_related(*CLAIM_RELATED).first()
+        # Rows are read with what the analysis needs, and only the diagnostics locked.
+        mine = _for_analysis(claimable.select_for_update(of=("self",))).first()
         if mine is None:
             # Finished, failed, or someone else's. A redelivered task whose worker died in a
             # later batch than its own diagnostic's sends that batch back to the queue.
@@ -149,16 +149,26 @@ def _mark_running(claimed: list[Diagnostic], task_id: str) -> None:
         diagnostic.attempts += 1
 
 
-CLAIM_RELATED = ("recording", "model_version")
+# What the analysis and its live messages read of a claimed row. The rest (symptoms, review, the
+# recording's metadata) stays in the database: the claim is the worker's busiest query, and Django
+# compiles and hydrates every column it selects. A queued diagnostic has no model version yet.
+CLAIM_FIELDS = (
+    "recording", "recording__storage_key", "patient", "status", "label", "confidence",
+    "model_version", "task_id", "queued_at", "started_at", "finished_at", "attempts", "error",
+)  # fmt: skip
+
+
+def _for_analysis(diagnostics):
+    return diagnostics.select_related("recording").only(*CLAIM_FIELDS)
 
 
 def _waiting_first_attempts(*, limit: int, exclude: int | None = None) -> list[Diagnostic]:
     """Up to ``limit`` waiting first attempts, oldest first, not locked by another claim (which
     passes the message on for those after it by itself)."""
-    waiting = (
-        Diagnostic.objects.select_for_update(skip_locked=True, of=("self",))
-        .select_related(*CLAIM_RELATED)
-        .filter(status=DiagnosticStatus.QUEUED, attempts=0)
+    waiting = _for_analysis(
+        Diagnostic.objects.select_for_update(skip_locked=True, of=("self",)).filter(
+            status=DiagnosticStatus.QUEUED, attempts=0
+        )
     )
     if exclude is not None:
         waiting = waiting.exclude(pk=exclude)
