@@ -7,7 +7,9 @@ diagnostic whose analysis keeps killing its worker fails after ``INFERENCE_MAX_A
 cycling forever. A diagnostic's first attempt also takes up to ``INFERENCE_BATCH_SIZE - 1`` other
 waiting first attempts so the model runs on a batch under load; anything tried before (a redelivery,
 or a survivor of a batch that died) runs alone, so one poisonous recording takes any given
-diagnostic down with it at most once.
+diagnostic down with it at most once. While first attempts keep waiting, a task goes on from batch
+to batch (``INFERENCE_DRAIN_S``), and each claim passes the broker's next message on
+(``inference_queue``) so that another worker can take the batch after.
 """
 
 import logging
