@@ -98,17 +98,23 @@ def _claim_next(task_id: str) -> tuple[list[Diagnostic], int | None]:
 def _claimed(claimed: list[Diagnostic], oldest_waiting) -> tuple[list[Diagnostic], bool]:
     """The claimed batch in the order it is analysed, and whether first attempts still wait
     (for which the next message has been passed on)."""
+    found_out = oldest_waiting is not NOT_LOOKED
+    if not found_out:
+        oldest_waiting = _first_attempts_waiting().values_list("pk", flat=True).first()
     inference_queue.pass_on(oldest_waiting)
     claimed.sort(key=lambda d: (d.queued_at, d.pk))  # the longest waiting go through first
     for diagnostic in claimed:
         QUEUE_WAIT_SECONDS.observe((diagnostic.started_at - diagnostic.queued_at).total_seconds())
     # "running" is published once the model has started on them (_analyse_with)
-    return claimed, oldest_waiting not in (None, inference_queue.LOOK)
+    return claimed, found_out and oldest_waiting is not None
+
+
+NOT_LOOKED = object()  # a claim that did not find out which first attempt waits longest
 
 
 def _claim(diagnostic_id: int, task_id: str) -> tuple[list[Diagnostic], object]:
     """(the diagnostics claimed, the oldest first attempt left waiting: an id, None, or
-    ``inference_queue.LOOK`` when this claim did not find out)."""
+    ``NOT_LOOKED`` when this claim did not find out)."""
     claimable = Diagnostic.objects.filter(pk=diagnostic_id).filter(
         Q(status=DiagnosticStatus.QUEUED) | Q(status=DiagnosticStatus.RUNNING, task_id=task_id)
     )
@@ -119,14 +125,14 @@ def _claim(diagnostic_id: int, task_id: str) -> tuple[list[Diagnostic], object]:
             # Finished, failed, or someone else's. A redelivered task whose worker died in a
             # later batch than its own diagnostic's sends that batch back to the queue.
             _requeue_batch_mates(task_id)
-            return [], inference_queue.LOOK
+            return [], NOT_LOOKED
         redelivery = mine.status == DiagnosticStatus.RUNNING
         if redelivery:
             _requeue_batch_mates(task_id, keep=mine)
         if mine.attempts >= settings.INFERENCE_MAX_ATTEMPTS:
             _fail(mine, "too_many_attempts")
-            return [], inference_queue.LOOK
-        claimed, oldest_waiting = [mine], inference_queue.LOOK
+            return [], NOT_LOOKED
+        claimed, oldest_waiting = [mine], NOT_LOOKED
         if not redelivery and mine.attempts == 0:
             # One row more than the batch takes: the oldest left waiting, for the next message.
             size = max(1, settings.INFERENCE_BATCH_SIZE)
@@ -164,17 +170,21 @@ def _for_analysis(diagnostics):
     return diagnostics.select_related("recording").only(*CLAIM_FIELDS)
 
 
+def _first_attempts_waiting():
+    return Diagnostic.objects.filter(status=DiagnosticStatus.QUEUED, attempts=0).order_by(
+        "queued_at", "id"
+    )
+
+
 def _waiting_first_attempts(*, limit: int, exclude: int | None = None) -> list[Diagnostic]:
     """Up to ``limit`` waiting first attempts, oldest first, not locked by another claim (which
     passes the message on for those after it by itself)."""
     waiting = _for_analysis(
-        Diagnostic.objects.select_for_update(skip_locked=True, of=("self",)).filter(
-            status=DiagnosticStatus.QUEUED, attempts=0
-        )
+        _first_attempts_waiting().select_for_update(skip_locked=True, of=("self",))
     )
     if exclude is not None:
         waiting = waiting.exclude(pk=exclude)
-    return list(waiting.order_by("queued_at", "id")[:limit])
+    return list(waiting[:limit])
 
 
 def _requeue_batch_mates(task_id: str, *, keep: Diagnostic | None = None) -> None:

@@ -31,7 +31,6 @@ import redis
 from django.conf import settings
 from django.db import transaction
 
-from diagnostics.models import Diagnostic, DiagnosticStatus
 from portal.dispatch import SENDER, send_quietly
 from portal.threads import process_executor
 
@@ -50,7 +49,7 @@ def send_on_commit(diagnostic_id: int) -> None:
 def send_unless_waiting(diagnostic_id: int) -> bool:
     """Send a message for this diagnostic unless one is already waiting; True if sent."""
     try:
-        if not _broker().set(MARK, diagnostic_id, nx=True, ex=MARK_TTL_S):
+        if not broker().set(MARK, diagnostic_id, nx=True, ex=MARK_TTL_S):
             return False
     except redis.RedisError:
         logger.warning("broker unreachable; the sweeper will enqueue", extra={"task": TASK})
@@ -62,7 +61,7 @@ def send_marked(diagnostic_id: int) -> bool:
     """Send a message for this diagnostic and set the mark, whatever the mark said (the sweeper:
     the broker holds nothing for the waiting work)."""
     try:
-        _broker().set(MARK, diagnostic_id, ex=MARK_TTL_S)
+        broker().set(MARK, diagnostic_id, ex=MARK_TTL_S)
     except redis.RedisError:
         return False
     return _send(diagnostic_id)
@@ -73,20 +72,10 @@ def taken() -> None:
     _clear_mark()
 
 
-LOOK = object()  # pass_on: the claim did not find out which first attempt waits longest
-
-
-def pass_on(oldest=LOOK) -> None:
+def pass_on(oldest: int | None) -> None:
     """After a claim: if first attempts still wait (``oldest``, the id of the one waiting longest,
     or None for none), a message for the oldest, sent from this process's sender thread so the
     task goes on to its analysis at once."""
-    if oldest is LOOK:
-        oldest = (
-            Diagnostic.objects.filter(status=DiagnosticStatus.QUEUED, attempts=0)
-            .order_by("queued_at", "id")
-            .values_list("pk", flat=True)
-            .first()
-        )
     if oldest is not None:
         process_executor(SENDER).submit(send_unless_waiting, oldest)
 
@@ -101,10 +90,11 @@ def _send(diagnostic_id: int) -> bool:
 def _clear_mark() -> None:
     # Unreachable, the mark expires by itself; meanwhile the sweeper covers what was not sent.
     with contextlib.suppress(redis.RedisError):
-        _broker().delete(MARK)
+        broker().delete(MARK)
 
 
-def _broker() -> redis.Redis:
+def broker() -> redis.Redis:
+    """A client of the broker's Redis (one connection pool per process)."""
     return _client(settings.CELERY_BROKER_URL)
 
 

@@ -17,7 +17,6 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-import redis
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
@@ -47,11 +46,7 @@ class SweepReport:
 
 def broker_queue_length() -> int:
     """Messages waiting in the broker's inference queue (kombu keeps one Redis list per queue)."""
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=5)
-    try:
-        return int(client.llen(INFERENCE_QUEUE))
-    finally:
-        client.close()
+    return int(inference_queue.broker().llen(INFERENCE_QUEUE))
 
 
 def sweep(now=None) -> SweepReport:
