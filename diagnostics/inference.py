@@ -14,6 +14,9 @@ to batch (``INFERENCE_DRAIN_S``), and each claim passes the broker's next messag
 
 import logging
 import time
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -55,24 +58,25 @@ class Loaded:
 def run_diagnostic(*, diagnostic_id: int, task_id: str) -> None:
     inference_queue.taken()
     claimed, more_waiting = _claimed(*_claim(diagnostic_id, task_id))
+    if not claimed:
+        return
     # When first attempts are still waiting after its batch, a task goes on to the next batch,
     # claimed under its own id while the model runs this batch's last call, for up to
     # INFERENCE_DRAIN_S: under load the model does not wait between batches for the claim, nor
     # for the broker and the worker's handing over of the next message. With nothing waiting,
     # a lone diagnostic's result is not held up by a claim that would find nothing. Work tried
-    # before still runs alone (nothing is claimed beside it).
+    # before runs alone (nothing is claimed beside it, nor after it).
     until = time.monotonic() + settings.INFERENCE_DRAIN_S
 
     def next_batch() -> list[Diagnostic]:
         nonlocal more_waiting
-        if time.monotonic() >= until:
+        if not more_waiting or time.monotonic() >= until:
             return []
         batch, more_waiting = _claimed(*_claim_next(task_id))
         return batch
 
-    while claimed:
-        goes_on = more_waiting and not any(d.attempts > 1 for d in claimed)
-        claimed = analyse(claimed, then=next_batch if goes_on else None)
+    tried_before = any(d.attempts > 1 for d in claimed)
+    analyse(claimed, then=None if tried_before else next_batch)
 
 
 def claim(*, diagnostic_id: int, task_id: str) -> list[Diagnostic]:
@@ -105,7 +109,7 @@ def _claimed(claimed: list[Diagnostic], oldest_waiting) -> tuple[list[Diagnostic
     claimed.sort(key=lambda d: (d.queued_at, d.pk))  # the longest waiting go through first
     for diagnostic in claimed:
         QUEUE_WAIT_SECONDS.observe((diagnostic.started_at - diagnostic.queued_at).total_seconds())
-    # "running" is published once the model has started on them (_analyse_with)
+    # "running" is published once the model has started on them (analyse)
     return claimed, found_out and oldest_waiting is not None
 
 
@@ -201,79 +205,140 @@ def _requeue_batch_mates(task_id: str, *, keep: Diagnostic | None = None) -> Non
             task.delay_on_commit(pk)
 
 
-def analyse(diagnostics: list[Diagnostic], *, then=None) -> list[Diagnostic]:
-    """Run a claimed batch through the model and record the results. ``then``, if given, is
-    called while the model runs the batch's last call; what it returns is returned (the next
-    batch), or [] when the batch could not run."""
-    # The first model call's audio is read while the registry says which models serve: one
-    # waits on storage and the decoder, the other on the database.
-    first = diagnostics[: max(1, settings.INFERENCE_MODEL_BATCH)]
+def analyse(diagnostics: list[Diagnostic], *, then=None) -> None:
+    """Run a claimed batch through the model and record its results; then, if ``then`` is given,
+    each batch it returns (it is called while the model runs the previous batch's last call),
+    until it returns none.
+
+    The batches go to the model as one stream of calls of ``INFERENCE_MODEL_BATCH`` on the model
+    thread, which does nothing but run the model, with one call queued behind the one it runs:
+    while the model works, this thread records the results of the call before, and loads and fits
+    the audio of the call after (between batches it also claims the next), so the model waits for
+    neither storage nor the database between calls, nor between batches. Live results go out a
+    call at a time; the recommender's and the pictures' jobs once a batch (``_FollowUps``).
+    """
+    in_model: deque[_Call] = deque()
+    follow_ups = _FollowUps()
+    for call in _calls(diagnostics, then):
+        call.start()
+        if call.announce:
+            # Published while the model works, not before it starts: a publish costs this
+            # process's CPU, which the model would otherwise wait for.
+            live.publish_many(call.announce, wait=False)
+        in_model.append(call)
+        if len(in_model) > 1:
+            _finish(in_model.popleft(), follow_ups)
+    while in_model:
+        _finish(in_model.popleft(), follow_ups)
+    follow_ups.send()
+
+
+@dataclass
+class _Call:
+    """One model call: part of a claimed batch, for one model version, its audio loaded."""
+
+    batch: list[Diagnostic]  # the claimed batch it is part of
+    version: ModelVersion
+    model: object
+    loaded: list[Loaded]
+    announce: list[Diagnostic]  # "running" to publish once under way (a batch's first call)
+    running: Future | None = None
+
+    def start(self) -> None:
+        """Fitted here, then queued on the model thread."""
+        clips = self.model.fit([item.samples for item in self.loaded])
+        self.running = process_executor("model").submit(_infer, self.model, self.version, clips)
+
+    def results(self) -> list[Diagnostic]:
+        """Its diagnostics with their results filled in (not saved), once the model has run."""
+        probabilities, embeddings, seconds = self.running.result()
+        predictions = self.model.predictions(probabilities, embeddings)
+        return [
+            _result(item, prediction, self.version, batch_ms=seconds * 1000, batch=len(self.loaded))
+            for item, prediction in zip(self.loaded, predictions, strict=True)
+        ]
+
+
+def _calls(diagnostics: list[Diagnostic], then) -> Iterator[_Call]:
+    batch = diagnostics
+    while batch:
+        yield from _calls_of(batch)
+        batch = then() if then is not None else []
+
+
+def _calls_of(batch: list[Diagnostic]) -> Iterator[_Call]:
+    """A claimed batch's model calls, each loaded when asked for. The canary's share goes to its
+    own calls; what no model can analyse, and unreadable recordings, are dealt with here."""
+    size = max(1, settings.INFERENCE_MODEL_BATCH)
+    # The first call's audio is read while the registry says which models serve: one waits on
+    # storage and the decoder, the other on the database.
+    first = batch[:size]
     early = _start_fetching(first)
     production, canary = registry.serving_versions()
     retain_only({v.pk for v in (production, canary) if v is not None})
     groups: dict[ModelVersion | None, list[Diagnostic]] = {}
-    for diagnostic in diagnostics:
+    for diagnostic in batch:
         version = registry.version_for(diagnostic.pk, production=production, canary=canary)
         groups.setdefault(version, []).append(diagnostic)
-    following: list[Diagnostic] = []
-    for index, (version, members) in enumerate(groups.items()):
+    announced = False
+    for version, members in groups.items():
         if version is None:
             for diagnostic in members:
                 _fail(diagnostic, "no_model")
             continue
-        following = _analyse_with(
-            version, members, early=early if members[: len(first)] == first else None,
-            then=then if index == len(groups) - 1 else None,
-        )  # fmt: skip
-    return following
-
-
-def _analyse_with(
-    version: ModelVersion, diagnostics: list[Diagnostic], *, early=None, then=None
-) -> list[Diagnostic]:
-    try:
-        model = get_model(version)
-    except ArtifactError as exc:
-        logger.error(
-            "model artifact unusable", extra={"model_version": str(version), "error": str(exc)}
-        )
-        for diagnostic in diagnostics:
-            _fail(diagnostic, "model_unavailable")
-        return []
-    # The claimed batch goes through the model in calls of INFERENCE_MODEL_BATCH on the model
-    # thread, which does nothing but run the model; meanwhile this thread loads the next call's
-    # audio and records the last call's results, so the model does not wait for storage or the
-    # database (nor they for it).
-    size = max(1, settings.INFERENCE_MODEL_BATCH)
-    calls = [diagnostics[i : i + size] for i in range(0, len(diagnostics), size)]
-    loaded = _load_batch(calls[0], fetched=early)
-    finished: list[Diagnostic] = []
-    following: list[Diagnostic] = []
-    for index in range(len(calls)):
-        running, in_model = _start_call(model, version, loaded), loaded
-        if index == 0:
-            # Published while the model works, not before it starts: a publish costs this
-            # process's CPU, which the model would otherwise wait for.
-            live.publish_many(
-                [d for d in diagnostics if d.status == DiagnosticStatus.RUNNING], wait=False
+        try:
+            model = get_model(version)
+        except ArtifactError as exc:
+            logger.error(
+                "model artifact unusable", extra={"model_version": str(version), "error": str(exc)}
             )
-        loaded = _load_batch(calls[index + 1]) if index + 1 < len(calls) else []
-        if finished:
-            _record_results(finished)
-        if index + 1 == len(calls) and then is not None:
-            following = then()  # the next batch, claimed while the model runs the last call
-        finished = _results(model, version, in_model, *running.result()) if running else []
-    if finished:
-        _record_results(finished)
-    return following
+            for diagnostic in members:
+                _fail(diagnostic, "model_unavailable")
+            continue
+        for start in range(0, len(members), size):
+            part = members[start : start + size]
+            loaded = _load_batch(part, fetched=early if part == first else None)
+            if not loaded:
+                continue
+            announce = (
+                [] if announced else [d for d in batch if d.status == DiagnosticStatus.RUNNING]
+            )
+            announced = True
+            yield _Call(batch, version, model, loaded, announce)
 
 
-def _start_call(model, version: ModelVersion, loaded: list[Loaded]):
-    """A model call started on the model thread, its batch fitted here; None for no clips."""
-    if not loaded:
-        return None
-    batch = model.fit([item.samples for item in loaded])
-    return process_executor("model").submit(_infer, model, version, batch)
+def _finish(call: _Call, follow_ups: "_FollowUps") -> None:
+    follow_ups.add(call.batch, _record_results(call.results()))
+
+
+class _FollowUps:
+    """The jobs that recorded results start (their embeddings indexed for the recommender, their
+    recordings' pictures rendered), one message each per claimed batch: a send costs the worker
+    about 2 ms of Python beside the model."""
+
+    def __init__(self) -> None:
+        self.batch: list[Diagnostic] | None = None
+        self.recorded: list[Diagnostic] = []
+
+    def add(self, batch: list[Diagnostic], recorded: list[Diagnostic]) -> None:
+        if batch is not self.batch:
+            self.send()
+            self.batch = batch
+        self.recorded += recorded
+
+    def send(self) -> None:
+        recorded, self.recorded = self.recorded, []
+        if recorded:
+            transaction.on_commit(lambda: _start_follow_ups(recorded))
+
+
+def _start_follow_ups(diagnostics: list[Diagnostic]) -> None:
+    # Neither waits: the model goes on while they are sent, in order, by the sender thread.
+    recommender_hooks.index_results([diagnostic.pk for diagnostic in diagnostics], wait=False)
+    # The pictures of the batch's recordings, off the upload's path and off the model's worker.
+    send_quietly(
+        "diagnostics.tasks.render_spectrograms", [d.recording_id for d in diagnostics], wait=False
+    )
 
 
 def _infer(model, version: ModelVersion, batch) -> tuple[object, object, float]:
@@ -284,15 +349,6 @@ def _infer(model, version: ModelVersion, batch) -> tuple[object, object, float]:
     INFERENCE_SECONDS.labels(str(version)).observe(seconds)
     BATCH_SIZE.observe(len(batch))
     return probabilities, embeddings, seconds
-
-
-def _results(model, version, loaded: list[Loaded], probabilities, embeddings, seconds):
-    """A model call's diagnostics with their results filled in, not saved."""
-    predictions = model.predictions(probabilities, embeddings)
-    return [
-        _result(item, prediction, version, batch_ms=seconds * 1000, batch=len(loaded))
-        for item, prediction in zip(loaded, predictions, strict=True)
-    ]
 
 
 def _start_fetching(diagnostics: list[Diagnostic]):
@@ -367,17 +423,19 @@ def _result(item: Loaded, prediction, version: ModelVersion, *, batch_ms, batch)
     return diagnostic
 
 
-def _record_results(results: list[Diagnostic]) -> None:
-    """Save a batch's results in one transaction, for the diagnostics this task still holds.
+def _record_results(results: list[Diagnostic]) -> list[Diagnostic]:
+    """Save a call's results in one transaction, for the diagnostics this task still holds; the
+    diagnostics written.
 
     One that the sweeper handed to another task meanwhile (its task id changed) is left to that
     task: each row is written only if it is still running under this task's id, a condition its
-    UPDATE checks under the row's lock, so a result is recorded once. The batch's live messages
-    and follow-up jobs go out after the commit, for the rows written.
+    UPDATE checks under the row's lock, so a result is recorded once. The live messages go out
+    after the commit, for the rows written.
     """
     with transaction.atomic():
         recorded = _write_results(results)
         transaction.on_commit(lambda: _announce_results(recorded))
+    return recorded
 
 
 def _write_results(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
@@ -417,13 +475,7 @@ def _write_results(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
 
 
 def _announce_results(diagnostics: list[Diagnostic]) -> None:
-    # None of these waits: the model goes on to the next batch while they are sent, in order.
-    live.publish_many(diagnostics, wait=False)
-    recommender_hooks.index_results([diagnostic.pk for diagnostic in diagnostics], wait=False)
-    # The pictures of the batch's recordings, off the upload's path and off the model's worker.
-    send_quietly(
-        "diagnostics.tasks.render_spectrograms", [d.recording_id for d in diagnostics], wait=False
-    )
+    live.publish_many(diagnostics, wait=False)  # the model goes on while they are sent, in order
     for diagnostic in diagnostics:
         logger.info(
             "diagnostic analysed",

@@ -1,9 +1,9 @@
 """A Celery entry point for tests only: the real app, with faults injected by recording name.
 
 Start a worker with ``celery -A tests.diagnostics.faulty_worker worker …``. Every pool process wraps
-``diagnostics.inference.analyse`` (at its first task: importing TensorFlow while the pool process
-starts would outlast Celery's start-up timeout for it) so that a batch holding a recording whose
-original name contains
+``diagnostics.inference._calls_of``, where a claimed batch sets out for the model (at its first
+task: importing TensorFlow while the pool process starts would outlast Celery's start-up timeout
+for it), so that a batch holding a recording whose original name contains
 
 - ``poison-`` kills its own pool process with SIGKILL, on every attempt (a recording that crashes
   the model or the driver);
@@ -36,21 +36,21 @@ HOLD_AT_MOST_S = 35  # below the task's soft time limit, so a forgotten hold end
 def _inject_faults(**_):
     from diagnostics import inference
 
-    analyse = inference.analyse
-    if getattr(analyse, "faulty", False):
+    calls_of = inference._calls_of
+    if getattr(calls_of, "faulty", False):
         return
 
-    def faulty_analyse(diagnostics, **kwargs):
-        for diagnostic in diagnostics:
+    def faulty_calls_of(batch):
+        for diagnostic in batch:
             name = diagnostic.recording.original_name
             if "poison-" in name:
                 os.kill(os.getpid(), signal.SIGKILL)
             if "hold-" in name and diagnostic.attempts == 1:
                 _hold(diagnostic.pk)
-        return analyse(diagnostics, **kwargs)
+        return calls_of(batch)
 
-    faulty_analyse.faulty = True
-    inference.analyse = faulty_analyse
+    faulty_calls_of.faulty = True
+    inference._calls_of = faulty_calls_of
 
 
 def _hold(diagnostic_id: int) -> None:

@@ -117,11 +117,11 @@ def broker_client(url: str | None = None) -> redis.Redis:
     return redis.Redis.from_url(url or settings.REDIS_URL, socket_timeout=10)
 
 
-def queued_messages(url: str | None = None) -> list[dict]:
-    """The task messages waiting in the broker's ``inference`` queue (kombu: one Redis list)."""
+def queued_messages(url: str | None = None, *, queue: str = "inference") -> list[dict]:
+    """The headers of the task messages waiting in a queue of the broker (kombu: a Redis list)."""
     client = broker_client(url)
     try:
-        return [json.loads(raw)["headers"] for raw in client.lrange("inference", 0, -1)]
+        return [json.loads(raw)["headers"] for raw in client.lrange(queue, 0, -1)]
     finally:
         client.close()
 

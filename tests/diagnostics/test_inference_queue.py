@@ -3,6 +3,7 @@ only when none waits; each task passes the next one on before it analyses; the s
 lost message leaves waiting, and no more. (The task's steps run in this process; the worker tests
 run them in a real worker.)"""
 
+import ast
 from datetime import timedelta
 
 import pytest
@@ -114,9 +115,9 @@ def test_a_task_goes_on_with_the_next_batch_claimed_while_the_model_runs_the_las
         return claim_next(task_id)
 
     running_calls = []
-    start_call = inference._start_call
+    start_call = inference._Call.start
     monkeypatch.setattr(
-        inference, "_start_call", lambda *a: running_calls.append(1) or start_call(*a)
+        inference._Call, "start", lambda call: running_calls.append(1) or start_call(call)
     )
     monkeypatch.setattr(inference, "_claim_next", claim_next_and_look)
 
@@ -133,6 +134,65 @@ def test_a_task_goes_on_with_the_next_batch_claimed_while_the_model_runs_the_las
     [passed_on] = message_ids()
     inference.run_diagnostic(diagnostic_id=take_message(), task_id="task-2")
     assert passed_on == diagnostics[2].pk and message_ids() == []
+
+
+def test_the_model_has_its_next_call_before_the_last_calls_results_are_recorded(
+    clinician, patient, empty_broker, model_here, settings, monkeypatch
+):
+    settings.INFERENCE_BATCH_SIZE = 4
+    settings.INFERENCE_MODEL_BATCH = 2
+    with transaction.atomic():
+        diagnostics = [submit(patient, clinician, seed=380 + i) for i in range(8)]
+    events = []
+    start_call, call_results = inference._Call.start, inference._Call.results
+    record_results = inference._record_results
+
+    def start_and_note(call):
+        events.append(("start", [item.diagnostic.pk for item in call.loaded]))
+        start_call(call)
+
+    def results_and_note(call):
+        events.append(("results", [item.diagnostic.pk for item in call.loaded]))
+        return call_results(call)
+
+    def record_and_note(results):
+        events.append(("record", [d.pk for d in results]))
+        return record_results(results)
+
+    monkeypatch.setattr(inference._Call, "start", start_and_note)
+    monkeypatch.setattr(inference._Call, "results", results_and_note)
+    monkeypatch.setattr(inference, "_record_results", record_and_note)
+
+    inference.run_diagnostic(diagnostic_id=take_message(), task_id="task-1")
+
+    ids = [d.pk for d in diagnostics]
+    one, two, three, four = (ids[i : i + 2] for i in range(0, 8, 2))
+    # Each call goes to the model before the one ahead of it is done, within a batch and across
+    # two (the second batch, three and four, was claimed while the model ran two).
+    assert events == [
+        ("start", one), ("start", two), ("results", one), ("record", one),
+        ("start", three), ("results", two), ("record", two),
+        ("start", four), ("results", three), ("record", three),
+        ("results", four), ("record", four),
+    ]  # fmt: skip
+    assert set(Diagnostic.objects.values_list("status", flat=True)) == {DiagnosticStatus.SUCCEEDED}
+    # The recommender and the pictures hear of the results once a batch, not once a call.
+    dispatch.flush()
+    indexed = sorted(
+        ast.literal_eval(m["argsrepr"])[0]
+        for m in queued_messages(queue="recommender")
+        if m["task"] == "recommender.tasks.index_diagnostics"
+    )
+    assert indexed == [ids[:4], ids[4:]]
+    pictured = sorted(
+        ast.literal_eval(m["argsrepr"])[0]
+        for m in queued_messages(queue="maintenance")
+        if m["task"] == "diagnostics.tasks.render_spectrograms"
+    )
+    assert pictured == [
+        [d.recording_id for d in diagnostics[:4]],
+        [d.recording_id for d in diagnostics[4:]],
+    ]
 
 
 def test_a_redelivered_task_sends_back_the_batch_it_died_in_after_its_own_was_done(
