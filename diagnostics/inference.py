@@ -34,7 +34,7 @@ from diagnostics.metrics import (
     QUEUE_WAIT_SECONDS,
     RESULTS,
 )
-from diagnostics.ml.model import ArtifactError
+from diagnostics.ml.model import ArtifactError, LoadedModel
 from diagnostics.model_cache import get_model, retain_only
 from diagnostics.models import Diagnostic, DiagnosticStatus, Label, ModelVersion
 from media_assets import audio
@@ -239,7 +239,7 @@ class _Call:
 
     batch: list[Diagnostic]  # the claimed batch it is part of
     version: ModelVersion
-    model: object
+    model: LoadedModel
     loaded: list[Loaded]
     announce: list[Diagnostic]  # "running" to publish once under way (a batch's first call)
     running: Future | None = None
@@ -307,10 +307,6 @@ def _calls_of(batch: list[Diagnostic]) -> Iterator[_Call]:
             yield _Call(batch, version, model, loaded, announce)
 
 
-def _finish(call: _Call, follow_ups: "_FollowUps") -> None:
-    follow_ups.add(call.batch, _record_results(call.results()))
-
-
 class _FollowUps:
     """The jobs that recorded results start (their embeddings indexed for the recommender, their
     recordings' pictures rendered), one message each per claimed batch: a send costs the worker
@@ -330,6 +326,10 @@ class _FollowUps:
         recorded, self.recorded = self.recorded, []
         if recorded:
             transaction.on_commit(lambda: _start_follow_ups(recorded))
+
+
+def _finish(call: _Call, follow_ups: _FollowUps) -> None:
+    follow_ups.add(call.batch, _record_results(call.results()))
 
 
 def _start_follow_ups(diagnostics: list[Diagnostic]) -> None:
