@@ -249,10 +249,12 @@ RECONCILE_GRACE_S = env.int("RECONCILE_GRACE_S", default=3600)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # larger uploads spool to a temporary file
 
 # --- Inference -------------------------------------------------------------------------------------
-INFERENCE_BATCH_SIZE = env.int("INFERENCE_BATCH_SIZE", default=16)
-# A claimed batch runs through the model in calls of this many, the next call's audio loaded and
-# the last call's results recorded while the model works (diagnostics.inference).
-INFERENCE_MODEL_BATCH = env.int("INFERENCE_MODEL_BATCH", default=8)
+# A task claims up to this many waiting first attempts at once (one claim, one broker message).
+INFERENCE_BATCH_SIZE = env.int("INFERENCE_BATCH_SIZE", default=32)
+# Claimed batches run through the model in calls of this many, one call queued behind the one the
+# model runs, the next call's audio loaded and the last call's results recorded meanwhile
+# (diagnostics.inference). Sizes measured in docs/benchmarks.md (bench/inference.py part (w)).
+INFERENCE_MODEL_BATCH = env.int("INFERENCE_MODEL_BATCH", default=16)
 # A task that has analysed a batch of first attempts goes on with the next waiting batch, claimed
 # while the model runs the last call, for up to this long (well under the task's time limit).
 INFERENCE_DRAIN_S = env.float("INFERENCE_DRAIN_S", default=5.0)
