@@ -424,17 +424,16 @@ def _result(item: Loaded, prediction, version: ModelVersion, *, batch_ms, batch)
 
 
 def _record_results(results: list[Diagnostic]) -> list[Diagnostic]:
-    """Save a call's results in one transaction, for the diagnostics this task still holds; the
-    diagnostics written.
+    """Save a call's results, for the diagnostics this task still holds; the diagnostics written.
 
     One that the sweeper handed to another task meanwhile (its task id changed) is left to that
     task: each row is written only if it is still running under this task's id, a condition its
     UPDATE checks under the row's lock, so a result is recorded once. The live messages go out
-    after the commit, for the rows written.
+    after the commit, for the rows written. The statement is its own transaction (one round trip
+    to the database, where an explicit one cost three: BEGIN, the statement, COMMIT).
     """
-    with transaction.atomic():
-        recorded = _write_results(results)
-        transaction.on_commit(lambda: _announce_results(recorded))
+    recorded = _write_results(results)
+    transaction.on_commit(lambda: _announce_results(recorded))
     return recorded
 
 
