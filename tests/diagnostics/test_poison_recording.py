@@ -48,3 +48,35 @@ def test_a_task_that_always_kills_its_worker_ends_failed_and_the_rest_of_the_que
         assert diagnostic.status == DiagnosticStatus.SUCCEEDED, diagnostic.error
         assert diagnostic.attempts == 2  # killed once as the poison's batch mate, never again
         assert results_announced(worker, diagnostic=diagnostic) == 1
+
+
+def test_a_worker_killed_in_a_batch_it_went_on_to_loses_none_of_the_batches_it_held(
+    clinician, site, production_model, worker_env, tmp_path
+):
+    # Batches of 2 in one stream: the task analyses its own batch, goes on to the next while the
+    # model runs it, and dies setting out with the third, which holds the poison. At that moment
+    # the second batch's results are not recorded yet.
+    max_attempts = settings.INFERENCE_MAX_ATTEMPTS
+    worker = inference_worker({**worker_env, "INFERENCE_BATCH_SIZE": "2"}, tmp_path)
+    patient = PatientFactory(site=site)
+    try:
+        with transaction.atomic():
+            healthy = [submit(patient, clinician, seed=95 + i) for i in range(4)]
+            poison = submit(patient, clinician, seed=99, name="poison-99.wav")
+        wait_for(
+            all_finished(poison, *healthy), within=150, what="all finished within 150 s",
+            logs=[worker],
+        )  # fmt: skip
+        wait_for(broker_drained(), within=30, what="every task acknowledged", logs=[worker])
+    finally:
+        worker.stop()
+
+    poison.refresh_from_db()
+    assert poison.status == DiagnosticStatus.FAILED and poison.attempts == max_attempts
+    for diagnostic in healthy:
+        diagnostic.refresh_from_db()
+        assert diagnostic.status == DiagnosticStatus.SUCCEEDED, diagnostic.error
+        assert results_announced(worker, diagnostic=diagnostic) == 1
+    # The first batch was recorded before the task died; the second, still in the model then,
+    # went back to the queue and ran again, each alone.
+    assert [d.attempts for d in healthy] == [1, 1, 2, 2]
