@@ -182,6 +182,15 @@ def raw_seconds(model, prepared: np.ndarray, batch: int) -> float:
     return time.perf_counter() - started
 
 
+def live_messages_sent(diagnostic_id: int) -> None:
+    """Wait until every live message this process has handed to its publisher is sent: a
+    publish that waits goes out after all earlier ones (``diagnostics.live``)."""
+    from diagnostics import live
+    from diagnostics.models import Diagnostic
+
+    live.publish(Diagnostic.objects.get(pk=diagnostic_id))
+
+
 def task_seconds(user, patient, wavs: list[bytes]) -> float:
     """Seconds for the inference task, run in this process, to take these uploads from its first
     claim to their results recorded and announced (live messages and follow-up messages sent).
@@ -189,15 +198,15 @@ def task_seconds(user, patient, wavs: list[bytes]) -> float:
     The uploads are committed first, their own live messages sent, their broker messages dropped;
     then one task takes them all, batch after batch, as a worker's task does under load.
     """
-    from diagnostics import inference, live
+    from diagnostics import inference
     from diagnostics.models import Diagnostic, DiagnosticStatus
     from portal import dispatch
 
     ids = submit_all(user, patient, wavs)
-    live.publish(Diagnostic.objects.get(pk=ids[-1]))  # waits for every earlier publish
+    live_messages_sent(ids[-1])  # the uploads' own
     started = time.perf_counter()
     inference.run_diagnostic(diagnostic_id=ids[0], task_id=str(uuid.uuid4()))
-    live.publish(Diagnostic.objects.get(pk=ids[-1]))  # the task's own live messages, sent
+    live_messages_sent(ids[-1])  # the task's own
     dispatch.flush()  # and its follow-up messages
     seconds = time.perf_counter() - started
     done = Diagnostic.objects.filter(pk__in=ids, status=DiagnosticStatus.SUCCEEDED).count()
@@ -246,7 +255,7 @@ def worker_throughput(env: dict, model, user, patient, wavs, clips, batch: int =
     from django.db import transaction
     from django.db.models import Max, Min
 
-    from diagnostics import inference_queue, live
+    from diagnostics import inference_queue
     from diagnostics.ml.features import fit_clips
     from diagnostics.models import Diagnostic, DiagnosticStatus
 
@@ -265,7 +274,7 @@ def worker_throughput(env: dict, model, user, patient, wavs, clips, batch: int =
         inference_queue.broker().set(inference_queue.MARK, 0)  # as if a message waited
         with transaction.atomic():
             ids = submit_all(user, patient, wavs, keep_messages=True)
-        live.publish(Diagnostic.objects.get(pk=ids[-1]))  # waits for every earlier publish
+        live_messages_sent(ids[-1])
         inference_queue.taken()
         inference_queue.send_unless_waiting(ids[0])
         wait_until_finished(ids, timeout=600)

@@ -109,7 +109,7 @@ def _claimed(claimed: list[Diagnostic], oldest_waiting) -> tuple[list[Diagnostic
     claimed.sort(key=lambda d: (d.queued_at, d.pk))  # the longest waiting go through first
     for diagnostic in claimed:
         QUEUE_WAIT_SECONDS.observe((diagnostic.started_at - diagnostic.queued_at).total_seconds())
-    # "running" is published once the model has started on them (analyse)
+    # "running" is published once the batch's first call is on its way to the model (analyse)
     return claimed, found_out and oldest_waiting is not None
 
 
@@ -367,9 +367,9 @@ def _load_batch(diagnostics: list[Diagnostic], *, fetched=None) -> list[Loaded]:
     slowest of them, not for their sum, so they run side by side on loader threads. A local file
     is read and decoded in a fraction of a millisecond, less than handing it to a thread costs
     (16 files: 0.9 ms in turn, 2.8 ms on threads), so local storage is read in turn; only the
-    first call's files go to a thread as one job (``fetched``), to be read while ``analyse``
-    waits for the database. The loader threads touch storage only; what a failure means for a
-    diagnostic is written here, on the task's own database connection.
+    first call's files go to a thread as one job (``fetched``), to be read while ``_calls_of``
+    asks the registry which models serve. The loader threads touch storage only; what a failure
+    means for a diagnostic is written here, on the task's own database connection.
     """
     if fetched is None:
         fetched = (
