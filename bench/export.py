@@ -63,7 +63,7 @@ def prepare_database(rows: int) -> None:
 def researcher():
     from django.contrib.auth import get_user_model
 
-    from portal.models import Membership, Role, Site
+    from portal.core.models import Membership, Role, Site
 
     user, _ = get_user_model().objects.get_or_create(username="bench-researcher")
     user.set_password(PASSWORD)
@@ -131,7 +131,7 @@ def line(name: str, rows: int, seconds: float, rss_mb: float | None, note: str =
 
 def first_export(export_url: str, token: str, rows: int, server) -> None:
     """Time the export that makes the pseudonyms, if they are not there yet."""
-    from portal.models import RecordingPseudonym
+    from media_assets.models import RecordingPseudonym
 
     if RecordingPseudonym.objects.count() >= rows:
         return

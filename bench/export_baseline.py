@@ -12,7 +12,7 @@ from rest_framework import generics, serializers
 from rest_framework.pagination import PageNumberPagination
 
 from diagnostics.models import Diagnostic
-from portal.api_access import IsResearcher
+from portal.core.rest.access import IsResearcher
 from portal.research.selectors import SAFE_HARBOR, research_diagnostics
 
 

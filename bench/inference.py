@@ -86,7 +86,7 @@ def prepare_database(n_patients: int):
     from django.core.management import call_command
     from django.db import connection
 
-    from portal.models import Membership, Patient, Site
+    from portal.core.models import Membership, Patient, Site
 
     call_command("migrate", verbosity=0)
     with connection.cursor() as cursor:
@@ -200,7 +200,7 @@ def task_seconds(user, patient, wavs: list[bytes]) -> float:
     """
     from diagnostics import inference
     from diagnostics.models import Diagnostic, DiagnosticStatus
-    from portal import dispatch
+    from portal.core import dispatch
 
     ids = submit_all(user, patient, wavs)
     live_messages_sent(ids[-1])  # the uploads' own

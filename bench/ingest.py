@@ -75,7 +75,7 @@ def prepare_database(env: dict) -> tuple[int, str]:
         )
     from django.contrib.auth import get_user_model
 
-    from portal.models import Membership, Patient, Site
+    from portal.core.models import Membership, Patient, Site
 
     site = Site.objects.create(code="bench", name="Bench clinic")
     user, _ = get_user_model().objects.get_or_create(username="bench-clinician")

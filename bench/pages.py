@@ -61,7 +61,7 @@ def session_cookie() -> str:
     )
     from django.contrib.sessions.backends.db import SessionStore
 
-    from portal.models import Membership, Role, Site
+    from portal.core.models import Membership, Role, Site
 
     user, _ = get_user_model().objects.get_or_create(username="bench-clinician")
     site = Site.objects.order_by("id").first()
@@ -75,7 +75,7 @@ def session_cookie() -> str:
 
 
 def patient_ids() -> list[int]:
-    from portal.models import Patient, Site
+    from portal.core.models import Patient, Site
 
     site = Site.objects.order_by("id").first()
     return list(Patient.objects.filter(site=site).values_list("pk", flat=True)[:5000])

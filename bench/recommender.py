@@ -26,6 +26,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.harness import machine, percentile, require_services, summary_ms
+from diagnostics.selectors import diagnostics_for
 
 SITES = 10
 USER_SITES = 2
@@ -85,7 +86,7 @@ def fill_database(n: int, vectors: np.ndarray, cluster: np.ndarray):
 
     from diagnostics.models import Diagnostic, ModelStatus, ModelVersion
     from media_assets.models import Recording
-    from portal.models import Membership, Patient, Site, search_key
+    from portal.core.models import Membership, Patient, Site, search_key
     from recommender.models import CaseEmbedding
 
     call_command("migrate", verbosity=0)
@@ -189,7 +190,7 @@ def main() -> None:
 def run(args) -> None:
     from django.conf import settings
 
-    from portal import permissions
+    from portal.core import permissions
     from recommender import indexing
     from recommender.live import live_index
     from recommender.selectors import similar_cases
@@ -221,7 +222,7 @@ def run(args) -> None:
           f"{rebuild_s - meta['timings_s']['read'] - meta['timings_s']['build']:.1f} s)")  # fmt: skip
 
     rng = np.random.default_rng(2)
-    visible = permissions.diagnostics_for(user)
+    visible = diagnostics_for(user)
     sample = sorted(rng.choice(args.cases, size=args.queries * 3, replace=False) + 1)
     query_ids = list(visible.filter(pk__in=sample).values_list("pk", flat=True)[: args.queries])
     queries = list(

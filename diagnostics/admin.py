@@ -10,9 +10,9 @@ from django.utils.html import format_html, format_html_join
 
 from diagnostics import registry
 from diagnostics.models import Diagnostic, DiagnosticStatus, ModelStatus, ModelVersion
+from diagnostics.selectors import diagnostics_for
 from diagnostics.services import retry_diagnostic
-from portal import permissions
-from portal.admin_base import AuditedModelAdmin, export_as_csv
+from portal.core.admin_base import AuditedModelAdmin, export_as_csv
 
 
 @admin.register(ModelVersion)
@@ -132,7 +132,7 @@ class DiagnosticAdmin(AuditedModelAdmin):
     actions = ["retry_failed", export_as_csv]
 
     def get_queryset(self, request):
-        return permissions.diagnostics_for(request.user).select_related("patient", "model_version")
+        return diagnostics_for(request.user).select_related("patient", "model_version")
 
     def has_add_permission(self, request):
         return False  # diagnostics come from uploads

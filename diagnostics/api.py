@@ -2,7 +2,7 @@
 for live results (ETag and Last-Modified, answered 304 when unchanged), review and retry; and the
 model registry (``GET /api/v1/models/``).
 
-Everything is scoped by ``portal.permissions`` (a diagnostic of another site is a 404) and every
+Everything is scoped by ``portal.core.permissions`` (a diagnostic of another site is a 404) and every
 read of patient data is audited.
 """
 
@@ -14,7 +14,8 @@ from rest_framework.views import APIView
 from diagnostics import live
 from diagnostics.filters import DiagnosticFilter, ModelVersionFilter
 from diagnostics.models import Diagnostic, DiagnosticStatus, ModelVersion
-from diagnostics.reviews import ReviewRefused, review_diagnostic
+from diagnostics.reviews import review_diagnostic
+from diagnostics.selectors import diagnostics_for, visible_diagnostic
 from diagnostics.serializers import (
     DiagnosticDetailSerializer,
     DiagnosticSerializer,
@@ -22,24 +23,10 @@ from diagnostics.serializers import (
     ReviewSerializer,
 )
 from diagnostics.services import retry_diagnostic
-from portal import permissions
-from portal.api_access import IsSiteMember
-from portal.api_conditional import conditional_response
-from portal.api_errors import ApiError
-from portal.api_pagination import IdCursorPagination
-from portal.audit import record_event
-
-
-def visible_diagnostic(user, pk: int) -> Diagnostic:
-    diagnostic = (
-        permissions.diagnostics_for(user)
-        .select_related("model_version", "patient", "recording")
-        .filter(pk=pk)
-        .first()
-    )
-    if diagnostic is None:
-        raise ApiError(404, "not_found", "Diagnostic not found.")
-    return diagnostic
+from portal.core.audit import record_event
+from portal.core.rest.access import IsSiteMember
+from portal.core.rest.conditional import conditional_response
+from portal.core.rest.pagination import IdCursorPagination
 
 
 def detail_body(diagnostic: Diagnostic) -> dict:
@@ -70,9 +57,7 @@ class DiagnosticListView(generics.ListAPIView):
     filterset_class = DiagnosticFilter
 
     def get_queryset(self):
-        return permissions.diagnostics_for(self.request.user).select_related(
-            "model_version", "recording"
-        )
+        return diagnostics_for(self.request.user).select_related("model_version", "recording")
 
     def list(self, request, *args, **kwargs):
         response = super().list(request, *args, **kwargs)
@@ -108,12 +93,9 @@ class DiagnosticReviewView(APIView):
         diagnostic = visible_diagnostic(request.user, pk)
         params = ReviewSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        try:
-            diagnostic = review_diagnostic(
-                diagnostic=diagnostic, user=request.user, request=request, **params.validated_data
-            )
-        except ReviewRefused as refused:
-            raise ApiError(409, "review_refused", str(refused.message)) from None
+        diagnostic = review_diagnostic(
+            diagnostic=diagnostic, user=request.user, request=request, **params.validated_data
+        )
         return Response(detail_body(diagnostic))
 
 

@@ -1,7 +1,7 @@
 """Live results over WebSockets: ``ws/diagnostics/{id}/`` and ``ws/patients/{id}/``.
 
 Session-authenticated (the ASGI stack's AuthMiddleware), permission-checked on connect through
-``portal.permissions``: an anonymous user is closed with 4403; an unknown id, or one the user may
+``portal.core.permissions``: an anonymous user is closed with 4403; an unknown id, or one the user may
 not see (another site's, or any at all for a user without a clinical role), with 4404, as the REST
 API answers 404, so a socket gives no hint that it exists. Each refusal is audited
 (``access.denied``), and so is each accepted socket (``diagnostic.watched``,
@@ -14,8 +14,9 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from diagnostics import live
-from portal import permissions
-from portal.audit import record_event
+from diagnostics.selectors import diagnostics_for
+from portal.core import permissions
+from portal.core.audit import record_event
 
 FORBIDDEN = 4403
 NOT_FOUND = 4404
@@ -68,7 +69,7 @@ class DiagnosticConsumer(_LiveConsumer):
     def _authorise(self, user, pk: int) -> str | None:
         """The patient's group, which changes are published to; None if the user may not see it."""
         patient_id = (
-            permissions.diagnostics_for(user).filter(pk=pk).values_list("patient_id", flat=True)
+            diagnostics_for(user).filter(pk=pk).values_list("patient_id", flat=True)
         ).first()
         if patient_id is None:
             return None
@@ -78,10 +79,7 @@ class DiagnosticConsumer(_LiveConsumer):
     @database_sync_to_async
     def _snapshot(self, user, pk: int) -> list[dict]:
         diagnostic = (
-            permissions.diagnostics_for(user)
-            .select_related("model_version", "patient")
-            .filter(pk=pk)
-            .first()
+            diagnostics_for(user).select_related("model_version", "patient").filter(pk=pk).first()
         )
         if diagnostic is None:  # gone since it was authorised
             return []

@@ -17,7 +17,7 @@ from diagnostics.ml import synth
 from diagnostics.models import DiagnosticStatus, Label
 from diagnostics.reviews import Decision, review_diagnostic
 from diagnostics.services import submit_recording
-from portal.models import Membership, Patient, Role
+from portal.core.models import Membership, Patient, Role
 
 RECORDINGS_PER_PATIENT = 2
 REVIEWED_SHARE = 0.4

@@ -8,9 +8,9 @@ from django_filters import rest_framework as filters
 
 from diagnostics.models import Diagnostic, DiagnosticStatus, Label, ModelStatus, ModelVersion
 from media_assets.models import RecordingKind
-from portal import permissions
-from portal.api_filters import StrictBooleanFilter
-from portal.models import Patient
+from portal.core import permissions
+from portal.core.models import Patient
+from portal.core.rest.filters import StrictBooleanFilter
 
 
 def filter_reviewed(queryset, name, value):

@@ -39,9 +39,9 @@ from diagnostics.model_cache import get_model, retain_only
 from diagnostics.models import Diagnostic, DiagnosticStatus, Label, ModelVersion
 from media_assets import audio
 from media_assets.storage import analysis_audio, is_s3
-from portal.dispatch import send_quietly
-from portal.storage import STORAGE_ERRORS
-from portal.threads import process_executor
+from portal.core.dispatch import send_quietly
+from portal.core.storage import STORAGE_ERRORS
+from portal.core.threads import process_executor
 
 logger = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ import redis
 from django.conf import settings
 from django.db import transaction
 
-from portal.dispatch import SENDER, send_quietly
-from portal.threads import process_executor
+from portal.core.dispatch import SENDER, send_quietly
+from portal.core.threads import process_executor
 
 logger = logging.getLogger(__name__)
 

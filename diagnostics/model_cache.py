@@ -22,7 +22,7 @@ from django.core.files.storage import default_storage
 
 from diagnostics.ml.model import ArtifactError, LoadedModel, load_artifact
 from diagnostics.models import ModelVersion
-from portal.storage import STORAGE_ERRORS
+from portal.core.storage import STORAGE_ERRORS
 
 logger = logging.getLogger(__name__)
 

@@ -4,12 +4,13 @@ registry of model versions that produce them."""
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, Count, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from media_assets.models import Recording
-from portal.models import Patient
+from portal.core.models import Patient
 
 
 class Label(models.TextChoices):
@@ -84,7 +85,39 @@ class DiagnosticStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
+class DiagnosticQuerySet(models.QuerySet):
+    def with_queue_position(self) -> "DiagnosticQuerySet":
+        """Annotate ``queue_position``: 1 for the next diagnostic to be analysed, 1 + those ahead
+        for the others waiting (all sites: the workers serve one queue), None once not waiting.
+
+        The one definition of the queue position, for pages, the API and live messages alike.
+        """
+        ahead = (
+            Diagnostic.objects.filter(status=DiagnosticStatus.QUEUED)
+            .filter(
+                Q(queued_at__lt=OuterRef("queued_at"))
+                | Q(queued_at=OuterRef("queued_at"), id__lt=OuterRef("id"))
+            )
+            .order_by()
+            .values("status")
+            .annotate(n=Count("id"))
+            .values("n")
+        )
+        return self.annotate(
+            queue_position=Case(
+                When(
+                    status=DiagnosticStatus.QUEUED,
+                    then=Coalesce(Subquery(ahead, output_field=IntegerField()), 0) + Value(1),
+                ),
+                default=None,
+                output_field=IntegerField(),
+            )
+        )
+
+
 class Diagnostic(models.Model):
+    site_path = "patient__site"  # how portal.core.permissions.restrict reaches the site
+
     recording = models.ForeignKey(Recording, on_delete=models.PROTECT, related_name="diagnostics")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="diagnostics")
     status = models.CharField(
@@ -115,6 +148,8 @@ class Diagnostic(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DiagnosticQuerySet.as_manager()
 
     class Meta:
         ordering = ["-queued_at", "-id"]

@@ -5,7 +5,7 @@ Diagnostics never imports the recommender: it sends ``recommender.tasks.*`` by n
 ``sync_index`` finds new embeddings and promotions by itself within a minute.
 """
 
-from portal.dispatch import send_quietly
+from portal.core.dispatch import send_quietly
 
 
 def index_results(diagnostic_ids: list[int], *, wait: bool = True) -> None:

@@ -11,7 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from diagnostics.models import Diagnostic, DiagnosticStatus, Label
-from portal.audit import record_event
+from portal.core.audit import record_event
+from portal.core.errors import Conflict
 
 
 class Decision:
@@ -25,12 +26,13 @@ class Decision:
     )
 
 
-class ReviewRefused(Exception):
+class ReviewRefused(Conflict):
     """The diagnostic cannot take this review (no result yet, or a correction without a label)."""
 
+    code = "review_refused"
+
     def __init__(self, message) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(str(message))
 
 
 def review_diagnostic(

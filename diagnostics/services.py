@@ -18,8 +18,9 @@ from media_assets import services as media
 from media_assets.audio import AudioRejected
 from media_assets.errors import RecordingNotSaved, UploadClosed
 from media_assets.models import Recording, RecordingStatus
-from portal.audit import record_event
-from portal.models import Patient
+from portal.core.audit import record_event
+from portal.core.errors import Conflict
+from portal.core.models import Patient
 
 logger = logging.getLogger(__name__)
 
@@ -152,10 +153,9 @@ def retry_diagnostic(*, diagnostic: Diagnostic, user, request=None) -> Diagnosti
     return diagnostic
 
 
-class DiagnosticNotRetryable(Exception):
+class DiagnosticNotRetryable(Conflict):
     code = "not_retryable"
-    status = 409
-    message = "Only a failed analysis can be retried."
+    default_message = "Only a failed analysis can be retried."
 
 
 def _first_diagnostic(recording: Recording) -> Diagnostic | None:

@@ -29,7 +29,7 @@ def render_spectrograms(self, recording_ids: list[int]) -> int:
     """Pictures of a batch's recordings (sent by the inference worker after its results): how
     many were rendered. Rendering is idempotent, so a retry after a storage error repeats none."""
     from diagnostics import spectrogram
-    from portal.storage import STORAGE_ERRORS
+    from portal.core.storage import STORAGE_ERRORS
 
     rendered = 0
     for recording_id in recording_ids:

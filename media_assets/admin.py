@@ -2,9 +2,9 @@
 
 from django.contrib import admin
 
-from media_assets.models import Recording
-from portal import permissions
-from portal.admin_base import AuditedModelAdmin, export_as_csv
+from media_assets.models import Recording, RecordingPseudonym
+from media_assets.selectors import recordings_for
+from portal.core.admin_base import AuditedModelAdmin, PseudonymAdmin, export_as_csv
 
 
 @admin.register(Recording)
@@ -23,7 +23,15 @@ class RecordingAdmin(AuditedModelAdmin):
     ]  # fmt: skip
 
     def get_queryset(self, request):
-        return permissions.recordings_for(request.user).select_related("patient")
+        return recordings_for(request.user).select_related("patient")
 
     def has_add_permission(self, request):
         return False  # recordings come through the upload checks, never by hand
+
+
+@admin.register(RecordingPseudonym)
+class RecordingPseudonymAdmin(PseudonymAdmin):
+    readonly_fields = ["recording", "value", "created_at"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(recording__in=recordings_for(request.user))

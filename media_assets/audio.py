@@ -3,7 +3,7 @@
 Every surface that accepts a recording (the clinician page, `POST /api/v1/recordings/`, the
 direct-to-storage completion step, integrity jobs) hands the bytes to `decode()`, which either
 returns 16 kHz mono float32 samples or raises one `AudioRejected` subclass. Each subclass carries a
-stable `code`, an HTTP-ish `status` and a plain-language `message` a clinician can act on, so the
+stable `code`, a `kind` and a plain-language `message` a clinician can act on, so the
 API and the pages map failures in one place. Messages never repeat the file name: clinicians often
 name files after the patient.
 
@@ -48,14 +48,15 @@ __all__ = [
 
 
 class AudioRejected(Exception):
-    """An upload that cannot become a recording; `code`/`status`/`message` go to the client as-is.
+    """An upload that cannot become a recording; `code` and `message` go to the client as-is, and
+    `kind` (invalid, too_large, unsupported) decides the status, in `portal.core.errors.ANSWERS`.
 
     `detail` is the technical reason, for logs only. Neither it nor `message` ever holds the file
     name.
     """
 
     code = "audio_rejected"
-    status = 400
+    kind = "invalid"
     default_message = "The file could not be used as a recording."
 
     def __init__(self, message: str | None = None, *, detail: str = "") -> None:
@@ -70,7 +71,7 @@ class AudioRejected(Exception):
 
 class NotAudio(AudioRejected):
     code = "not_audio"
-    status = 415
+    kind = "unsupported"
     default_message = (
         "This file is not a recording in a supported audio format "
         "(WAV, FLAC, Ogg, WebM, MP3 or M4A)."
@@ -79,7 +80,7 @@ class NotAudio(AudioRejected):
 
 class CorruptAudio(AudioRejected):
     code = "corrupt_audio"
-    status = 400
+    kind = "invalid"
     default_message = (
         "The recording is damaged or incomplete and cannot be played back. "
         "Please record it again or export it again from the recording device."
@@ -88,31 +89,31 @@ class CorruptAudio(AudioRejected):
 
 class EmptyAudio(AudioRejected):
     code = "empty_audio"
-    status = 400
+    kind = "invalid"
     default_message = "The file contains no sound. Please record again."
 
 
 class RecordingTooShort(AudioRejected):
     code = "too_short"
-    status = 400
+    kind = "invalid"
     default_message = "The recording is too short to be analysed. Please record for longer."
 
 
 class RecordingTooLong(AudioRejected):
     code = "too_long"
-    status = 400
+    kind = "invalid"
     default_message = "The recording is too long. Please upload a shorter recording."
 
 
 class RecordingTooLarge(AudioRejected):
     code = "too_large"
-    status = 413
+    kind = "too_large"
     default_message = "The file is too large. Please upload a shorter recording."
 
 
 class UnsupportedFormat(AudioRejected):
     code = "unsupported_format"
-    status = 415
+    kind = "unsupported"
     default_message = "The recording's audio settings are not supported."
 
 

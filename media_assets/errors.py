@@ -1,53 +1,49 @@
-"""Failures of storing recordings, each with the code, status and message the client sees.
+"""Failures of storing recordings, each with the code and message the client sees.
 
-(Failures of the audio itself are in ``media_assets.audio``.) ``portal.api_errors`` maps anything
-carrying ``code``, ``status`` and ``message`` to the API's error shape.
+(Failures of the audio itself are in ``media_assets.audio``.) What each surface answers to them is
+decided once, by kind, in ``portal.core.errors``.
 """
 
+from portal.core.errors import Conflict, DomainError, Invalid, Kind, Unavailable
 
-class RecordingError(Exception):
+
+class RecordingError(DomainError):
     code = "recording_error"
-    status = 400
     default_message = "The recording could not be stored."
 
-    def __init__(self, message: str | None = None) -> None:
-        self.message = message or self.default_message
-        super().__init__(self.message)
+
+_NOTHING_LOST = (
+    "The recording could not be saved right now. Nothing was lost on your side: "
+    "please try again in a moment."
+)
 
 
-class StorageUnavailable(RecordingError):
+class StorageUnavailable(RecordingError, Unavailable):
     code = "storage_unavailable"
-    status = 503
-    default_message = (
-        "The recording could not be saved right now. Nothing was lost on your side: "
-        "please try again in a moment."
-    )
+    kind = Kind.UNAVAILABLE
+    default_message = _NOTHING_LOST
 
 
-class UploadNotReceived(RecordingError):
+class UploadNotReceived(RecordingError, Conflict):
     code = "upload_incomplete"
-    status = 409
+    kind = Kind.CONFLICT
     default_message = "The file has not been uploaded yet. Upload it, then complete the upload."
 
 
-class UploadMismatch(RecordingError):
-    status = 400
+class UploadMismatch(RecordingError, Invalid):
+    kind = Kind.INVALID
 
     def __init__(self, code: str, message: str) -> None:
-        self.code = code
-        super().__init__(message)
+        super().__init__(message, code=code)
 
 
-class UploadClosed(RecordingError):
+class UploadClosed(RecordingError, Conflict):
     code = "upload_closed"
-    status = 409
+    kind = Kind.CONFLICT
     default_message = "This upload is no longer open; start a new one."
 
 
-class RecordingNotSaved(RecordingError):
+class RecordingNotSaved(RecordingError, Unavailable):
     code = "not_saved"
-    status = 503
-    default_message = (
-        "The recording could not be saved right now. Nothing was lost on your side: "
-        "please try again in a moment."
-    )
+    kind = Kind.UNAVAILABLE
+    default_message = _NOTHING_LOST

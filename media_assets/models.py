@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from portal.models import Patient
+from portal.core.models import Patient, new_pseudonym
 
 
 class RecordingKind(models.TextChoices):
@@ -24,6 +24,8 @@ class RecordingStatus(models.TextChoices):
 
 
 class Recording(models.Model):
+    site_path = "patient__site"  # how portal.core.permissions.restrict reaches the site
+
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="recordings")
     kind = models.CharField(max_length=8, choices=RecordingKind.choices)
     status = models.CharField(
@@ -76,3 +78,19 @@ class Recording(models.Model):
     @property
     def quality_warnings(self) -> list[str]:
         return list(self.quality.get("warnings", []))
+
+
+class RecordingPseudonym(models.Model):
+    """A recording's research id: random like the patient's, made on first export, stable after.
+
+    The research export (``portal.research.pseudonyms``) is its only reader and writer.
+    """
+
+    recording = models.OneToOneField(
+        Recording, on_delete=models.CASCADE, related_name="research_pseudonym"
+    )
+    value = models.CharField(max_length=32, unique=True, default=new_pseudonym, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    def __str__(self) -> str:
+        return self.value

@@ -26,8 +26,8 @@ from media_assets.errors import StorageUnavailable, UploadClosed, UploadMismatch
 from media_assets.models import Recording, RecordingStatus
 from media_assets.quality import Quality, measure_quality
 from media_assets.storage import object_size
-from portal.models import Patient, Site
-from portal.storage import STORAGE_ERRORS
+from portal.core.models import Patient, Site
+from portal.core.storage import STORAGE_ERRORS
 
 logger = logging.getLogger(__name__)
 

@@ -23,8 +23,9 @@ from django.http import (
 from django.views.decorators.http import require_safe
 
 from media_assets.models import RecordingStatus
-from portal import permissions
-from portal.audit import record_event
+from media_assets.selectors import recordings_for
+from portal.core import permissions
+from portal.core.audit import record_event
 
 logger = logging.getLogger(__name__)
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -73,7 +74,7 @@ def _visible_recording(request, pk: int):
     if not permissions.has_clinical_role(request.user):
         raise PermissionDenied
     recording = (
-        permissions.recordings_for(request.user)
+        recordings_for(request.user)
         .filter(pk=pk, status=RecordingStatus.STORED)
         .select_related("patient")
         .first()

@@ -1,4 +1,5 @@
-"""The project package and the clinician-facing app (sites, memberships, patients, audit)."""
+"""The project package (settings, urls, asgi, celery) and the top layer: pages, API routing and the
+research export. The clinic core it builds on is ``portal.core``."""
 
 from portal.celery import app as celery_app
 

@@ -1,15 +1,12 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
 
 
 class PortalConfig(AppConfig):
+    """The top layer: project wiring, clinician pages, API routing and the research export.
+
+    It holds no models; it is an app for its template tags and management commands.
+    """
+
     name = "portal"
-    verbose_name = "Clinic"
-
-    def ready(self):
-        from portal.audit import connect_sign_in_events
-        from portal.roles import provision_after_migrate
-
-        connect_sign_in_events()
-        # After every migrate (and a test database's flush): the role groups match portal.roles.
-        post_migrate.connect(provision_after_migrate, sender=self, dispatch_uid="portal-roles")
+    label = "portal_site"
+    verbose_name = "Portal"

@@ -6,7 +6,7 @@ import os
 from celery import Celery, bootsteps, signals
 from redis import RedisError
 
-from portal.observability import new_request_id, request_id_var
+from portal.core.observability import new_request_id, request_id_var
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
@@ -14,7 +14,7 @@ app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-logger = logging.getLogger("portal.tasks")
+logger = logging.getLogger("portal.core.tasks")
 
 
 class RestoreUnackedTasks(bootsteps.StartStopStep):
@@ -75,8 +75,8 @@ def _serve_worker_metrics(**_):
 
 @signals.worker_process_shutdown.connect
 def _flush_sends(**_):
-    """Sends not waited for (``portal.dispatch``) go out before a pool process exits."""
-    from portal import dispatch
+    """Sends not waited for (``portal.core.dispatch``) go out before a pool process exits."""
+    from portal.core import dispatch
 
     try:
         dispatch.flush()

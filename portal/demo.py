@@ -14,8 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from portal.models import Membership, Patient, Role, Sex, Site
-from portal.roles import provision_roles
+from portal.core.models import Membership, Patient, Role, Sex, Site
+from portal.core.roles import provision_roles
 
 GIVEN = ["Ada", "Bram", "Chiara", "Dawit", "Elif", "Farid", "Greta", "Hiro", "Ines", "Jonas",
          "Kemal", "Lina", "Mateo", "Nour", "Olga", "Pavel", "Quinn", "Rosa", "Sami", "Tove"]  # fmt: skip

@@ -18,7 +18,7 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from portal.storage import STORAGE_ERRORS
+from portal.core.storage import STORAGE_ERRORS
 
 logger = logging.getLogger(__name__)
 

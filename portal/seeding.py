@@ -88,7 +88,7 @@ WHERE d.status = 'succeeded' AND d.review_label = '' AND d.id <= m.top - %(rows)
 
 TABLES = (
     "diagnostics_diagnostic, media_assets_recording, portal_researchpseudonym,"
-    " portal_recordingpseudonym, portal_auditevent, portal_patient, portal_membership,"
+    " media_assets_recordingpseudonym, portal_auditevent, portal_patient, portal_membership,"
     " portal_site, diagnostics_modelversion, recommender_reviewpriority"
 )
 

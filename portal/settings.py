@@ -78,25 +78,27 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
-    "portal",
+    "portal.core",
     "media_assets",
     "diagnostics",
     "recommender",
+    "portal",
 ]
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    "portal.observability.RequestIdMiddleware",
+    "portal.core.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "portal.sessions.SessionRenewalMiddleware",
+    "portal.core.sessions.SessionRenewalMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    "portal.audit.DenialAuditMiddleware",
+    "portal.core.audit.DenialAuditMiddleware",
+    "portal.errors.DomainErrorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -294,7 +296,7 @@ ADMIN_REQUIRE_OTP = env.bool("ADMIN_REQUIRE_OTP", default=True)
 OTP_TOTP_ISSUER = "Respiratory audio portal"
 DEMO_TOTP_KEY = env.str("DEMO_TOTP_KEY", default="")
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_SECONDS", default=30 * 60)
-# The age above is an idle timeout, not a fixed lifetime: portal.sessions renews it, at most once
+# The age above is an idle timeout, not a fixed lifetime: portal.core.sessions renews it, at most once
 # every SESSION_RENEW_SECONDS, instead of rewriting the session on every request.
 SESSION_RENEW_SECONDS = env.int("SESSION_RENEW_SECONDS", default=60)
 SESSION_COOKIE_HTTPONLY = True
@@ -331,7 +333,7 @@ REST_FRAMEWORK = {
         "rest_framework_simplejwt.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "EXCEPTION_HANDLER": "portal.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "portal.core.rest.errors.exception_handler",
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -373,7 +375,7 @@ CELERY_TASK_ROUTES = {
     "diagnostics.tasks.*": {"queue": "maintenance"},
     "recommender.tasks.*": {"queue": "recommender"},
     "media_assets.tasks.*": {"queue": "maintenance"},
-    "portal.tasks.*": {"queue": "maintenance"},
+    "portal.core.tasks.*": {"queue": "maintenance"},
 }
 # The Redis transport redelivers an unacknowledged task only after the visibility timeout; the
 # default (an hour) would hide a dead worker's work for an hour. Tasks are idempotent and bounded by
@@ -408,7 +410,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=35, hour=2),
     },
     "purge-expired-sessions": {
-        "task": "portal.tasks.purge_expired_sessions",
+        "task": "portal.core.tasks.purge_expired_sessions",
         "schedule": crontab(minute=17, hour=3),
     },
 }
@@ -418,7 +420,7 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "portal.observability.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "portal.core.observability.RequestIdFilter"}},
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
@@ -437,7 +439,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # Django's request logger puts the full path with its query string in the message, and a
-        # patient search puts a name there: the access log of portal.observability replaces it.
+        # patient search puts a name there: the access log of portal.core.observability replaces it.
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
         "django.server": {"handlers": [], "level": "ERROR", "propagate": False},
         "uvicorn.access": {"handlers": [], "level": "ERROR", "propagate": False},
@@ -536,16 +538,16 @@ CELERY_BEAT_SCHEDULE.update(
 )
 
 # --- REST API --------------------------------------------------------------------------------------
-# Clinical endpoints are the default; research views name portal.api_access.IsResearcher.
+# Clinical endpoints are the default; research views name portal.core.rest.access.IsResearcher.
 REST_FRAMEWORK.update(
     {
-        "DEFAULT_PERMISSION_CLASSES": ["portal.api_access.IsClinician"],
-        "DEFAULT_PAGINATION_CLASS": "portal.api_pagination.IdCursorPagination",
+        "DEFAULT_PERMISSION_CLASSES": ["portal.core.rest.access.IsClinician"],
+        "DEFAULT_PAGINATION_CLASS": "portal.core.rest.pagination.IdCursorPagination",
         "PAGE_SIZE": 50,
         "DEFAULT_THROTTLE_CLASSES": [
-            "portal.api_throttling.UserThrottle",
-            "portal.api_throttling.AnonThrottle",
-            "portal.api_throttling.ScopedThrottle",
+            "portal.core.rest.throttling.UserThrottle",
+            "portal.core.rest.throttling.AnonThrottle",
+            "portal.core.rest.throttling.ScopedThrottle",
         ],
         "DEFAULT_THROTTLE_RATES": {
             "user": env.str("API_THROTTLE_USER", default="1200/min"),
@@ -566,7 +568,7 @@ SPECTACULAR_SETTINGS.update(
         "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
         "POSTPROCESSING_HOOKS": [
             "drf_spectacular.hooks.postprocess_schema_enums",
-            "portal.api_schema.add_error_responses",
+            "portal.api.schema.add_error_responses",
         ],
     }
 )

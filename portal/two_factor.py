@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from portal.audit import record_event
+from portal.core.audit import record_event
 
 
 class ConfirmCodeForm(forms.Form):

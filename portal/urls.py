@@ -17,10 +17,10 @@ admin.site.site_title = "Respiratory audio portal"
 admin.site.index_title = "Administration"
 
 urlpatterns = [
-    path("", include("portal.page_urls")),
+    path("", include("portal.pages.urls")),
     path("accounts/two-factor/", two_factor.setup, name="two-factor-setup"),
     path("admin/", admin.site.urls),
-    path("api/v1/", include("portal.api_urls")),
+    path("api/v1/", include("portal.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("media/", include("media_assets.urls")),

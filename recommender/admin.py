@@ -1,10 +1,10 @@
 """Admin for the recommender: all read-only (embeddings, builds, priorities and evaluations are
-derived; interactions are a log). Rows about diagnostics are scoped by ``portal.permissions``."""
+derived; interactions are a log). Rows about diagnostics are scoped by ``portal.core.permissions``."""
 
 from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
-from portal import permissions
+from diagnostics.selectors import diagnostics_for
 from recommender.evaluation import METHODS
 from recommender.models import (
     CaseEmbedding,
@@ -25,7 +25,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 class ScopedByDiagnostic(ReadOnlyAdmin):
     def get_queryset(self, request):
-        visible = permissions.diagnostics_for(request.user).values("pk")
+        visible = diagnostics_for(request.user).values("pk")
         return super().get_queryset(request).filter(diagnostic__in=visible)
 
 

@@ -11,9 +11,9 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from diagnostics.api import visible_diagnostic
-from portal.api_errors import ApiError
-from portal.audit import record_event
+from diagnostics.selectors import visible_diagnostic
+from portal.core.audit import record_event
+from portal.core.errors import Invalid
 from recommender import selectors, services
 from recommender.models import InteractionKind
 
@@ -27,9 +27,7 @@ def _k(request) -> int:
     except ValueError:
         k = 0
     if not 1 <= k <= settings.RECOMMENDER_MAX_K:
-        raise ApiError(
-            400, "invalid", f"k must be a whole number from 1 to {settings.RECOMMENDER_MAX_K}."
-        )
+        raise Invalid(f"k must be a whole number from 1 to {settings.RECOMMENDER_MAX_K}.")
     return k
 
 

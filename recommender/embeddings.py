@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from diagnostics.models import Diagnostic, DiagnosticStatus, ModelVersion
 from media_assets import audio
-from portal.storage import STORAGE_ERRORS
+from portal.core.storage import STORAGE_ERRORS
 from recommender.index import DIMENSION
 from recommender.models import CaseEmbedding
 

@@ -22,7 +22,7 @@ import numpy as np
 from django.conf import settings
 from django.db import connections
 
-from portal.storage import STORAGE_ERRORS
+from portal.core.storage import STORAGE_ERRORS
 from recommender import embeddings, snapshots
 from recommender.index import DIMENSION, CaseIndex, Neighbours
 from recommender.models import IndexBuild

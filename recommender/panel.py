@@ -6,7 +6,7 @@ The page view merges ``panel_context(diagnostic=..., user=...)`` into its contex
 
 from django.urls import reverse
 
-from portal import permissions
+from diagnostics.selectors import diagnostics_for
 from recommender.scoring import label_shares
 from recommender.selectors import similar_cases
 
@@ -32,9 +32,7 @@ def panel_context(*, diagnostic, user, k: int = PANEL_K) -> dict:
     ranked = {case.id: case for case in result.cases}
     objects = {
         d.pk: d
-        for d in permissions.diagnostics_for(user)
-        .filter(pk__in=list(ranked))
-        .select_related("recording")
+        for d in diagnostics_for(user).filter(pk__in=list(ranked)).select_related("recording")
     }
     cases = []
     for case in result.cases:

@@ -1,4 +1,4 @@
-"""Reads of the recommender, each scoped by ``portal.permissions``.
+"""Reads of the recommender, each scoped by ``portal.core.permissions``.
 
 ``similar_cases``: the k most similar *reviewed* diagnostics a user may see, other patients only.
 The index is asked for more raw neighbours than wanted (rows of the user's sites only), then the
@@ -27,7 +27,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from diagnostics.models import Diagnostic, DiagnosticStatus
-from portal import permissions
+from diagnostics.selectors import diagnostics_for
+from portal.core import permissions
 from recommender import embeddings, priority, scoring
 from recommender.live import live_index
 from recommender.models import Interaction
@@ -99,7 +100,7 @@ def _reachable_sites(user) -> list[int]:
 
 def _visible_reviewed(user, diagnostic: Diagnostic) -> QuerySet[Diagnostic]:
     return (
-        permissions.diagnostics_for(user)
+        diagnostics_for(user)
         .filter(status=DiagnosticStatus.SUCCEEDED)
         .exclude(review_label="")
         .exclude(patient_id=diagnostic.patient_id)
@@ -301,7 +302,7 @@ def _queue_position(row: tuple) -> tuple:
 def prioritised_review_queue(*, user, site=None, limit: int = 50) -> list[ReviewItem]:
     """The first ``limit`` results waiting for review that ``user`` may see, in priority order,
     with their current scores and reasons (two queries)."""
-    visible = permissions.diagnostics_for(user)
+    visible = diagnostics_for(user)
     if site is not None:
         visible = visible.filter(patient__site=site)
     ids, _ = priority_page_ids(visible, size=limit)

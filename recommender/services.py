@@ -11,8 +11,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from diagnostics.models import Diagnostic
-from portal import permissions
-from portal.audit import record_event
+from diagnostics.selectors import diagnostics_for
+from portal.core.audit import record_event
+from portal.core.errors import Invalid
 from recommender.models import Interaction, InteractionKind
 
 FEEDBACK_KINDS = (InteractionKind.MARKED_SIMILAR, InteractionKind.DISMISSED)
@@ -20,15 +21,11 @@ FEEDBACK_KINDS = (InteractionKind.MARKED_SIMILAR, InteractionKind.DISMISSED)
 VIEW_REPEAT_WINDOW = timedelta(minutes=5)
 
 
-class FeedbackRefused(Exception):
+class FeedbackRefused(Invalid):
     """Feedback that cannot be recorded (an unknown kind, or a case compared with itself)."""
 
-    status = 400
-    code = "invalid"
-
     def __init__(self, message) -> None:
-        super().__init__(message)
-        self.message = str(message)
+        super().__init__(str(message))
 
 
 def record_feedback(
@@ -37,7 +34,7 @@ def record_feedback(
     """Record that ``user``, looking at ``diagnostic``, found ``other`` similar or not.
 
     Both diagnostics must be ones the user may see (the caller looked them up through
-    ``portal.permissions``). Audited on the similar case's patient.
+    ``portal.core.permissions``). Audited on the similar case's patient.
     """
     if kind not in FEEDBACK_KINDS:
         raise FeedbackRefused(_("kind must be marked_similar or dismissed."))
@@ -64,8 +61,7 @@ def record_view(*, user, diagnostic: Diagnostic, source: Diagnostic | None = Non
     if not (user and user.is_authenticated):
         return None
     if source is not None and (
-        source.pk == diagnostic.pk
-        or not permissions.diagnostics_for(user).filter(pk=source.pk).exists()
+        source.pk == diagnostic.pk or not diagnostics_for(user).filter(pk=source.pk).exists()
     ):
         source = None
     now = timezone.now()

@@ -6,7 +6,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from portal.models import Membership, Patient, Role, Site
+from portal.core.models import Membership, Patient, Role, Site
 
 
 class UserFactory(factory.django.DjangoModelFactory):

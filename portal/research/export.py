@@ -22,8 +22,8 @@ from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
 from django.http import StreamingHttpResponse
 
-from portal.audit import record_event
-from portal.observability import request_id_var
+from portal.core.audit import record_event
+from portal.core.observability import request_id_var
 from portal.research.pseudonyms import ensure_pseudonyms
 from portal.research.rows import limited_columns, research_rows, safe_harbor_columns
 from portal.research.selectors import LIMITED

@@ -11,9 +11,9 @@ from django_filters import rest_framework as filters
 from diagnostics.filters import filter_reviewed
 from diagnostics.models import Diagnostic, Label, ModelVersion
 from media_assets.models import RecordingKind
-from portal import permissions
-from portal.api_filters import StrictBooleanFilter
-from portal.models import Site
+from portal.core import permissions
+from portal.core.models import Site
+from portal.core.rest.filters import StrictBooleanFilter
 from portal.research.selectors import LIMITED
 
 

@@ -6,7 +6,7 @@ it to a patient. Each patient and each recording gets one the first time an expo
 keeps it for every later export, so researchers can join exports over time.
 
 Values are 24 hex digits (96 random bits). The default path makes them in Python from the
-operating system's CSPRNG (``portal.models._new_pseudonym``); on PostgreSQL one ``INSERT … SELECT``
+operating system's CSPRNG (``portal.core.models.new_pseudonym``); on PostgreSQL one ``INSERT … SELECT``
 makes them in the database from ``gen_random_uuid()`` (its strong random source), hashed to the same
 width, which keeps the first export of a million rows from round-tripping a million ids.
 """
@@ -14,7 +14,8 @@ width, which keeps the first export of a million rows from round-tripping a mill
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Model, QuerySet
 
-from portal.models import RecordingPseudonym, ResearchPseudonym
+from media_assets.models import RecordingPseudonym
+from portal.core.models import ResearchPseudonym
 
 BATCH = 5000
 ATTEMPTS = 3

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from diagnostics.models import Diagnostic, DiagnosticStatus
 from media_assets.models import Recording, RecordingStatus
-from portal import permissions
-from portal.models import Membership, Role, Site
+from portal.core import permissions
+from portal.core.models import Membership, Role, Site
 
 SAFE_HARBOR = "safe_harbor"
 LIMITED = "limited"

@@ -14,9 +14,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from diagnostics.models import Diagnostic
-from portal.api_access import IsResearcher
-from portal.api_errors import ApiError, error_response
-from portal.audit import record_event
+from portal.core.audit import record_event
+from portal.core.errors import Forbidden, NotVisible, Unavailable
+from portal.core.rest.access import IsResearcher
+from portal.core.rest.errors import error_response
+from portal.core.storage import STORAGE_ERRORS
 from portal.research import audio
 from portal.research.export import export_response
 from portal.research.filters import ResearchDiagnosticFilter
@@ -29,7 +31,6 @@ from portal.research.selectors import (
     research_recording,
 )
 from portal.research.writers import FORMATS
-from portal.storage import STORAGE_ERRORS
 
 NO_AGREEMENT = (
     "The limited data set (dates and audio) needs a current data-use agreement on your "
@@ -56,7 +57,7 @@ def _require_agreement(user, site=None) -> None:
     if site is not None:
         sites = sites.filter(pk=site.pk)
     if not sites.exists():
-        raise ApiError(403, "data_use_agreement_required", NO_AGREEMENT)
+        raise Forbidden(NO_AGREEMENT, code="data_use_agreement_required")
 
 
 class ResearchDiagnosticExportView(GenericAPIView):
@@ -132,11 +133,11 @@ class ResearchAudioLinkView(APIView):
         _require_agreement(request.user)
         recording = research_recording(request.user, pseudonym)
         if recording is None:
-            raise ApiError(404, "not_found", "Recording not found.")
+            raise NotVisible("Recording")
         try:
             link = audio.issue_link(request, recording=recording, pseudonym=pseudonym)
         except STORAGE_ERRORS as exc:
-            raise ApiError(503, "storage_unavailable", AUDIO_UNREADABLE) from exc
+            raise Unavailable(AUDIO_UNREADABLE, code="storage_unavailable") from exc
         record_event(
             action="research.audio_link_issued", actor=request.user, obj=recording,
             patient=recording.patient, request=request,

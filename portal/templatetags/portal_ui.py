@@ -7,7 +7,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from diagnostics.models import DiagnosticStatus, Label
-from portal.sessions import warning_script_age
+from portal.core.sessions import warning_script_age
 
 register = template.Library()
 

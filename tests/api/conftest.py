@@ -10,7 +10,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
-from portal.models import Role
+from portal.core.models import Role
 from tests.factories import MembershipFactory, UserFactory
 
 NO_THROTTLING = {"user": None, "anon": None, "research_export": None}

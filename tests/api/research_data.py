@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from portal.models import Patient
+from portal.core.models import Patient
 from tests.factories import PatientFactory, UserFactory
 from tests.factories_clinical import RecordingFactory, succeeded
 from tests.fixtures.audio_corpus import pcm_wav, tone

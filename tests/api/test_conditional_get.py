@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.http import http_date
 
 from diagnostics.models import Diagnostic
-from portal.models import AuditEvent, Patient
+from portal.core.models import AuditEvent, Patient
 from tests.factories import PatientFactory
 from tests.factories_clinical import DiagnosticFactory, succeeded
 
@@ -27,8 +27,7 @@ def finished(site):
 
 
 @pytest.fixture
-def patient(site):
-    patient = PatientFactory(site=site)
+def patient_changed_an_hour_ago(patient):
     Patient.objects.filter(pk=patient.pk).update(updated_at=AN_HOUR_AGO)
     return patient
 
@@ -39,10 +38,10 @@ def views(action: str) -> int:
 
 @pytest.mark.parametrize("kind", ["diagnostic", "patient"])
 def test_etag_and_last_modified_each_give_304_and_304s_are_not_audited(
-    clinician_api, finished, patient, kind
+    clinician_api, finished, patient_changed_an_hour_ago, kind
 ):
     url = {"diagnostic": f"/api/v1/diagnostics/{finished.pk}/",
-           "patient": f"/api/v1/patients/{patient.pk}/"}[kind]  # fmt: skip
+           "patient": f"/api/v1/patients/{patient_changed_an_hour_ago.pk}/"}[kind]  # fmt: skip
 
     first = clinician_api.get(url)
     by_etag = clinician_api.get(url, headers={"If-None-Match": first["ETag"]})
@@ -99,10 +98,10 @@ def test_a_change_in_the_current_second_is_not_dated_until_that_second_is_over(
     patient = PatientFactory(site=site)
     url = f"/api/v1/patients/{patient.pk}/"
 
-    monkeypatch.setattr("portal.api_conditional.timezone.now", lambda: patient.updated_at)
+    monkeypatch.setattr("portal.core.rest.conditional.timezone.now", lambda: patient.updated_at)
     same_second = clinician_api.get(url)
     next_second = patient.updated_at + datetime.timedelta(seconds=1)
-    monkeypatch.setattr("portal.api_conditional.timezone.now", lambda: next_second)
+    monkeypatch.setattr("portal.core.rest.conditional.timezone.now", lambda: next_second)
     settled = clinician_api.get(url)
 
     assert same_second.status_code == 200 and "Last-Modified" not in same_second

@@ -3,7 +3,7 @@
 import pytest
 
 from diagnostics.models import Diagnostic
-from portal.models import AuditEvent
+from portal.core.models import AuditEvent
 from tests.factories import PatientFactory
 from tests.factories_clinical import DiagnosticFactory, succeeded
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from diagnostics.models import Diagnostic
 from media_assets.models import Recording
-from portal.models import AuditEvent
+from portal.core.models import AuditEvent
 from tests.factories import PatientFactory
 from tests.factories_clinical import DiagnosticFactory, RecordingFactory, succeeded
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from portal.models import AuditEvent, Patient, Role
+from portal.core.models import AuditEvent, Patient, Role
 from tests.factories import MembershipFactory, PatientFactory
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from portal.models import RecordingPseudonym
+from media_assets.models import RecordingPseudonym
 from tests.api.research_data import export, rows_of
 from tests.factories import PatientFactory
 from tests.factories_clinical import RecordingFactory, succeeded

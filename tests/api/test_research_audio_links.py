@@ -5,8 +5,9 @@ import pytest
 from django.core.files.storage import default_storage
 
 from media_assets import audio as media_audio
-from portal import services
-from portal.models import AuditEvent, RecordingPseudonym
+from media_assets.models import RecordingPseudonym
+from portal.core import services
+from portal.core.models import AuditEvent
 from tests.api.research_data import AUDIO, RECORDER_TAGS, export, rows_of, seed_cohort
 
 pytestmark = pytest.mark.django_db

@@ -2,8 +2,8 @@
 
 import pytest
 
-from portal import services
-from portal.models import ResearchPseudonym
+from portal.core import services
+from portal.core.models import ResearchPseudonym
 from tests.api.research_data import export, rows_of, seed_cohort
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ from django.core.signals import request_finished
 from django.db import close_old_connections
 from rest_framework.test import APIRequestFactory, force_authenticate
 
-from portal.models import AuditEvent
+from portal.core.models import AuditEvent
 from portal.research import sources, writers
 from portal.research.views import ResearchDiagnosticExportView
 from tests.api.research_data import EXPORT_URL, export, seed_cohort

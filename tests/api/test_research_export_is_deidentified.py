@@ -7,7 +7,8 @@ import re
 import pyarrow.parquet as pq
 import pytest
 
-from portal.models import Patient, RecordingPseudonym, ResearchPseudonym
+from media_assets.models import RecordingPseudonym
+from portal.core.models import Patient, ResearchPseudonym
 from portal.research.rows import safe_harbor_columns
 from tests.api.research_data import export, rows_of, seed_cohort
 

@@ -10,7 +10,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from diagnostics.models import Diagnostic, DiagnosticStatus
 from media_assets.models import Recording
-from portal.models import AuditEvent
+from portal.core.models import AuditEvent
 from tests.factories import PatientFactory
 from tests.factories_clinical import ModelVersionFactory, RecordingFactory
 from tests.processes import asgi_server

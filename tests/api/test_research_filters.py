@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from diagnostics.models import Label
-from portal.models import Role
+from portal.core.models import Role
 from tests.api.research_data import export, rows_of, seed_cohort
 from tests.factories import MembershipFactory, PatientFactory, SiteFactory
 from tests.factories_clinical import ModelVersionFactory, RecordingFactory, succeeded

@@ -5,7 +5,8 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from portal.models import Membership, RecordingPseudonym, Role
+from media_assets.models import RecordingPseudonym
+from portal.core.models import Membership, Role
 from tests.api.conftest import jwt_client
 from tests.api.research_data import export, rows_of, seed_cohort
 from tests.factories import MembershipFactory, SiteFactory
@@ -33,6 +34,8 @@ def test_an_expired_agreement_is_no_agreement(researcher, researcher_api, site):
     response, _ = export(researcher_api, dataset="limited")
 
     assert response.status_code == 403
+    assert response.json()["error"]["code"] == "data_use_agreement_required"
+    assert not RecordingPseudonym.objects.exists()
 
 
 @pytest.mark.parametrize("fmt", ["csv", "ndjson", "parquet"])

@@ -5,7 +5,8 @@ import hashlib
 import pytest
 from django.utils import timezone
 
-from portal.models import RecordingPseudonym, ResearchPseudonym, Role
+from media_assets.models import RecordingPseudonym
+from portal.core.models import ResearchPseudonym, Role
 from tests.api.research_data import export, rows_of, seed_cohort
 from tests.factories import MembershipFactory, PatientFactory
 from tests.factories_clinical import RecordingFactory, succeeded

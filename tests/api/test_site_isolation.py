@@ -3,7 +3,7 @@
 import pytest
 
 from diagnostics.models import Diagnostic
-from portal.models import Patient
+from portal.core.models import Patient
 from tests.factories import PatientFactory
 from tests.factories_clinical import ModelVersionFactory, RecordingFactory, failed, succeeded
 

@@ -3,7 +3,7 @@
 import pytest
 
 from diagnostics.models import DiagnosticStatus
-from portal.models import AuditEvent
+from portal.core.models import AuditEvent
 from tests.diagnostics.inference_steps import queued_messages
 from tests.factories import PatientFactory
 from tests.factories_clinical import DiagnosticFactory, failed, succeeded

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from diagnostics import inference, inference_queue, sweeper
 from diagnostics.models import Diagnostic, DiagnosticStatus, Label
-from portal import dispatch
+from portal.core import dispatch
 from tests.diagnostics.inference_steps import broker_client, queued_messages, submit
 from tests.factories import PatientFactory
 

@@ -11,7 +11,7 @@ from channels.db import database_sync_to_async
 from diagnostics import live
 from diagnostics.consumers import DiagnosticConsumer, PatientConsumer
 from diagnostics.models import DiagnosticStatus
-from portal.models import AuditEvent, Role
+from portal.core.models import AuditEvent, Role
 from tests.diagnostics.sockets import Socket, session_cookie
 from tests.factories import MembershipFactory, PatientFactory, UserFactory
 from tests.factories_clinical import DiagnosticFactory, succeeded

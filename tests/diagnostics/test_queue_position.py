@@ -8,15 +8,9 @@ from channels.db import database_sync_to_async
 from diagnostics.models import DiagnosticStatus
 from tests.diagnostics.inference_steps import submit
 from tests.diagnostics.sockets import Socket, session_cookie
-from tests.factories import PatientFactory
 from tests.factories_clinical import DiagnosticFactory, succeeded
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def patient(site):
-    return PatientFactory(site=site)
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from diagnostics import spectrogram
 from diagnostics.services import submit_recording
 from diagnostics.tasks import render_missing_spectrograms
-from portal.models import AuditEvent, Role
-from tests.factories import MembershipFactory, PatientFactory, UserFactory
+from portal.core.models import AuditEvent, Role
+from tests.factories import MembershipFactory, UserFactory
 from tests.fixtures.audio_corpus import pcm_wav
 
 pytestmark = pytest.mark.django_db
@@ -30,11 +30,6 @@ def upload(patient, user, signal, name="tone.wav"):
     file = SimpleUploadedFile(name, pcm_wav(signal, RATE), content_type="audio/wav")
     return submit_recording(patient=patient, file=file, kind="breath", symptoms={}, user=user,
                             original_name=name).recording  # fmt: skip
-
-
-@pytest.fixture
-def patient(site):
-    return PatientFactory(site=site)
 
 
 def picture(recording) -> np.ndarray:
@@ -144,7 +139,7 @@ def test_an_analysed_batch_sends_its_pictures_in_one_message(
     patient, clinician, production_model, django_capture_on_commit_callbacks
 ):
     from diagnostics import inference
-    from portal import dispatch
+    from portal.core import dispatch
 
     recordings = [
         upload(patient, clinician, tone(300 + 100 * i), name=f"{i}.wav") for i in range(3)

@@ -13,7 +13,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 django.setup()
 
 from media_assets import services  # noqa: E402
-from portal.models import Site  # noqa: E402
+from portal.core.models import Site  # noqa: E402
 
 with open(sys.argv[1], "rb") as upload:
     inspected = services.inspect_audio(file=upload)

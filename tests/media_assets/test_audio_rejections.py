@@ -1,4 +1,4 @@
-"""Each kind of bad upload is refused with its own error class, code and status, quickly."""
+"""Each kind of bad upload is refused with its own error class, code and kind, quickly."""
 
 import io
 import time
@@ -31,7 +31,7 @@ def test_zero_bytes_are_rejected_as_empty():
     error = _rejection(corpus.zero_bytes())
 
     assert isinstance(error, EmptyAudio)
-    assert (error.code, error.status) == ("empty_audio", 400)
+    assert (error.code, error.kind) == ("empty_audio", "invalid")
 
 
 @pytest.mark.parametrize(
@@ -46,7 +46,7 @@ def test_other_files_are_not_audio_even_when_named_like_a_recording(make, tmp_pa
     error = _rejection(path)
 
     assert isinstance(error, NotAudio)
-    assert (error.code, error.status) == ("not_audio", 415)
+    assert (error.code, error.kind) == ("not_audio", "unsupported")
 
 
 def test_container_without_an_audio_stream_is_not_audio():
@@ -64,7 +64,7 @@ def test_wav_whose_header_and_length_disagree_is_corrupt(make):
     error = _rejection(make())
 
     assert isinstance(error, CorruptAudio)
-    assert (error.code, error.status) == ("corrupt_audio", 400)
+    assert (error.code, error.kind) == ("corrupt_audio", "invalid")
     assert "incomplete" in error.message
 
 
@@ -105,7 +105,7 @@ def test_two_hour_wav_is_rejected_as_too_long_without_reading_it(tmp_path):
         elapsed = time.perf_counter() - started
 
     assert isinstance(error, RecordingTooLong)
-    assert (error.code, error.status) == ("too_long", 400)
+    assert (error.code, error.kind) == ("too_long", "invalid")
     assert "120 minutes" in error.message
     assert reader.bytes_read < 64 * 1024
     assert elapsed < 0.5  # a few hundred microseconds in practice; generous for slow CI
@@ -125,7 +125,7 @@ def test_recording_shorter_than_the_minimum_is_too_short():
     error = _rejection(corpus.encode(corpus.tone(seconds=0.3, rate=48000), 48000, "webm_opus"))
 
     assert isinstance(error, RecordingTooShort)
-    assert (error.code, error.status) == ("too_short", 400)
+    assert (error.code, error.kind) == ("too_short", "invalid")
     assert "0.3 seconds" in error.message
 
 
@@ -136,7 +136,7 @@ def test_sample_rate_outside_the_allowed_set_is_unsupported(name):
     error = _rejection(data, allowed_sample_rates=(16000, 44100, 48000))
 
     assert isinstance(error, UnsupportedFormat)
-    assert (error.code, error.status) == ("unsupported_format", 415)
+    assert (error.code, error.kind) == ("unsupported_format", "unsupported")
     assert "8,000 Hz" in error.message
 
 
@@ -159,7 +159,7 @@ def test_file_over_the_byte_limit_is_too_large():
     error = _rejection(data, max_bytes=len(data) - 1)
 
     assert isinstance(error, RecordingTooLarge)
-    assert error.status == 413
+    assert error.kind == "too_large"
 
 
 @pytest.mark.parametrize(
@@ -187,7 +187,7 @@ def test_rejections_never_mention_the_file_name(data, tmp_path):
     assert error.as_dict() == {"code": error.code, "message": error.message}
 
 
-def test_every_rejection_class_has_its_own_code_and_a_client_status():
+def test_every_rejection_class_has_its_own_code_and_a_client_error_kind():
     classes = [
         NotAudio,
         CorruptAudio,
@@ -201,7 +201,7 @@ def test_every_rejection_class_has_its_own_code_and_a_client_status():
     assert len({cls.code for cls in classes}) == len(classes)
     for cls in classes:
         assert issubclass(cls, AudioRejected)
-        assert cls.status in (400, 413, 415)
+        assert cls.kind in ("invalid", "too_large", "unsupported")
         assert cls().message == cls.default_message
 
 

@@ -81,7 +81,7 @@ def test_bytes_that_are_not_a_supported_audio_container_are_not_audio(data):
     with pytest.raises(NotAudio) as caught:
         sniff(data)
 
-    assert caught.value.status == 415
+    assert caught.value.kind == "unsupported"
     assert caught.value.code == "not_audio"
 
 

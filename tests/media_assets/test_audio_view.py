@@ -2,7 +2,7 @@
 
 import pytest
 
-from portal.models import AuditEvent
+from portal.core.models import AuditEvent
 from tests.factories import PatientFactory
 from tests.media_assets.uploading import cough_wav, post_recording
 
@@ -62,4 +62,7 @@ def test_a_clinician_of_another_site_gets_404_and_anonymous_users_the_login(
     other = client.get(f"/media/recordings/{recording_id}/audio")
 
     assert anonymous.status_code == 302
+    assert anonymous["Location"] == (
+        f"/accounts/login/?next=/media/recordings/{recording_id}/audio"
+    )
     assert other.status_code == 404

@@ -15,17 +15,6 @@ from tests.media_assets.uploading import cough_wav
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def patient(site):
-    return PatientFactory(site=site)
-
-
-@pytest.fixture
-def api(client, clinician):
-    client.force_login(clinician)
-    return client
-
-
 def open_upload(api, patient, content: bytes, **overrides):
     body = {
         "patient": patient.pk,

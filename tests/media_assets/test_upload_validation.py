@@ -17,17 +17,6 @@ from tests.media_assets.uploading import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def patient(site):
-    return PatientFactory(site=site)
-
-
-@pytest.fixture
-def api(client, clinician):
-    client.force_login(clinician)
-    return client
-
-
 def ninety_second_wav() -> bytes:
     return audio_corpus.pcm_wav(audio_corpus.noise(seconds=90, rate=8000), 8000)
 

@@ -2,7 +2,7 @@
 
 import re
 
-from portal.models import AuditEvent
+from portal.core.models import AuditEvent
 
 
 def text_of(response) -> str:

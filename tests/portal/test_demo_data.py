@@ -3,8 +3,8 @@
 import pytest
 from django.contrib.auth import get_user_model
 
+from portal.core.models import Membership, Patient, Site
 from portal.demo import seed_demo
-from portal.models import Membership, Patient, Site
 
 pytestmark = pytest.mark.django_db
 

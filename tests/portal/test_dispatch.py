@@ -3,8 +3,8 @@
 from celery import current_app
 from kombu.exceptions import OperationalError
 
-from portal import dispatch
-from portal.dispatch import send_quietly
+from portal.core import dispatch
+from portal.core.dispatch import send_quietly
 
 
 def test_sends_not_waited_for_go_out_in_order_and_a_refused_one_is_only_logged(monkeypatch, caplog):

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from diagnostics.models import Diagnostic, ModelStatus, ModelVersion
 from media_assets.models import Recording
-from portal.audit import record_event
-from portal.models import AuditEvent, AuditLogIsAppendOnly, Patient
+from portal.core.audit import record_event
+from portal.core.models import AuditEvent, AuditLogIsAppendOnly, Patient
 from tests.factories import PatientFactory, SiteFactory
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,7 @@ exist (another site's clinician: 404, never 403)."""
 
 import pytest
 
-from portal.models import Role
+from portal.core.models import Role
 from tests.factories import MembershipFactory, PatientFactory, UserFactory
 from tests.factories_clinical import failed, succeeded
 from tests.portal.page_helpers import text_of

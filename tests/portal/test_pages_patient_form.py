@@ -6,7 +6,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from portal.models import Patient, Role
+from portal.core.models import Patient, Role
 from tests.factories import MembershipFactory, PatientFactory
 from tests.portal.page_helpers import events, text_of
 

@@ -4,8 +4,8 @@ other by keyset without gaps or repeats; what was searched for never appears in 
 
 import pytest
 
-from portal.models import Patient
-from portal.services import update_patient
+from portal.core.models import Patient
+from portal.core.services import update_patient
 from tests.factories import PatientFactory
 from tests.factories_clinical import succeeded
 
@@ -88,7 +88,7 @@ def test_pages_follow_each_other_forward_and_back_in_name_order(signed_in, site)
 
 
 def test_the_count_is_capped_instead_of_counting_everything(signed_in, site, monkeypatch):
-    monkeypatch.setattr("portal.selectors.COUNT_CAP", 5)
+    monkeypatch.setattr("portal.pages.selectors.COUNT_CAP", 5)
     for _ in range(8):
         PatientFactory(site=site)
 

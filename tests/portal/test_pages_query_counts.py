@@ -3,7 +3,7 @@
 Each test renders the page with one row and with many, under the same django_assert_num_queries
 budget. The budgets count the session and user lookups, the site gate, the page's own queries,
 the audit insert and the review count in the navigation. The session is not written: each test
-renews it first, and it is renewed at most once a ``SESSION_RENEW_SECONDS`` (``portal.sessions``).
+renews it first, and it is renewed at most once a ``SESSION_RENEW_SECONDS`` (``portal.core.sessions``).
 """
 
 import pytest

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 
-from portal.sessions import RENEWED_AT
+from portal.core.sessions import RENEWED_AT
 from tests.portal.page_helpers import text_of
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +33,10 @@ def test_signing_out_is_a_post_and_ends_the_session(signed_in):
     response = signed_in.post("/accounts/logout/")
 
     assert "You have signed out" in text_of(response)
-    assert signed_in.get("/patients/").status_code == 302
+    response = signed_in.get("/patients/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/patients/"
 
 
 def test_the_password_can_be_changed(signed_in):
@@ -90,4 +93,7 @@ def test_a_session_idle_past_the_timeout_is_signed_out(signed_in):
         expire_date=timezone.now() - timedelta(seconds=1)
     )
 
-    assert signed_in.get("/patients/").status_code == 302
+    response = signed_in.get("/patients/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/patients/"

@@ -3,7 +3,7 @@ choice lives in the session and cannot reach a site they do not belong to."""
 
 import pytest
 
-from portal.models import Role
+from portal.core.models import Role
 from tests.factories import MembershipFactory, PatientFactory, SiteFactory
 from tests.portal.page_helpers import text_of
 

@@ -2,7 +2,7 @@
 
 The routes come from the URL resolver (and the WebSocket router), not from a hand-kept list, and
 every route must have an entry in ``RULES``: a new view that nobody classified fails here, and a
-view that forgets ``portal.permissions`` fails when the other site's clinician gets a 200 for this
+view that forgets ``portal.core.permissions`` fails when the other site's clinician gets a 200 for this
 site's objects, or a researcher gets clinical data.
 """
 
@@ -17,7 +17,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from portal.asgi import application
-from portal.models import Role
+from portal.core.models import Role
 from portal.routing import websocket_urlpatterns
 from tests.factories import MembershipFactory, PatientFactory, UserFactory, verified_login
 from tests.factories_clinical import RecordingFactory, succeeded

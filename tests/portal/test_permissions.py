@@ -3,8 +3,8 @@
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
-from portal import permissions
-from portal.models import Role
+from portal.core import permissions
+from portal.core.models import Role
 from tests.factories import MembershipFactory, PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -16,7 +16,7 @@ import pytest
 from django.test import Client
 from rest_framework_simplejwt.tokens import AccessToken
 
-from portal.models import AuditEvent, Patient, Role
+from portal.core.models import AuditEvent, Patient, Role
 from tests.factories import MembershipFactory, PatientFactory, UserFactory
 from tests.factories_clinical import succeeded
 from tests.processes import ROOT, production_env

@@ -12,8 +12,8 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 
-from portal.observability import REQUEST_ID_HEADER, request_id_var
-from portal.tasks import purge_expired_sessions
+from portal.core.observability import REQUEST_ID_HEADER, request_id_var
+from portal.core.tasks import purge_expired_sessions
 from tests.processes import asgi_server, celery_worker
 
 
@@ -88,8 +88,8 @@ def test_a_task_enqueued_during_a_request_logs_with_that_request_id(process_env,
     task_lines = [
         line
         for line in json_lines(output)
-        if line.get("task") == "portal.tasks.purge_expired_sessions"
-        or line.get("logger") == "portal.tasks"
+        if line.get("task") == "portal.core.tasks.purge_expired_sessions"
+        or line.get("logger") == "portal.core.tasks"
     ]
     assert {line["message"] for line in task_lines} >= {"task started", "task finished"}, output
     assert all(line["request_id"] == "req-from-the-web-1234" for line in task_lines)

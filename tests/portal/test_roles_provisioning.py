@@ -1,12 +1,12 @@
-"""The role groups come with the database: a migration provisions them, ``migrate`` keeps them
-in line with ``portal.roles``, and ``setup_roles`` does the same by hand, any number of times."""
+"""The role groups come with the database: ``migrate`` provisions them and keeps them
+in line with ``portal.core.roles``, and ``setup_roles`` does the same by hand, any number of times."""
 
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 
-from portal.models import Role
-from portal.roles import GROUP_NAMES, GROUP_PERMISSIONS
+from portal.core.models import Role
+from portal.core.roles import GROUP_NAMES, GROUP_PERMISSIONS
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 
-from portal.models import AuditEvent
+from portal.core.models import AuditEvent
 from tests.factories import UserFactory, current_totp, totp_device
 
 pytestmark = pytest.mark.django_db

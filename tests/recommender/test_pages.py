@@ -173,7 +173,7 @@ def test_the_review_queue_can_still_be_read_oldest_first(signed_in, waiting):
 
 
 def test_the_priority_queue_pages_without_repeating_or_skipping(signed_in, site, version, settings):
-    import portal.selectors
+    import portal.pages.selectors
 
     for i in range(7):
         case(patient=PatientFactory(site=site), vector=axis_vector(), version=version,
@@ -181,7 +181,7 @@ def test_the_priority_queue_pages_without_repeating_or_skipping(signed_in, site,
     indexing.rebuild_index(reason="test")
     priority.refresh_review_priorities()
     case(patient=PatientFactory(site=site), vector=axis_vector(), version=version)  # unscored
-    original, portal.selectors.PAGE_SIZE = portal.selectors.PAGE_SIZE, 3
+    original, portal.pages.selectors.PAGE_SIZE = portal.pages.selectors.PAGE_SIZE, 3
     try:
         seen, url = [], "/review/"
         while url:
@@ -192,7 +192,7 @@ def test_the_priority_queue_pages_without_repeating_or_skipping(signed_in, site,
         previous = re.search(r'rel="prev" href="([^"]+)"', response.content.decode()).group(1)
         back = queue_ids(signed_in.get("/review/" + previous.replace("&amp;", "&")))
     finally:
-        portal.selectors.PAGE_SIZE = original
+        portal.pages.selectors.PAGE_SIZE = original
 
     assert len(seen) == 8 and len(set(seen)) == 8
     assert back == seen[3:6]

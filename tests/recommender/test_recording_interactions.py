@@ -3,7 +3,7 @@ minutes, and a source the user may not see is dropped rather than stored."""
 
 import pytest
 
-from portal.models import AuditEvent
+from portal.core.models import AuditEvent
 from recommender import services
 from recommender.models import Interaction, InteractionKind
 from tests.factories import PatientFactory

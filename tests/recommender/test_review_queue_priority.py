@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from portal import permissions
+from diagnostics.selectors import diagnostics_for
 from recommender import indexing, priority
 from recommender.models import ReviewPriority
 from recommender.selectors import prioritised_review_queue, priority_page_ids
@@ -134,7 +134,7 @@ def test_pages_walk_the_scored_half_then_the_unscored_half_both_ways(
     reviewed.review_label, reviewed.reviewed_at = "healthy", now
     reviewed.save()
     expected = [high.pk, tied_a.pk, tied_b.pk, low.pk, old.pk, new.pk]
-    visible = permissions.diagnostics_for(clinician)
+    visible = diagnostics_for(clinician)
 
     for size in (1, 2, 3, 4, 5, 6, 7):
         pages, cursor, more = [], None, True

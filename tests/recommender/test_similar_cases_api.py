@@ -4,20 +4,13 @@ API's error shape for a diagnostic out of reach (404), a bad k or kind (400) and
 import pytest
 from rest_framework.test import APIClient
 
-from portal.models import AuditEvent
+from portal.core.models import AuditEvent
 from recommender import indexing
 from recommender.models import Interaction
 from tests.factories import PatientFactory
 from tests.recommender.cases import axis_vector, case, near
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def api(clinician):
-    client = APIClient()
-    client.force_authenticate(clinician)
-    return client
 
 
 @pytest.fixture
@@ -40,7 +33,7 @@ def similar(api, pk, **params):
 
 def feedback(api, pk, other, kind="marked_similar"):
     return api.post(f"/api/v1/diagnostics/{pk}/similar/{other}/feedback/", {"kind": kind},
-                    format="json")  # fmt: skip
+                    content_type="application/json")  # fmt: skip
 
 
 def test_the_answer_lists_cases_labels_and_shares(api, data):

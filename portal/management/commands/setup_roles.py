@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from portal.roles import GROUP_NAMES, provision_after_migrate
+from portal.core.roles import GROUP_NAMES, provision_after_migrate
 
 
 class Command(BaseCommand):

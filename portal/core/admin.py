@@ -1,0 +1,199 @@
+"""Admin for users, sites, memberships, patients and the (read-only) audit log.
+
+Administrators (superusers) see everything. Site administrators (staff with a site_admin
+membership) see and manage only their own sites' users, memberships and patients, and cannot grant
+themselves or anyone another site, staff or superuser status: the fields that would do it are
+read-only for them and the site choices are limited to their sites. Querysets come from
+``portal.core.permissions``.
+"""
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+
+from portal.core import permissions
+from portal.core.admin_base import AuditedModelAdmin, PseudonymAdmin, export_as_csv
+from portal.core.models import (
+    AuditEvent,
+    Membership,
+    Patient,
+    ResearchPseudonym,
+    Role,
+    Site,
+)
+
+User = get_user_model()
+
+
+def administered_sites(request):
+    return permissions.sites_for(request.user, roles=(Role.SITE_ADMIN,))
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class ScopedUserAdmin(AuditedModelAdmin, UserAdmin):
+    list_display = ["username", "first_name", "last_name", "is_active", "is_staff", "last_login"]
+    list_filter = ["is_active", "is_staff", "memberships__role", "memberships__site"]
+    search_fields = ["username", "first_name", "last_name", "email"]
+    actions = [export_as_csv]
+    _escalating_fields = ("is_staff", "is_superuser", "groups", "user_permissions")
+
+    def get_queryset(self, request):
+        users = super().get_queryset(request)
+        if request.user.is_superuser:
+            return users
+        members = Membership.objects.filter(site__in=administered_sites(request)).values("user")
+        unassigned = Q(memberships__isnull=True, is_staff=False, is_superuser=False)
+        return users.filter(Q(pk__in=members) | unassigned).distinct()
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields += [*self._escalating_fields, "last_login", "date_joined"]
+        return fields
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+@admin.register(Site)
+class SiteAdmin(AuditedModelAdmin):
+    list_display = ["name", "code", "created_at"]
+    search_fields = ["name", "code"]
+
+    def get_queryset(self, request):
+        return permissions.sites_for(request.user)
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+class MembershipForm(forms.ModelForm):
+    class Meta:
+        model = Membership
+        fields = ["user", "site", "role", "data_use_agreement_until"]
+
+    def clean(self):
+        cleaned = super().clean()
+        actor = self.request.user
+        if not actor.is_superuser and cleaned.get("user") == actor:
+            raise ValidationError("You cannot change your own memberships; ask an administrator.")
+        return cleaned
+
+
+@admin.register(Membership)
+class MembershipAdmin(AuditedModelAdmin):
+    form = MembershipForm
+    list_display = ["user", "site", "role", "data_use_agreement_until"]
+    list_filter = ["role", "site"]
+    list_select_related = ["user", "site"]
+    search_fields = ["user__username", "site__name"]
+    autocomplete_fields = ["user", "site"]
+    actions = [export_as_csv]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        form.request = request
+        return form
+
+    def get_queryset(self, request):
+        memberships = super().get_queryset(request)
+        if request.user.is_superuser:
+            return memberships
+        return memberships.filter(site__in=administered_sites(request))
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "site" and not request.user.is_superuser:
+            kwargs["queryset"] = administered_sites(request)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.user_id == request.user.pk and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    has_delete_permission = has_change_permission
+
+
+@admin.register(Patient)
+class PatientAdmin(AuditedModelAdmin):
+    list_display = ["external_id", "family_name", "given_name", "site", "research_consent"]
+    list_filter = ["site", "research_consent", "sex"]
+    list_select_related = ["site"]
+    search_fields = ["external_id", "family_name", "given_name"]
+    autocomplete_fields = ["site"]
+    readonly_fields = ["created_by", "created_at", "updated_at", "research_consent_at"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False  # no COUNT(*) over a million patients per page
+    actions = [export_as_csv]
+
+    def get_queryset(self, request):
+        return permissions.patients_for(request.user).select_related("site")
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and not request.user.is_superuser:
+            fields.append("site")  # moving a patient between sites is an administrator's job
+        return fields
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "site" and not request.user.is_superuser:
+            kwargs["queryset"] = permissions.sites_for(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(ResearchPseudonym)
+class ResearchPseudonymAdmin(PseudonymAdmin):
+    readonly_fields = ["patient", "value", "created_at"]
+
+    def get_queryset(self, request):
+        return (
+            super().get_queryset(request).filter(patient__in=permissions.patients_for(request.user))
+        )
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only, filterable, exportable: the compliance officer's view of the trail."""
+
+    list_display = [
+        "at",
+        "action",
+        "actor",
+        "object_type",
+        "object_id",
+        "patient_id",
+        "site",
+        "request_id",
+    ]
+    list_filter = ["action", "object_type", "site"]
+    list_select_related = ["actor", "site"]
+    search_fields = ["request_id", "object_id", "actor__username", "=patient__id"]
+    date_hierarchy = "at"
+    show_full_result_count = False
+    actions = [export_as_csv]
+
+    def get_queryset(self, request):
+        return permissions.audit_events_for(request.user).select_related("actor", "site")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

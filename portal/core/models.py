@@ -1,0 +1,273 @@
+"""Sites, memberships, patients, research pseudonyms and the append-only audit log."""
+
+import secrets
+import unicodedata
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Site(models.Model):
+    """A clinic. Every patient belongs to exactly one site; users reach patients through sites."""
+
+    code = models.SlugField(max_length=32, unique=True, help_text=_("Short code used in exports."))
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    CLINICIAN = "clinician", _("Clinician")
+    SITE_ADMIN = "site_admin", _("Site administrator")
+    RESEARCHER = "researcher", _("Researcher")
+
+
+class Membership(models.Model):
+    """A user's role at a site; a researcher's data-use agreement is recorded here."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    data_use_agreement_until = models.DateField(
+        null=True,
+        blank=True,
+        help_text=_("Researchers only: the limited data set may be exported until this date."),
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "site", "role"], name="unique_membership_role"),
+            models.CheckConstraint(
+                condition=Q(data_use_agreement_until__isnull=True) | Q(role="researcher"),
+                name="data_use_agreement_only_for_researchers",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.get_role_display()} · {self.site}"
+
+    def clean(self) -> None:
+        if self.data_use_agreement_until and self.role != Role.RESEARCHER:
+            raise ValidationError(
+                {"data_use_agreement_until": _("Only researchers have data-use agreements.")}
+            )
+
+    def has_data_use_agreement(self, on=None) -> bool:
+        on = on or timezone.localdate()
+        return bool(self.data_use_agreement_until and self.data_use_agreement_until >= on)
+
+
+class Sex(models.TextChoices):
+    FEMALE = "female", _("Female")
+    MALE = "male", _("Male")
+    OTHER = "other", _("Other")
+    UNKNOWN = "unknown", _("Unknown")
+
+
+def search_key(text: str) -> str:
+    """Fold text for prefix search: no accents, no case, single spaces ("Åsa  Öberg" -> "asa oberg").
+
+    Stored in the patient's ``search_*`` columns so that one plain, indexable ``LIKE 'term%'``
+    finds names on SQLite and PostgreSQL alike; search terms are folded the same way.
+    """
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(bare.casefold().split())
+
+
+class Patient(models.Model):
+    site_path = "site"  # how portal.core.permissions.restrict reaches the site
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="patients")
+    external_id = models.CharField(
+        _("external id"),
+        max_length=64,
+        help_text=_("The hospital's record number for the patient."),
+    )
+    given_name = models.CharField(max_length=150)
+    family_name = models.CharField(max_length=150)
+    birth_date = models.DateField()
+    sex = models.CharField(max_length=8, choices=Sex.choices, default=Sex.UNKNOWN)
+    research_consent = models.BooleanField(default=False)
+    research_consent_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Derived from the fields above on every save (see ``search_key``); never edited directly.
+    search_name = models.CharField(max_length=310, blank=True, editable=False)
+    search_name_reversed = models.CharField(max_length=310, blank=True, editable=False)
+    search_external_id = models.CharField(max_length=64, blank=True, editable=False)
+
+    SEARCH_SOURCES = ("given_name", "family_name", "external_id")
+    SEARCH_COLUMNS = ("search_name", "search_name_reversed", "search_external_id")
+
+    class Meta:
+        ordering = ["family_name", "given_name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["site", "external_id"], name="unique_patient_external_id_per_site"
+            ),
+            models.CheckConstraint(
+                condition=Q(research_consent=False) | Q(research_consent_at__isnull=False),
+                name="research_consent_has_a_date",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["site", "family_name", "given_name"]),
+            # The patient list pages by (search_name, id); prefix searches need pattern indexes
+            # on PostgreSQL (the opclasses are ignored elsewhere).
+            models.Index(fields=["search_name", "id"], name="patient_search_name_id"),
+            models.Index(
+                fields=["search_name"],
+                name="patient_search_name_like",
+                opclasses=["varchar_pattern_ops"],
+            ),
+            models.Index(
+                fields=["search_name_reversed"],
+                name="patient_search_reversed_like",
+                opclasses=["varchar_pattern_ops"],
+            ),
+            models.Index(
+                fields=["search_external_id"],
+                name="patient_search_extid_like",
+                opclasses=["varchar_pattern_ops"],
+            ),
+        ]
+
+    def __str__(self) -> str:
+        # Deliberately not the name: object reprs end up in logs and admin history.
+        return f"Patient #{self.pk}"
+
+    def save(self, *args, **kwargs):
+        # Here rather than in a service so that every writer (services, admin, API) keeps the
+        # search columns true; bulk_create callers must call refresh_search_columns() themselves.
+        self.refresh_search_columns()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and set(update_fields) & set(self.SEARCH_SOURCES):
+            kwargs["update_fields"] = {*update_fields, *self.SEARCH_COLUMNS}
+        super().save(*args, **kwargs)
+
+    def refresh_search_columns(self) -> None:
+        self.search_name = search_key(f"{self.family_name} {self.given_name}")
+        self.search_name_reversed = search_key(f"{self.given_name} {self.family_name}")
+        self.search_external_id = search_key(self.external_id)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+    def clean(self) -> None:
+        errors = {}
+        if self.birth_date and self.birth_date > timezone.localdate():
+            errors["birth_date"] = _("The birth date cannot be in the future.")
+        if self.research_consent and not self.research_consent_at:
+            self.research_consent_at = timezone.now()
+        if not self.research_consent:
+            self.research_consent_at = None
+        if errors:
+            raise ValidationError(errors)
+
+
+def new_pseudonym() -> str:
+    # Random, not derived from anything about the person, so it cannot be reversed or recomputed.
+    return secrets.token_hex(12)
+
+
+class ResearchPseudonym(models.Model):
+    """A patient's research id: made on first export, stable across exports."""
+
+    patient = models.OneToOneField(Patient, on_delete=models.CASCADE, related_name="pseudonym")
+    value = models.CharField(max_length=32, unique=True, default=new_pseudonym, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AuditLogIsAppendOnly
+
+    def delete(self):
+        raise AuditLogIsAppendOnly
+
+
+class AuditLogIsAppendOnly(Exception):
+    def __init__(self) -> None:
+        super().__init__("Audit events are append-only: they cannot be changed or deleted.")
+
+
+class AuditEvent(models.Model):
+    """Who did what to which record, when and from where. Append-only on every code path.
+
+    The foreign keys carry no database constraint and do nothing on delete, so that an event
+    outlives the user or patient it names (a deletion must not rewrite the log). PostgreSQL adds a
+    trigger that rejects UPDATE and DELETE (see the migration).
+    """
+
+    at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    action = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=64, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    patient = models.ForeignKey(
+        Patient,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    site = models.ForeignKey(
+        Site,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["patient", "at"]),
+            models.Index(fields=["actor", "at"]),
+            models.Index(fields=["action", "at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.object_type}#{self.object_id} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise AuditLogIsAppendOnly
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditLogIsAppendOnly

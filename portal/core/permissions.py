@@ -1,0 +1,123 @@
+"""Who may see what: the one module every surface asks.
+
+``restrict(queryset, user)`` returns the queryset restricted to what the user may reach, so callers
+keep filtering and paginating (NetBox's ``RestrictedQuerySet.restrict`` is the model). Each model
+that holds patient data names its way to a site in ``site_path`` (``Patient``: ``"site"``;
+``Recording`` and ``Diagnostic``: ``"patient__site"``), so this module needs to import no app above
+it. An object outside the result is, for the caller, an object that does not exist: answer 404,
+not 403 (``visible`` raises ``NotVisible``).
+
+- Administrators (superusers) reach every site. Staff status alone only opens the admin.
+- Clinicians and site administrators reach the patients (and their recordings and diagnostics) of
+  the sites they are members of in those roles.
+- Researchers reach no identified clinical data; ``research_restrict`` gives them the consenting
+  patients' rows of their research sites, and the limited data set only where a data-use agreement
+  is current.
+- Anonymous and inactive users reach nothing.
+"""
+
+from typing import TypeVar
+
+from django.db.models import Model, QuerySet
+from django.utils import timezone
+
+from portal.core.errors import NotVisible
+from portal.core.models import AuditEvent, Membership, Patient, Role, Site
+
+CLINICAL_ROLES = (Role.CLINICIAN, Role.SITE_ADMIN)
+
+M = TypeVar("M", bound=Model)
+
+SAFE_HARBOR = "safe_harbor"
+LIMITED = "limited"
+DATASETS = (SAFE_HARBOR, LIMITED)
+
+
+def _is_global_admin(user) -> bool:
+    return bool(user.is_active and user.is_superuser)
+
+
+def _can_act(user) -> bool:
+    return bool(user and user.is_authenticated and user.is_active)
+
+
+def sites_for(user, *, roles=CLINICAL_ROLES) -> QuerySet[Site]:
+    """Sites where the user holds one of ``roles``."""
+    if not _can_act(user):
+        return Site.objects.none()
+    if _is_global_admin(user):
+        return Site.objects.all()
+    site_ids = Membership.objects.filter(user=user, role__in=roles).values("site_id")
+    return Site.objects.filter(id__in=site_ids)
+
+
+def has_clinical_role(user) -> bool:
+    """Whether the user may use clinical surfaces at all (a 403 otherwise, before any lookup)."""
+    return _can_act(user) and (_is_global_admin(user) or sites_for(user).exists())
+
+
+def restrict(queryset: QuerySet[M], user) -> QuerySet[M]:
+    """The rows of ``queryset`` the user may reach clinically."""
+    if not _can_act(user):
+        return queryset.none()
+    if _is_global_admin(user):
+        return queryset
+    return queryset.filter(**{f"{queryset.model.site_path}__in": sites_for(user)})
+
+
+def visible(queryset: QuerySet[M], user, pk: int, *, what: str | None = None) -> M:
+    """One object the user may reach, or ``NotVisible`` whether it is missing or out of reach
+    (``what`` names it in the message: "Upload not found.")."""
+    found = restrict(queryset, user).filter(pk=pk).first()
+    if found is None:
+        raise NotVisible(what or queryset.model._meta.verbose_name.capitalize())
+    return found
+
+
+def patients_for(user) -> QuerySet[Patient]:
+    return restrict(Patient.objects.all(), user)
+
+
+def visible_patient(user, pk: int) -> Patient:
+    return visible(Patient.objects.select_related("site"), user, pk)
+
+
+def research_sites(user) -> QuerySet[Site]:
+    return sites_for(user, roles=(Role.RESEARCHER,))
+
+
+def limited_data_set_sites(user) -> QuerySet[Site]:
+    """Research sites where the user's data-use agreement is current today."""
+    if not _can_act(user):
+        return Site.objects.none()
+    agreements = Membership.objects.filter(
+        user=user, role=Role.RESEARCHER, data_use_agreement_until__gte=timezone.localdate()
+    )
+    return Site.objects.filter(id__in=agreements.values("site_id"))
+
+
+def export_sites(user, dataset: str) -> QuerySet[Site]:
+    """Where the user may export ``dataset`` from: research sites, or for the limited data set
+    only those with a current data-use agreement."""
+    if dataset == LIMITED:
+        return limited_data_set_sites(user)
+    return research_sites(user)
+
+
+def research_restrict(queryset: QuerySet[M], user, *, dataset: str) -> QuerySet[M]:
+    """The rows of ``queryset`` the user may export as ``dataset``: patients who consent to research
+    *now* (a withdrawal removes a patient from every later export), at the export's sites."""
+    site_path = queryset.model.site_path
+    patient = site_path.removesuffix("site")  # "" for Patient, "patient__" below it
+    return queryset.filter(
+        **{f"{site_path}__in": export_sites(user, dataset), f"{patient}research_consent": True}
+    )
+
+
+def audit_events_for(user) -> QuerySet[AuditEvent]:
+    """Audit events are for administrators: staff see all, site administrators their sites'."""
+    if not _can_act(user):
+        return AuditEvent.objects.none()
+    if _is_global_admin(user):
+        return AuditEvent.objects.all()
+    return AuditEvent.objects.filter(site__in=sites_for(user, roles=(Role.SITE_ADMIN,)))

@@ -1,0 +1,1 @@
+"""The clinician-facing pages (server-rendered): home, patients, results, review."""

@@ -1,0 +1,102 @@
+"""Forms of the clinician pages: they parse and type the input; the services decide what is valid
+for the record (birth date, unique external id) and the views map those failures back here."""
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from diagnostics.models import Label
+from diagnostics.reviews import Decision
+from portal.core.models import Sex
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%Y-%m-%d")
+
+
+class PatientForm(forms.Form):
+    """Create and edit. ``site`` is offered only to users of several sites, and only on create."""
+
+    external_id = forms.CharField(
+        label=_("External id"), max_length=64,
+        help_text=_("The hospital's record number for the patient."),
+    )  # fmt: skip
+    given_name = forms.CharField(label=_("Given name"), max_length=150)
+    family_name = forms.CharField(label=_("Family name"), max_length=150)
+    birth_date = forms.DateField(label=_("Birth date"), widget=DateInput())
+    sex = forms.ChoiceField(label=_("Sex"), choices=Sex.choices, initial=Sex.UNKNOWN)
+    research_consent = forms.BooleanField(
+        label=_("The patient consents to the use of their de-identified data for research"),
+        required=False,
+        help_text=_("The date of consent is recorded when you save; unticking withdraws it."),
+    )
+
+    def __init__(self, *args, sites=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The user's sites are already loaded for the page; a ChoiceField avoids a second query.
+        self._sites = {str(site.pk): site for site in sites or []}
+        if len(self._sites) > 1:
+            self.fields["site"] = forms.ChoiceField(
+                label=_("Site"), choices=[(pk, site.name) for pk, site in self._sites.items()]
+            )
+            self.order_fields(["site"])
+
+    def clean_site(self):
+        return self._sites[self.cleaned_data["site"]]
+
+    def clean_birth_date(self):
+        # Checked again by the model; here too so the message comes with the field at once.
+        birth_date = self.cleaned_data["birth_date"]
+        if birth_date > timezone.localdate():
+            raise forms.ValidationError(_("The birth date cannot be in the future."))
+        return birth_date
+
+
+class PatientSearchForm(forms.Form):
+    """The patient list's search. Posted, then kept in the session (``views.patients``): a
+    name or external id never appears in a URL. Invalid values fall back to "no filter"."""
+
+    NO_FILTERS = {"query": "", "consent": None, "to_review": False, "after": None, "before": None}
+
+    CONSENT_CHOICES = [("", _("Any")), ("yes", _("Consented")), ("no", _("Not consented"))]
+
+    q = forms.CharField(label=_("Name or external id"), required=False, max_length=100)
+    consent = forms.ChoiceField(label=_("Research consent"), choices=CONSENT_CHOICES,
+                                required=False)  # fmt: skip
+    to_review = forms.BooleanField(label=_("Has results to review"), required=False)
+    after = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def filters(self) -> dict:
+        if not self.is_valid():
+            return dict(self.NO_FILTERS)
+        data = self.cleaned_data
+        consent = {"yes": True, "no": False}.get(data["consent"])
+        return {"query": data["q"], "consent": consent, "to_review": data["to_review"],
+                "after": data["after"], "before": data["before"]}  # fmt: skip
+
+    def criteria(self) -> dict:
+        """What to keep of a valid search (no paging), as JSON for the session."""
+        return {key: self.cleaned_data[key] for key in ("q", "consent", "to_review")}
+
+
+class ReviewForm(forms.Form):
+    decision = forms.ChoiceField(label=_("Decision"), choices=Decision.CHOICES,
+                                 widget=forms.RadioSelect)  # fmt: skip
+    label = forms.ChoiceField(
+        label=_("Correct label"), choices=[("", _("Choose a label")), *Label.choices],
+        required=False,
+    )  # fmt: skip
+    note = forms.CharField(
+        label=_("Note"), required=False, max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )  # fmt: skip
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("decision") == Decision.CORRECT and not cleaned.get("label"):
+            self.add_error("label", _("Choose the correct label."))
+        return cleaned

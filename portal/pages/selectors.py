@@ -1,0 +1,291 @@
+"""Reads behind the clinician pages, each scoped by ``portal.core.permissions`` and each a fixed number of
+queries whatever the number of rows (related rows are joined or prefetched, counts are subqueries).
+
+Lists page by keyset (``after``/``before`` an id), never by offset, and count at most
+``COUNT_CAP + 1`` rows, so the patient list stays fast at a million patients. Cursors are ids, not
+sort keys: a sort key is a patient's name, and names do not belong in URLs.
+
+The pages sit on top of every app (as the root URLconf does), so this module reads recordings and
+diagnostics directly.
+"""
+
+import datetime
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from django.db.models import (
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
+
+from diagnostics.models import Diagnostic, DiagnosticStatus
+from media_assets.models import Recording, RecordingStatus
+from portal.core import permissions
+from portal.core.models import Patient, Site, search_key
+from recommender.selectors import priority_page_ids
+
+PAGE_SIZE = 25
+TIMELINE_SIZE = 20
+COUNT_CAP = 1000
+CHART_DAYS = 14
+
+
+@dataclass
+class Page:
+    """One page of a keyset-paginated list."""
+
+    items: list
+    next_after: int | None = None
+    previous_before: int | None = None
+    count: int = 0
+    count_capped: bool = False
+
+
+@dataclass
+class Workspace:
+    """The user's clinical sites and the one chosen in the site switcher (None: all of them)."""
+
+    user: object
+    sites: list[Site]
+    site: Site | None = None
+
+    def _scoped(self, queryset: QuerySet, path: str) -> QuerySet:
+        return queryset.filter(**{path: self.site.pk}) if self.site else queryset
+
+    def patients(self) -> QuerySet[Patient]:
+        return self._scoped(permissions.patients_for(self.user), "site_id")
+
+    def recordings(self) -> QuerySet[Recording]:
+        return self._scoped(
+            permissions.restrict(Recording.objects.all(), self.user), "patient__site_id"
+        )
+
+    def diagnostics(self) -> QuerySet[Diagnostic]:
+        return self._scoped(
+            permissions.restrict(Diagnostic.objects.all(), self.user), "patient__site_id"
+        )
+
+    @cached_property
+    def review_count(self) -> tuple[int, bool]:
+        """Results waiting for review, capped: (count, more than the cap)."""
+        return capped_count(awaiting_review(self.diagnostics()))
+
+
+def capped_count(queryset: QuerySet) -> tuple[int, bool]:
+    """COUNT over at most COUNT_CAP + 1 rows: one query that stays cheap on any table size."""
+    count = queryset.order_by()[: COUNT_CAP + 1].count()
+    return min(count, COUNT_CAP), count > COUNT_CAP
+
+
+def awaiting_review(diagnostics: QuerySet[Diagnostic]) -> QuerySet[Diagnostic]:
+    return diagnostics.filter(status=DiagnosticStatus.SUCCEEDED, review_label="")
+
+
+def _keyset_page(queryset, *, keys: tuple[str, str], after, before, size) -> Page:
+    """Page ``queryset`` ordered by ``keys`` (a sort column, then ``id``), from a cursor id.
+
+    The cursor row's sort value is read in a subquery of the same (scoped) queryset, so a page is
+    one query and a cursor outside the user's reach simply matches nothing. The ``>=`` beside the
+    tie-break is the index's range bound: without it the database would read the index from the
+    start and filter up to the cursor.
+    """
+    column, _ = keys
+    if before:
+        cursor = Subquery(queryset.filter(pk=before).values(column)[:1])
+        rows = list(
+            queryset.filter(Q(**{f"{column}__lte": cursor}),
+                            Q(**{f"{column}__lt": cursor}) | Q(**{column: cursor, "id__lt": before}))
+            .order_by(f"-{column}", "-id")[: size + 1]
+        )  # fmt: skip
+        return _page_around(list(reversed(rows[:size])), more=len(rows) > size, after=after,
+                            before=before)  # fmt: skip
+    if after:
+        cursor = Subquery(queryset.filter(pk=after).values(column)[:1])
+        queryset = queryset.filter(
+            Q(**{f"{column}__gte": cursor}),
+            Q(**{f"{column}__gt": cursor}) | Q(**{column: cursor, "id__gt": after}),
+        )
+    rows = list(queryset.order_by(column, "id")[: size + 1])
+    return _page_around(rows[:size], more=len(rows) > size, after=after, before=before)
+
+
+def _page_around(items: list, *, more: bool, after, before) -> Page:
+    """A page of ``items`` read after the cursor ``after`` or before ``before`` (or from the
+    start), where ``more`` says whether further rows lie beyond it in the direction read."""
+    if before:
+        return Page(items=items, next_after=items[-1].pk if items else None,
+                    previous_before=items[0].pk if more and items else None)  # fmt: skip
+    return Page(items=items, next_after=items[-1].pk if more else None,
+                previous_before=items[0].pk if after and items else None)  # fmt: skip
+
+
+# --- Patients --------------------------------------------------------------------------------
+
+
+def search_patients(patients: QuerySet[Patient], query: str) -> QuerySet[Patient]:
+    """Prefix match on "family given", "given family" or the external id; accents and case ignored."""
+    term = search_key(query)
+    if not term:
+        return patients
+    return patients.filter(
+        Q(search_name__startswith=term)
+        | Q(search_name_reversed__startswith=term)
+        | Q(search_external_id__startswith=term)
+    )
+
+
+def _to_review_count():
+    waiting = (
+        Diagnostic.objects.filter(
+            patient=OuterRef("pk"), status=DiagnosticStatus.SUCCEEDED, review_label=""
+        )
+        .order_by()
+        .values("patient")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return Coalesce(Subquery(waiting, output_field=IntegerField()), 0)
+
+
+def patient_list(
+    workspace: Workspace, *, query="", consent=None, to_review=False, after=None, before=None
+) -> Page:
+    patients = search_patients(workspace.patients(), query)
+    if consent is not None:
+        patients = patients.filter(research_consent=consent)
+    if to_review:
+        patients = patients.filter(
+            Exists(awaiting_review(Diagnostic.objects.filter(patient=OuterRef("pk"))))
+        )
+    count, capped = capped_count(patients)
+    page = _keyset_page(
+        patients.select_related("site").annotate(to_review=_to_review_count()),
+        keys=("search_name", "id"), after=after, before=before, size=PAGE_SIZE,
+    )  # fmt: skip
+    page.count, page.count_capped = count, capped
+    return page
+
+
+# --- One patient's timeline ------------------------------------------------------------------
+
+
+def diagnostics_with_details(diagnostics: QuerySet[Diagnostic]) -> QuerySet[Diagnostic]:
+    """What every rendering of a diagnostic needs, in the same query."""
+    return (
+        diagnostics.select_related("model_version", "reviewed_by")
+        .defer("embedding")  # the model's vector: large, and never shown
+        .with_queue_position()
+    )
+
+
+def patient_timeline(patient: Patient, *, before=None) -> Page:
+    """The patient's stored recordings, newest first, each with its diagnostics (two queries)."""
+    recordings = Recording.objects.filter(
+        patient=patient, status=RecordingStatus.STORED
+    ).prefetch_related(
+        Prefetch(
+            "diagnostics",
+            queryset=diagnostics_with_details(Diagnostic.objects.all()).order_by(
+                "-queued_at", "-id"
+            ),
+        )
+    )
+    if before:
+        cursor = Subquery(recordings.filter(pk=before).values("created_at")[:1])
+        recordings = recordings.filter(
+            Q(created_at__lt=cursor) | Q(created_at=cursor, id__lt=before)
+        )
+    rows = list(recordings.order_by("-created_at", "-id")[: TIMELINE_SIZE + 1])
+    items = rows[:TIMELINE_SIZE]
+    older = items[-1].pk if len(rows) > TIMELINE_SIZE else None
+    return Page(items=items, next_after=older)
+
+
+def visible_diagnostic(user, pk: int) -> Diagnostic:
+    """The diagnostic with what its page renders, or ``NotVisible``."""
+    return permissions.visible(
+        diagnostics_with_details(Diagnostic.objects.select_related("recording", "patient__site")),
+        user,
+        pk,
+    )
+
+
+# --- Review queue and home -------------------------------------------------------------------
+
+
+REVIEW_ORDERS = ("priority", "oldest")
+
+
+def review_queue(workspace: Workspace, *, order="priority", after=None, before=None) -> Page:
+    """Results waiting for review: by the recommender's review priority (``recommender.priority``:
+    uncertainty, disagreement with similar cases, waiting time), or oldest first."""
+    waiting = (
+        awaiting_review(workspace.diagnostics())
+        .select_related("patient__site", "recording", "model_version", "review_priority")
+        .defer("embedding")
+    )
+    if order == "priority":
+        ids, more = priority_page_ids(workspace.diagnostics(), after=after, before=before,
+                                      size=PAGE_SIZE)  # fmt: skip
+        rows = waiting.in_bulk(ids)
+        page = _page_around(
+            [rows[pk] for pk in ids if pk in rows], more=more, after=after, before=before
+        )
+    else:
+        page = _keyset_page(waiting, keys=("queued_at", "id"), after=after, before=before,
+                            size=PAGE_SIZE)  # fmt: skip
+    page.count, page.count_capped = workspace.review_count
+    return page
+
+
+@dataclass
+class HomeSummary:
+    recordings_today: int
+    failed_count: tuple[int, bool]
+    failed_latest: list
+    chart: list = field(default_factory=list)
+
+
+def home_summary(workspace: Workspace, *, now=None) -> HomeSummary:
+    now = now or timezone.now()
+    start_of_today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    failed = workspace.diagnostics().filter(status=DiagnosticStatus.FAILED)
+    return HomeSummary(
+        recordings_today=workspace.recordings()
+        .filter(status=RecordingStatus.STORED, created_at__gte=start_of_today)
+        .count(),
+        failed_count=capped_count(failed),
+        failed_latest=list(
+            failed.select_related("patient", "recording").order_by("-queued_at", "-id")[:5]
+        ),
+        chart=results_by_day(workspace, now=now),
+    )
+
+
+def results_by_day(workspace: Workspace, *, now=None, days=CHART_DAYS) -> list[dict]:
+    """Finished results per local day and label for the last ``days`` days, oldest day first."""
+    now = now or timezone.now()
+    today = timezone.localtime(now).date()
+    first_day = today - datetime.timedelta(days=days - 1)
+    start = timezone.make_aware(datetime.datetime.combine(first_day, datetime.time.min))
+    rows = (
+        workspace.diagnostics()
+        .filter(status=DiagnosticStatus.SUCCEEDED, finished_at__gte=start)
+        .annotate(day=TruncDate("finished_at"))
+        .order_by()
+        .values("day", "label")
+        .annotate(n=Count("id"))
+    )
+    by_day = {first_day + datetime.timedelta(days=i): {} for i in range(days)}
+    for row in rows:
+        if row["day"] in by_day:
+            by_day[row["day"]][row["label"]] = row["n"]
+    return [{"day": day, "counts": counts} for day, counts in by_day.items()]

@@ -1,0 +1,72 @@
+"""Who may open the clinician pages, which of their sites they are looking at, and keeping an idle
+session alive on request.
+
+``clinician_required`` is the gate of every clinical page: anonymous users are sent to sign in,
+signed-in users without a clinical role at any site (researchers, staff without memberships) get
+the 403 page. It loads the user's clinical sites once and hands the page a ``Workspace``, which the
+navigation (site switcher, review count) reuses, so the gate costs one query.
+"""
+
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from portal.core import permissions
+from portal.pages.selectors import Workspace
+
+SESSION_SITE_KEY = "portal_site_id"
+
+
+def clinician_required(view):
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        sites = list(permissions.sites_for(request.user))
+        if not sites:
+            raise PermissionDenied
+        chosen = request.session.get(SESSION_SITE_KEY)
+        site = next((s for s in sites if s.pk == chosen), None)
+        request.workspace = Workspace(user=request.user, sites=sites, site=site)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def safe_next(request, fallback: str) -> str:
+    """The ``next`` URL of a form if it points into this site, else ``fallback``."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
+@require_POST
+@clinician_required
+def switch_site(request):
+    """Remember the chosen site in the session; an empty or foreign choice means all my sites."""
+    workspace = request.workspace
+    try:
+        wanted = int(request.POST.get("site") or 0)
+    except ValueError:
+        wanted = 0
+    if any(site.pk == wanted for site in workspace.sites):
+        request.session[SESSION_SITE_KEY] = wanted
+    else:
+        request.session.pop(SESSION_SITE_KEY, None)
+    return redirect(safe_next(request, "/"))
+
+
+@require_POST
+@login_required
+def keep_session_alive(request):
+    """Answer 204, having renewed the idle timeout (a changed session is saved with a new expiry;
+    ``portal.core.sessions``)."""
+    request.session.modified = True
+    return HttpResponse(status=204)

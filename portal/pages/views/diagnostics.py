@@ -1,0 +1,144 @@
+"""One diagnostic: its page (result, audio, symptoms, similar cases, review form), the timeline card
+the patient page fetches when a result arrives, and the review and retry actions."""
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST, require_safe
+
+from diagnostics import reviews
+from diagnostics.services import DiagnosticNotRetryable, retry_diagnostic
+from diagnostics.symptoms import KNOWN_CONDITIONS
+from portal.core.audit import record_event
+from portal.core.errors import NotVisible
+from portal.pages.forms import ReviewForm
+from portal.pages.selectors import visible_diagnostic
+from portal.pages.views.access import clinician_required, safe_next
+from recommender.models import InteractionKind
+from recommender.panel import panel_context
+from recommender.services import FeedbackRefused, record_feedback, record_view
+
+
+def symptom_rows(symptoms: dict) -> list[tuple[str, str]]:
+    """The recorded symptoms as (question, answer) pairs in plain words, in a fixed order."""
+    yes_no = {True: _("Yes"), False: _("No")}
+    rows = []
+    if "fever" in symptoms:
+        rows.append((_("Fever"), yes_no[symptoms["fever"]]))
+    if "cough_days" in symptoms:
+        rows.append((_("Cough for (days)"), str(symptoms["cough_days"])))
+    if "shortness_of_breath" in symptoms:
+        rows.append((_("Shortness of breath"), yes_no[symptoms["shortness_of_breath"]]))
+    if symptoms.get("known_conditions"):
+        names = [str(KNOWN_CONDITIONS[c]) for c in symptoms["known_conditions"]]
+        rows.append((_("Known conditions"), ", ".join(names)))
+    return rows
+
+
+def _render_detail(request, diagnostic, form, status=200):
+    return render(request, "diagnostics/detail.html", {
+        "diagnostic": diagnostic, "recording": diagnostic.recording,
+        "patient": diagnostic.patient, "form": form,
+        "symptoms": symptom_rows(diagnostic.symptoms or {}),
+        **panel_context(diagnostic=diagnostic, user=request.user),
+    }, status=status)  # fmt: skip
+
+
+def _source_diagnostic(request, diagnostic):
+    """The case whose similar-cases panel linked here (``?from=<id>``), if the user may see it."""
+    try:
+        source_pk = int(request.GET.get("from", ""))
+    except ValueError:
+        return None
+    if source_pk == diagnostic.pk:
+        return None
+    try:
+        return visible_diagnostic(request.user, source_pk)
+    except NotVisible:
+        return None
+
+
+@require_safe
+@clinician_required
+def diagnostic_detail(request, pk: int):
+    diagnostic = visible_diagnostic(request.user, pk)
+    record_event(action="diagnostic.viewed", obj=diagnostic, patient=diagnostic.patient,
+                 request=request)  # fmt: skip
+    # Views right after another case feed the recommender's co-interactions.
+    record_view(user=request.user, diagnostic=diagnostic,
+                source=_source_diagnostic(request, diagnostic))  # fmt: skip
+    return _render_detail(request, diagnostic, ReviewForm())
+
+
+@require_POST
+@clinician_required
+def similar_feedback(request, pk: int, other_id: int):
+    """ "Similar" / "not similar" on a case of the panel; back to the page, the panel reordered."""
+    diagnostic = visible_diagnostic(request.user, pk)
+    similar = visible_diagnostic(request.user, other_id)
+    try:
+        record_feedback(user=request.user, diagnostic=diagnostic, other=similar,
+                        kind=request.POST.get("kind", ""), request=request)  # fmt: skip
+    except FeedbackRefused as refused:
+        messages.error(request, refused.message)
+    else:
+        if request.POST["kind"] == InteractionKind.MARKED_SIMILAR:
+            messages.success(request, _("Marked as similar. Thank you: it ranks similar cases."))
+        else:
+            messages.success(request, _("Marked as not similar. It will rank lower from now on."))
+    target = reverse("pages:diagnostic-detail", args=[pk])
+    return redirect(f"{target}#similar-title")
+
+
+@require_safe
+@clinician_required
+def diagnostic_card(request, pk: int):
+    """The timeline card alone, for the patient page to swap in when a result arrives.
+
+    With ``?unless=<status>`` it answers 204, reveals nothing and audits nothing while the status
+    is still that one: the page's polling fallback asks this every few seconds.
+    """
+    diagnostic = visible_diagnostic(request.user, pk)
+    if request.GET.get("unless") == diagnostic.status:
+        return HttpResponse(status=204)
+    record_event(action="diagnostic.viewed", obj=diagnostic, patient=diagnostic.patient,
+                 request=request, detail={"page": "card"})  # fmt: skip
+    return render(request, "diagnostics/_timeline_item.html", {
+        "recording": diagnostic.recording, "diagnostics": [diagnostic],
+    })  # fmt: skip
+
+
+@require_POST
+@clinician_required
+def diagnostic_review(request, pk: int):
+    diagnostic = visible_diagnostic(request.user, pk)
+    form = ReviewForm(request.POST)
+    if form.is_valid():
+        try:
+            reviews.review_diagnostic(
+                diagnostic=diagnostic, user=request.user, request=request,
+                decision=form.cleaned_data["decision"], label=form.cleaned_data["label"] or None,
+                note=form.cleaned_data["note"],
+            )  # fmt: skip
+        except reviews.ReviewRefused as refused:
+            form.add_error(None, refused.message)
+        else:
+            messages.success(request, _("Review saved."))
+            return redirect(safe_next(request, reverse("pages:diagnostic-detail", args=[pk])))
+    return _render_detail(request, diagnostic, form, status=400)
+
+
+@require_POST
+@clinician_required
+def diagnostic_retry(request, pk: int):
+    diagnostic = visible_diagnostic(request.user, pk)
+    try:
+        retry_diagnostic(diagnostic=diagnostic, user=request.user, request=request)
+    except DiagnosticNotRetryable:
+        messages.error(request, _("Only a failed analysis can be retried."))
+    else:
+        messages.success(request, _("The analysis has been queued again."))
+    fallback = reverse("pages:patient-detail", args=[diagnostic.patient_id])
+    return redirect(safe_next(request, fallback))
