@@ -173,8 +173,7 @@ def _decode_stream(f: BinaryIO, container: str, limits: Limits) -> DecodedAudio:
         )
     if samples.size == 0 or first is None:
         raise EmptyAudio(detail="no samples decoded")
-    if not np.isfinite(samples).all():  # float WAVs can hold NaN and infinity
-        raise CorruptAudio(detail="non-finite sample values")
+    _check_levels(samples)
     duration_s = samples.size / limits.target_rate
     check_min_duration(duration_s, limits)
     return DecodedAudio(
@@ -186,6 +185,27 @@ def _decode_stream(f: BinaryIO, container: str, limits: Limits) -> DecodedAudio:
         container=container,
         codec=codec,
     )
+
+
+# Float samples hold any value, and a float WAV far over full scale was never a microphone's
+# signal (integer samples stored as floats, a unit mix-up): it would pass as merely "clipped" and
+# be analysed as a square wave. A little over full scale is an ordinary clipped recording.
+MAX_PLAUSIBLE_PEAK = 8.0  # x full scale, +18 dBFS
+
+_IMPOSSIBLE_LEVEL_MESSAGE = (
+    "The recording's sound levels are far beyond what a microphone can record, so the file is "
+    "damaged or was exported with the wrong settings. Please export it again (as 16-bit WAV, "
+    "FLAC, MP3 or M4A) or record it again."
+)
+
+
+def _check_levels(samples: np.ndarray) -> None:
+    """Refuse samples no recording can hold: NaN, infinity, or levels far over full scale."""
+    if not np.isfinite(samples).all():  # float WAVs can hold NaN and infinity
+        raise CorruptAudio(detail="non-finite sample values")
+    peak = max(float(samples.max()), -float(samples.min()))
+    if peak > MAX_PLAUSIBLE_PEAK:
+        raise CorruptAudio(_IMPOSSIBLE_LEVEL_MESSAGE, detail=f"peak at {peak:.3g} x full scale")
 
 
 def _decode_frames(
