@@ -1,7 +1,7 @@
 """A Celery entry point for tests only: the real app, with faults injected by recording name.
 
 Start a worker with ``celery -A tests.diagnostics.faulty_worker worker …``. Every pool process wraps
-``diagnostics.inference._calls_of``, where a claimed batch sets out for the model (at its first
+``diagnostics.inference.stream.calls_of``, where a claimed batch sets out for the model (at its first
 task: importing TensorFlow while the pool process starts would outlast Celery's start-up timeout
 for it), so that a batch holding a recording whose original name contains
 
@@ -34,9 +34,9 @@ HOLD_AT_MOST_S = 35  # below the task's soft time limit, so a forgotten hold end
 
 @signals.task_prerun.connect
 def _inject_faults(**_):
-    from diagnostics import inference
+    from diagnostics.inference import stream
 
-    calls_of = inference._calls_of
+    calls_of = stream.calls_of
     if getattr(calls_of, "faulty", False):
         return
 
@@ -50,7 +50,7 @@ def _inject_faults(**_):
         return calls_of(batch)
 
     faulty_calls_of.faulty = True
-    inference._calls_of = faulty_calls_of
+    stream.calls_of = faulty_calls_of
 
 
 def _hold(diagnostic_id: int) -> None:

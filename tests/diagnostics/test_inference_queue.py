@@ -4,13 +4,17 @@ lost message leaves waiting, and no more. (The task's steps run in this process;
 run them in a real worker.)"""
 
 import ast
+import time
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from prometheus_client import REGISTRY
 
-from diagnostics import inference, inference_queue, sweeper
+from diagnostics import inference, sweeper
 from diagnostics.models import Diagnostic, DiagnosticStatus, Label
 from portal.core import dispatch
 from tests.diagnostics.inference_steps import broker_client, queued_messages, submit
@@ -30,6 +34,36 @@ def take_message() -> int:
     [diagnostic_id] = message_ids()
     broker_client().delete("inference")
     return diagnostic_id
+
+
+def is_claim(sql: str) -> bool:
+    """A claim of waiting first attempts: they are read skipping rows another claim holds."""
+    return "SKIP LOCKED" in sql
+
+
+def is_results_write(sql: str) -> bool:
+    """A model call's results: one statement that updates the rows from the values it carries."""
+    return sql.lstrip().startswith("WITH") and "UPDATE" in sql and "RETURNING" in sql
+
+
+def model_calls_finished() -> float:
+    """How many model calls this process has finished (the worker's Prometheus histogram)."""
+    return REGISTRY.get_sample_value("portal_inference_batch_size_count") or 0.0
+
+
+@contextmanager
+def at_each_results_write(look):
+    """Call ``look()`` just before each results write reaches the database (on the task's
+    connection), and keep what it returns."""
+    seen = []
+
+    def wrapper(execute, sql, params, many, context):
+        if is_results_write(sql):
+            seen.append(look())
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        yield seen
 
 
 @pytest.fixture
@@ -52,25 +86,18 @@ def test_uploads_while_a_message_waits_send_none_of_their_own(clinician, patient
 
 
 def test_each_batch_passes_the_next_message_on_before_it_analyses(
-    clinician, patient, empty_broker, model_here, settings, monkeypatch
+    clinician, patient, empty_broker, model_here, settings
 ):
     settings.INFERENCE_BATCH_SIZE = 2
     settings.INFERENCE_DRAIN_S = 0  # each task stops after its own batch
     with transaction.atomic():
         diagnostics = [submit(patient, clinician, seed=310 + i) for i in range(5)]
-    waiting_during_analysis = []
-    analyse = inference.analyse
-
-    def analyse_and_look(claimed, **kwargs):
-        waiting_during_analysis.append(message_ids())
-        return analyse(claimed, **kwargs)
-
-    monkeypatch.setattr(inference, "analyse", analyse_and_look)
 
     tasks = 0
-    while message_ids():
-        inference.run_diagnostic(diagnostic_id=take_message(), task_id=f"task-{tasks}")
-        tasks += 1
+    with at_each_results_write(message_ids) as waiting_during_analysis:
+        while message_ids():
+            inference.run_diagnostic(diagnostic_id=take_message(), task_id=f"task-{tasks}")
+            tasks += 1
 
     assert tasks == 3  # 2 + 2 + 1: one message a batch
     ids = [d.pk for d in diagnostics]
@@ -102,34 +129,28 @@ def test_an_upload_committed_while_a_message_waits_is_taken_by_that_messages_cha
 
 
 def test_a_task_goes_on_with_the_next_batch_claimed_while_the_model_runs_the_last_call(
-    clinician, patient, empty_broker, model_here, settings, monkeypatch
+    clinician, patient, empty_broker, model_here, settings
 ):
     settings.INFERENCE_BATCH_SIZE = 2
     with transaction.atomic():
         diagnostics = [submit(patient, clinician, seed=370 + i) for i in range(5)]
-    claimed_while = []
-    claim_next = inference._claim_next
 
-    def claim_next_and_look(task_id):
-        claimed_while.append(len(running_calls))
-        return claim_next(task_id)
-
-    running_calls = []
-    start_call = inference._Call.start
-    monkeypatch.setattr(
-        inference._Call, "start", lambda call: running_calls.append(1) or start_call(call)
-    )
-    monkeypatch.setattr(inference, "_claim_next", claim_next_and_look)
-
-    inference.run_diagnostic(diagnostic_id=take_message(), task_id="task-1")
+    with CaptureQueriesContext(connection) as queries:
+        inference.run_diagnostic(diagnostic_id=take_message(), task_id="task-1")
 
     for diagnostic in diagnostics:
         diagnostic.refresh_from_db()
         assert diagnostic.status == DiagnosticStatus.SUCCEEDED and diagnostic.task_id == "task-1"
     assert [d.timings["batch_size"] for d in diagnostics] == [2, 2, 2, 2, 1]
-    # Each next batch was claimed once its predecessor's (last) call had gone to the model, and
-    # the last one, which left none waiting, was not followed by a claim.
-    assert claimed_while == [1, 2]
+    steps = [
+        "claim" if is_claim(q["sql"]) else "record"
+        for q in queries.captured_queries
+        if is_claim(q["sql"]) or is_results_write(q["sql"])
+    ]
+    # Each next batch was claimed while its predecessor's (last) call was with the model, before
+    # that call's results were written, and the last one, which left none waiting, was not
+    # followed by a claim.
+    assert steps == ["claim", "claim", "record", "claim", "record", "record"]
     # The message the first claim passed on finds its batch done; it looks, and sends none.
     [passed_on] = message_ids()
     inference.run_diagnostic(diagnostic_id=take_message(), task_id="task-2")
@@ -137,45 +158,35 @@ def test_a_task_goes_on_with_the_next_batch_claimed_while_the_model_runs_the_las
 
 
 def test_the_model_has_its_next_call_before_the_last_calls_results_are_recorded(
-    clinician, patient, empty_broker, model_here, settings, monkeypatch
+    clinician, patient, empty_broker, model_here, settings
 ):
     settings.INFERENCE_BATCH_SIZE = 4
     settings.INFERENCE_MODEL_BATCH = 2
     with transaction.atomic():
         diagnostics = [submit(patient, clinician, seed=380 + i) for i in range(8)]
-    events = []
-    start_call, call_results = inference._Call.start, inference._Call.results
-    record_results = inference._record_results
+    before = model_calls_finished()
 
-    def start_and_note(call):
-        events.append(("start", [item.diagnostic.pk for item in call.loaded]))
-        start_call(call)
+    def next_call_finishes_meanwhile():
+        """Whether the model finishes the call after the one about to be recorded, while the
+        write waits: it can only if that call was handed to the model before the write."""
+        written = len(seen)
+        wanted = before + min(written + 2, 4)  # the calls up to the next one; there are four
+        deadline = time.monotonic() + 5
+        while model_calls_finished() < wanted and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return model_calls_finished() >= wanted
 
-    def results_and_note(call):
-        events.append(("results", [item.diagnostic.pk for item in call.loaded]))
-        return call_results(call)
+    with at_each_results_write(next_call_finishes_meanwhile) as seen:
+        inference.run_diagnostic(diagnostic_id=take_message(), task_id="task-1")
 
-    def record_and_note(results):
-        events.append(("record", [d.pk for d in results]))
-        return record_results(results)
-
-    monkeypatch.setattr(inference._Call, "start", start_and_note)
-    monkeypatch.setattr(inference._Call, "results", results_and_note)
-    monkeypatch.setattr(inference, "_record_results", record_and_note)
-
-    inference.run_diagnostic(diagnostic_id=take_message(), task_id="task-1")
-
+    # Each call went to the model before the one ahead of it was recorded, within a batch and
+    # across two (the second batch's first call was on its way before the first batch's last
+    # call was recorded).
+    assert seen == [True, True, True, True]
+    assert model_calls_finished() - before == 4
     ids = [d.pk for d in diagnostics]
-    one, two, three, four = (ids[i : i + 2] for i in range(0, 8, 2))
-    # Each call goes to the model before the one ahead of it is done, within a batch and across
-    # two (the second batch, three and four, was claimed while the model ran two).
-    assert events == [
-        ("start", one), ("start", two), ("results", one), ("record", one),
-        ("start", three), ("results", two), ("record", two),
-        ("start", four), ("results", three), ("record", three),
-        ("results", four), ("record", four),
-    ]  # fmt: skip
     assert set(Diagnostic.objects.values_list("status", flat=True)) == {DiagnosticStatus.SUCCEEDED}
+    assert [Diagnostic.objects.get(pk=pk).timings["batch_size"] for pk in ids] == [2] * 8
     # The recommender and the pictures hear of the results once a batch, not once a call.
     dispatch.flush()
     indexed = sorted(
@@ -249,11 +260,7 @@ def test_an_upload_is_kept_when_the_broker_cannot_be_reached(
     clinician, patient, empty_broker, settings
 ):
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:9/0"  # nothing listens on the discard port
-    inference_queue._client.cache_clear()
-    try:
-        diagnostic = submit(patient, clinician, seed=360)
-    finally:
-        inference_queue._client.cache_clear()
+    diagnostic = submit(patient, clinician, seed=360)
 
     diagnostic.refresh_from_db()
     assert diagnostic.status == DiagnosticStatus.QUEUED  # the sweeper sends it once Redis is back

@@ -1,11 +1,12 @@
 """Every accepted format decodes to 16 kHz mono float32 of the right length and pitch."""
 
 import io
+import struct
 
 import numpy as np
 import pytest
 
-from media_assets.audio import DecodedAudio, decode, to_wav
+from media_assets.audio import DecodedAudio, RecordingTooShort, decode, to_wav
 from tests.fixtures import audio_corpus as corpus
 
 LIMITS = {"max_duration_s": 30.0, "min_duration_s": 0.5}
@@ -148,23 +149,31 @@ def test_mp3_whose_sample_rate_changes_part_way_decodes_whole():
         assert spectrum.argmax() * 16000 / part.size == pytest.approx(freq, abs=10.0)
 
 
+def _as_extensible(wav: bytes) -> bytes:
+    """The same 16-bit PCM behind a WAVE_FORMAT_EXTENSIBLE header, which only FFmpeg decodes."""
+    channels, rate, byte_rate, block_align, bits = struct.unpack_from("<HIIHH", wav, 22)
+    pcm_guid = bytes.fromhex("0100000000001000800000aa00389b71")
+    fmt = struct.pack(
+        "<HHIIHHHHI16s", 0xFFFE, channels, rate, byte_rate, block_align, bits,
+        22, bits, 0, pcm_guid,
+    )  # fmt: skip
+    rest = wav[36:]  # the data chunk and whatever follows it
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + rest
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
 @pytest.mark.parametrize("channels", [1, 2])
 def test_pcm_wav_at_the_analysis_rate_reads_the_same_samples_as_ffmpeg(channels):
-    import io as _io
-
-    from media_assets import audio
-
     rng = np.random.default_rng(channels)
     signal = np.clip(rng.normal(0, 0.3, size=(channels, 16000)), -1, 1)
     data = corpus.pcm_wav(signal, 16000, trailing_chunks=b"LIST\x04\x00\x00\x00abcd")
-    limits = audio._Limits(max_duration_s=60, min_duration_s=0.5, target_rate=16000,
-                           allowed_sample_rates=None, max_channels=2)  # fmt: skip
 
     fast = decode(data, **LIMITS)
-    ffmpeg = audio._decode_stream(_io.BytesIO(data), "wav", limits)
+    ffmpeg = decode(_as_extensible(data), **LIMITS)
 
     assert fast.codec == "pcm_s16le" and fast.channels == channels
+    assert ffmpeg.codec == "pcm_s16le" and ffmpeg.channels == channels
     assert fast.samples.dtype == np.float32 and fast.duration_s == ffmpeg.duration_s == 1.0
     np.testing.assert_allclose(fast.samples, ffmpeg.samples, atol=1e-6)
-    with pytest.raises(audio.RecordingTooShort):
+    with pytest.raises(RecordingTooShort):
         decode(corpus.pcm_wav(signal[:, :4000], 16000), **LIMITS)

@@ -3,6 +3,7 @@
 import io
 import time
 
+import numpy as np
 import pytest
 
 from media_assets.audio import (
@@ -230,3 +231,27 @@ def test_float_wav_holding_nan_samples_is_corrupt():
     data[start : start + 4] = b"\x00\x00\xc0\x7f"  # a float32 NaN
 
     assert isinstance(_rejection(bytes(data)), CorruptAudio)
+
+
+def _float_wav_scaled(gain: float) -> bytes:
+    """A float WAV of a 0.5 tone whose samples are multiplied by ``gain``."""
+    data = bytearray(corpus.encode(corpus.tone(), 16000, "wav_float"))
+    start = data.find(b"data") + 8
+    size = int.from_bytes(data[start - 4 : start], "little")
+    samples = np.frombuffer(bytes(data[start : start + size]), dtype="<f4") * np.float32(gain)
+    data[start : start + size] = samples.astype("<f4").tobytes()
+    return bytes(data)
+
+
+@pytest.mark.parametrize("gain", [1e3, 1e38], ids=["1e3", "1e38"])
+def test_float_wav_far_louder_than_any_microphone_is_corrupt(gain):
+    error = _rejection(_float_wav_scaled(gain))
+
+    assert isinstance(error, CorruptAudio)
+    assert "level" in error.message
+
+
+def test_float_wav_a_little_over_full_scale_is_still_a_recording():
+    decoded = decode(_float_wav_scaled(2.5), **LIMITS)  # peaks at 1.25: clipped, not corrupt
+
+    assert np.abs(decoded.samples).max() == pytest.approx(1.25, abs=0.05)

@@ -21,6 +21,16 @@ def ninety_second_wav() -> bytes:
     return audio_corpus.pcm_wav(audio_corpus.noise(seconds=90, rate=8000), 8000)
 
 
+def thousand_times_too_loud_float_wav() -> bytes:
+    """A float WAV whose samples reach 1,000 times full scale: no microphone records that."""
+    data = bytearray(audio_corpus.encode(audio_corpus.cough_like(), 16000, "wav_float"))
+    start = data.find(b"data") + 8
+    size = int.from_bytes(data[start - 4 : start], "little")
+    samples = np.frombuffer(bytes(data[start : start + size]), dtype="<f4") * np.float32(1000)
+    data[start : start + size] = samples.astype("<f4").tobytes()
+    return bytes(data)
+
+
 BAD_INPUTS = {
     # name: (file bytes, file name, status, error code)
     "zero bytes": (audio_corpus.zero_bytes, "empty.wav", 400, "empty_audio"),
@@ -37,6 +47,12 @@ BAD_INPUTS = {
     "png with an audio type": (audio_corpus.png_image, "cough.wav", 415, "not_audio"),
     "video without audio": (audio_corpus.video_without_audio, "clip.m4a", 415, "not_audio"),
     "ninety seconds": (ninety_second_wav, "long.wav", 400, "too_long"),
+    "float wav a thousand times too loud": (
+        thousand_times_too_loud_float_wav,
+        "loud.wav",
+        400,
+        "corrupt_audio",
+    ),
     "passwd text named ../../etc/passwd.wav": (
         lambda: b"root:x:0:0:root:/root:/bin/bash\n",
         "../../etc/passwd.wav",

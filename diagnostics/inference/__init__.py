@@ -1,0 +1,60 @@
+"""Running diagnostics through the model: claim, batch, predict, record, publish.
+
+A diagnostic's first attempt also takes up to ``INFERENCE_BATCH_SIZE - 1`` other waiting first
+attempts so the model runs on a batch under load; anything tried before (a redelivery, or a
+survivor of a batch that died) runs alone, so one poisonous recording takes any given diagnostic
+down with it at most once. While first attempts keep waiting, a task goes on from batch to batch
+(``INFERENCE_DRAIN_S``), and each claim passes the broker's next message on
+(``diagnostics.inference_queue``) so that another worker can take the batch after.
+
+The parts, in the order a task meets them: ``claims`` (which diagnostics a task takes),
+``stream`` (the model calls, one queued behind the one running), ``loading`` (their audio) and
+``results`` (what is written and announced). The broker's messages are
+``diagnostics.inference_queue``, outside this package because the web process sends them and must
+not import TensorFlow.
+"""
+
+import time
+
+from django.conf import settings
+
+from diagnostics import inference_queue
+from diagnostics.inference.claims import after_claim, claim_batch, claim_next
+from diagnostics.inference.stream import analyse
+from diagnostics.models import Diagnostic
+
+__all__ = ["analyse", "claim", "run_diagnostic"]
+
+
+def run_diagnostic(*, diagnostic_id: int, task_id: str) -> None:
+    inference_queue.taken()
+    claimed, more_waiting = after_claim(*claim_batch(diagnostic_id, task_id))
+    if not claimed:
+        return
+    # When first attempts are still waiting after its batch, a task goes on to the next batch,
+    # claimed under its own id while the model runs this batch's last call, for up to
+    # INFERENCE_DRAIN_S: under load the model does not wait between batches for the claim, nor
+    # for the broker and the worker's handing over of the next message. With nothing waiting,
+    # a lone diagnostic's result is not held up by a claim that would find nothing. Work tried
+    # before runs alone (nothing is claimed beside it, nor after it).
+    until = time.monotonic() + settings.INFERENCE_DRAIN_S
+
+    def next_batch() -> list[Diagnostic]:
+        nonlocal more_waiting
+        if not more_waiting or time.monotonic() >= until:
+            return []
+        batch, more_waiting = after_claim(*claim_next(task_id))
+        return batch
+
+    tried_before = any(d.attempts > 1 for d in claimed)
+    analyse(claimed, then=None if tried_before else next_batch)
+
+
+def claim(*, diagnostic_id: int, task_id: str) -> list[Diagnostic]:
+    """Mark this diagnostic (and, on a first delivery, a batch of others) as running.
+
+    Then, whatever it found, the first attempts still waiting get their next message
+    (``inference_queue.pass_on``) before the batch is analysed, so an idle worker takes them
+    meanwhile: one message a batch, not one an upload.
+    """
+    return after_claim(*claim_batch(diagnostic_id, task_id))[0]

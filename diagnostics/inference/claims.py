@@ -1,0 +1,135 @@
+"""Claiming waiting diagnostics for a task: its own, a batch beside it, and the batch after.
+
+Idempotent by construction: a task only claims a diagnostic that is queued, or one that this same
+task (a redelivered message) claimed before it died; a finished diagnostic is never touched again.
+``attempts`` counts claims in the database, because the broker does not count redeliveries: a
+diagnostic whose analysis keeps killing its worker fails after ``INFERENCE_MAX_ATTEMPTS`` instead of
+cycling forever. A first attempt takes up to ``INFERENCE_BATCH_SIZE - 1`` other waiting first
+attempts beside it; anything tried before runs alone. Each claim passes the broker's next message on
+(``inference_queue.pass_on``) for the first attempts it leaves waiting.
+"""
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from diagnostics import inference_queue
+from diagnostics.inference.results import fail
+from diagnostics.metrics import QUEUE_WAIT_SECONDS
+from diagnostics.models import Diagnostic, DiagnosticStatus
+
+NOT_LOOKED = object()  # a claim that did not find out which first attempt waits longest
+
+
+def claim_next(task_id: str) -> tuple[list[Diagnostic], int | None]:
+    """The next batch of waiting first attempts, for a task that has one in the model."""
+    size = max(1, settings.INFERENCE_BATCH_SIZE)
+    with transaction.atomic():
+        waiting = _waiting_first_attempts(limit=size + 1)
+        claimed = waiting[:size]
+        _mark_running(claimed, task_id)
+    return claimed, waiting[size].pk if len(waiting) > size else None
+
+
+def after_claim(claimed: list[Diagnostic], oldest_waiting) -> tuple[list[Diagnostic], bool]:
+    """The claimed batch in the order it is analysed, and whether first attempts still wait
+    (for which the next message has been passed on)."""
+    found_out = oldest_waiting is not NOT_LOOKED
+    if not found_out:
+        oldest_waiting = _first_attempts_waiting().values_list("pk", flat=True).first()
+    inference_queue.pass_on(oldest_waiting)
+    claimed.sort(key=lambda d: (d.queued_at, d.pk))  # the longest waiting go through first
+    for diagnostic in claimed:
+        QUEUE_WAIT_SECONDS.observe((diagnostic.started_at - diagnostic.queued_at).total_seconds())
+    # "running" is published once the batch's first call is on its way to the model (stream)
+    return claimed, found_out and oldest_waiting is not None
+
+
+def claim_batch(diagnostic_id: int, task_id: str) -> tuple[list[Diagnostic], object]:
+    """(the diagnostics claimed, the oldest first attempt left waiting: an id, None, or
+    ``NOT_LOOKED`` when this claim did not find out)."""
+    claimable = Diagnostic.objects.filter(pk=diagnostic_id).filter(
+        Q(status=DiagnosticStatus.QUEUED) | Q(status=DiagnosticStatus.RUNNING, task_id=task_id)
+    )
+    with transaction.atomic():
+        # Rows are read with what the analysis needs, and only the diagnostics locked.
+        mine = _for_analysis(claimable.select_for_update(of=("self",))).first()
+        if mine is None:
+            # Finished, failed, or someone else's. A redelivered task whose worker died in a
+            # later batch than its own diagnostic's sends that batch back to the queue.
+            _requeue_batch_mates(task_id)
+            return [], NOT_LOOKED
+        redelivery = mine.status == DiagnosticStatus.RUNNING
+        if redelivery:
+            _requeue_batch_mates(task_id, keep=mine)
+        if mine.attempts >= settings.INFERENCE_MAX_ATTEMPTS:
+            fail(mine, "too_many_attempts")
+            return [], NOT_LOOKED
+        claimed, oldest_waiting = [mine], NOT_LOOKED
+        if not redelivery and mine.attempts == 0:
+            # One row more than the batch takes: the oldest left waiting, for the next message.
+            size = max(1, settings.INFERENCE_BATCH_SIZE)
+            waiting = _waiting_first_attempts(exclude=mine.pk, limit=size)
+            oldest_waiting = waiting[-1].pk if len(waiting) == size else None
+            claimed += waiting[: size - 1]
+        _mark_running(claimed, task_id)
+    return claimed, oldest_waiting
+
+
+def _mark_running(claimed: list[Diagnostic], task_id: str) -> None:
+    """One UPDATE for the batch (in the claim's transaction), mirrored on the objects."""
+    now = timezone.now()
+    Diagnostic.objects.filter(pk__in=[d.pk for d in claimed]).update(
+        status=DiagnosticStatus.RUNNING, started_at=now, attempts=F("attempts") + 1,
+        task_id=task_id, error="",
+    )  # fmt: skip
+    for diagnostic in claimed:  # as the UPDATE left them, without reading them back
+        diagnostic.status, diagnostic.started_at, diagnostic.task_id, diagnostic.error = (
+            DiagnosticStatus.RUNNING, now, task_id, ""
+        )  # fmt: skip
+        diagnostic.attempts += 1
+
+
+# What the analysis and its live messages read of a claimed row. The rest (symptoms, review, the
+# recording's metadata) stays in the database: the claim is the worker's busiest query, and Django
+# compiles and hydrates every column it selects. A queued diagnostic has no model version yet.
+CLAIM_FIELDS = (
+    "recording", "recording__storage_key", "patient", "status", "label", "confidence",
+    "model_version", "task_id", "queued_at", "started_at", "finished_at", "attempts", "error",
+)  # fmt: skip
+
+
+def _for_analysis(diagnostics):
+    return diagnostics.select_related("recording").only(*CLAIM_FIELDS)
+
+
+def _first_attempts_waiting():
+    return Diagnostic.objects.filter(status=DiagnosticStatus.QUEUED, attempts=0).order_by(
+        "queued_at", "id"
+    )
+
+
+def _waiting_first_attempts(*, limit: int, exclude: int | None = None) -> list[Diagnostic]:
+    """Up to ``limit`` waiting first attempts, oldest first, not locked by another claim (which
+    passes the message on for those after it by itself)."""
+    waiting = _for_analysis(
+        _first_attempts_waiting().select_for_update(skip_locked=True, of=("self",))
+    )
+    if exclude is not None:
+        waiting = waiting.exclude(pk=exclude)
+    return list(waiting[:limit])
+
+
+def _requeue_batch_mates(task_id: str, *, keep: Diagnostic | None = None) -> None:
+    """After a crash, the rest of the dead task's work goes back to the queue, a message each."""
+    from diagnostics.tasks import run_diagnostic as task
+
+    running = Diagnostic.objects.filter(status=DiagnosticStatus.RUNNING, task_id=task_id)
+    if keep is not None:
+        running = running.exclude(pk=keep.pk)
+    mates = list(running.values_list("pk", flat=True))
+    if mates:
+        Diagnostic.objects.filter(pk__in=mates).update(status=DiagnosticStatus.QUEUED, task_id="")
+        for pk in mates:
+            task.delay_on_commit(pk)
