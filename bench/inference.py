@@ -167,7 +167,7 @@ def submit_all(user, patient, wavs: list[bytes], *, keep_messages: bool = False)
     for i, wav in enumerate(wavs):
         upload = SimpleUploadedFile(f"clip-{i}.wav", wav, content_type="audio/wav")
         submission = submit_recording(
-            patient=patient, file=upload, kind="cough", symptoms={}, user=user
+            patient=patient, file=upload, kind="cough", symptoms={}, actor=user
         )
         ids.append(submission.diagnostic.pk)
     if not keep_messages:

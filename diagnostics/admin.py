@@ -13,6 +13,7 @@ from diagnostics.models import Diagnostic, DiagnosticStatus, ModelStatus, ModelV
 from diagnostics.selectors import diagnostics_for
 from diagnostics.services import retry_diagnostic
 from portal.core.admin_base import AuditedModelAdmin, export_as_csv
+from portal.core.audit import AuditContext
 
 
 @admin.register(ModelVersion)
@@ -141,7 +142,9 @@ class DiagnosticAdmin(AuditedModelAdmin):
     def retry_failed(self, request, queryset):
         failed = list(queryset.filter(status=DiagnosticStatus.FAILED).select_related("patient"))
         for diagnostic in failed:
-            retry_diagnostic(diagnostic=diagnostic, user=request.user, request=request)
+            retry_diagnostic(
+                diagnostic=diagnostic, actor=request.user, audit=AuditContext.of(request)
+            )
         skipped = queryset.count() - len(failed)
         messages.success(
             request,

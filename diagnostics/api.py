@@ -23,7 +23,7 @@ from diagnostics.serializers import (
     ReviewSerializer,
 )
 from diagnostics.services import retry_diagnostic
-from portal.core.audit import record_event
+from portal.core.audit import AuditContext, record_event
 from portal.core.rest.access import IsSiteMember
 from portal.core.rest.conditional import conditional_response
 from portal.core.rest.pagination import IdCursorPagination
@@ -63,7 +63,7 @@ class DiagnosticListView(generics.ListAPIView):
         response = super().list(request, *args, **kwargs)
         rows = response.data["results"]
         record_event(
-            action="diagnostic.listed", actor=request.user, request=request,
+            action="diagnostic.listed", actor=request.user, context=AuditContext.of(request),
             detail={"diagnostics": [row["id"] for row in rows],
                     "patients": sorted({row["patient"] for row in rows})},
         )  # fmt: skip
@@ -80,7 +80,7 @@ class DiagnosticDetailView(APIView):
             request, detail_body(diagnostic), last_modified=last_modified(diagnostic),
             on_send=lambda: record_event(
                 action="diagnostic.viewed", actor=request.user, obj=diagnostic,
-                patient=diagnostic.patient, request=request,
+                patient=diagnostic.patient, context=AuditContext.of(request),
             ),
         )  # fmt: skip
 
@@ -94,7 +94,10 @@ class DiagnosticReviewView(APIView):
         params = ReviewSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         diagnostic = review_diagnostic(
-            diagnostic=diagnostic, user=request.user, request=request, **params.validated_data
+            diagnostic=diagnostic,
+            actor=request.user,
+            audit=AuditContext.of(request),
+            **params.validated_data,
         )
         return Response(detail_body(diagnostic))
 
@@ -105,7 +108,9 @@ class DiagnosticRetryView(APIView):
     @extend_schema(request=None, responses={202: DiagnosticDetailSerializer})
     def post(self, request, pk: int):
         diagnostic = visible_diagnostic(request.user, pk)
-        diagnostic = retry_diagnostic(diagnostic=diagnostic, user=request.user, request=request)
+        diagnostic = retry_diagnostic(
+            diagnostic=diagnostic, actor=request.user, audit=AuditContext.of(request)
+        )
         return Response(detail_body(diagnostic), status=202)
 
 

@@ -39,7 +39,7 @@ def seed_demo_recordings(*, seed: int = 11) -> int:
             )
             submission = submit_recording(
                 patient=patient, file=io.BytesIO(synth.to_wav_bytes(sound)), kind=sound.kind,
-                symptoms=_symptoms(rng, sound.label), user=clinician,
+                symptoms=_symptoms(rng, sound.label), actor=clinician,
                 original_name=f"demo-synthetic-{sound.kind}.wav",
             )  # fmt: skip
             created.append((submission.diagnostic, clinician))
@@ -78,8 +78,8 @@ def _review_some(created, rng: random.Random) -> None:
             continue
         if diagnostic.label == Label.INCONCLUSIVE:
             review_diagnostic(
-                diagnostic=diagnostic, user=clinician, decision=Decision.CORRECT,
+                diagnostic=diagnostic, actor=clinician, decision=Decision.CORRECT,
                 label=rng.choice([Label.HEALTHY, Label.ANOMALY]),
             )  # fmt: skip
         else:
-            review_diagnostic(diagnostic=diagnostic, user=clinician, decision=Decision.CONFIRM)
+            review_diagnostic(diagnostic=diagnostic, actor=clinician, decision=Decision.CONFIRM)

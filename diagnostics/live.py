@@ -15,7 +15,6 @@ import threading
 from collections.abc import Iterable
 
 from channels.layers import get_channel_layer
-from django.db.models import Q
 from django.utils import timezone
 
 from diagnostics.models import Diagnostic, DiagnosticStatus
@@ -30,18 +29,40 @@ def patient_group(patient_id: int) -> str:
 
 
 def queue_position(diagnostic: Diagnostic) -> int | None:
-    """1 for the next diagnostic to be analysed; None once it is no longer waiting."""
+    """1 for the next diagnostic to be analysed; None once it is no longer waiting.
+
+    Read from ``Diagnostic.objects.with_queue_position()``, the one definition: from the object's
+    own annotation when it was loaded with one (pages, the API, ``publish_many``), else by asking
+    for it.
+    """
     if diagnostic.status != DiagnosticStatus.QUEUED:
         return None
-    ahead = Diagnostic.objects.filter(status=DiagnosticStatus.QUEUED).filter(
-        Q(queued_at__lt=diagnostic.queued_at)
-        | Q(queued_at=diagnostic.queued_at, pk__lt=diagnostic.pk)
-    )
-    return ahead.count() + 1
+    if not hasattr(diagnostic, "queue_position"):
+        diagnostic.queue_position = (
+            Diagnostic.objects.with_queue_position()
+            .filter(pk=diagnostic.pk)
+            .values_list("queue_position", flat=True)
+            .first()
+        )
+    return diagnostic.queue_position
+
+
+def _annotate_positions(diagnostics: list[Diagnostic]) -> None:
+    """Give the waiting ones among ``diagnostics`` their queue position in one query."""
+    waiting = {
+        d.pk: d
+        for d in diagnostics
+        if d.status == DiagnosticStatus.QUEUED and not hasattr(d, "queue_position")
+    }
+    if not waiting:
+        return
+    positions = Diagnostic.objects.with_queue_position().filter(pk__in=waiting)
+    for pk, position in positions.values_list("pk", "queue_position"):
+        waiting[pk].queue_position = position
 
 
 def status_message(diagnostic: Diagnostic) -> dict:
-    """The contract of DESIGN.md: ``{"type": "diagnostic", "id", "status", …}``."""
+    """The WebSocket message of docs/api.md: ``{"type": "diagnostic", "id", "status", …}``."""
     version = diagnostic.model_version
     return {
         "type": "diagnostic",
@@ -75,6 +96,8 @@ def publish_many(diagnostics: Iterable[Diagnostic], *, wait: bool = True) -> Non
     publisher loop after every earlier one of this process, so a diagnostic's "running" never
     overtakes its "succeeded", while the model works on the next batch.
     """
+    diagnostics = list(diagnostics)
+    _annotate_positions(diagnostics)
     sends = [
         (
             patient_group(diagnostic.patient_id),

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from diagnostics.models import Diagnostic, DiagnosticStatus, Label
-from portal.core.audit import record_event
+from portal.core.audit import AuditContext, record_event
 from portal.core.errors import Conflict
 
 
@@ -36,8 +36,8 @@ class ReviewRefused(Conflict):
 
 
 def review_diagnostic(
-    *, diagnostic: Diagnostic, user, decision: str, label: str | None = None, note: str = "",
-    request=None,
+    *, diagnostic: Diagnostic, actor, decision: str, label: str | None = None, note: str = "",
+    audit: AuditContext | None = None,
 ) -> Diagnostic:  # fmt: skip
     """Record a clinician's review; a later review of the same diagnostic replaces it (audited)."""
     if diagnostic.status != DiagnosticStatus.SUCCEEDED or not diagnostic.label:
@@ -48,12 +48,12 @@ def review_diagnostic(
         previous = locked.review_label
         locked.review_label = review_label
         locked.review_note = (note or "").strip()
-        locked.reviewed_by = user
+        locked.reviewed_by = actor
         locked.reviewed_at = timezone.now()
         locked.save(update_fields=["review_label", "review_note", "reviewed_by", "reviewed_at"])
         record_event(
-            action="diagnostic.reviewed", actor=user, obj=locked, patient=diagnostic.patient,
-            request=request,
+            action="diagnostic.reviewed", actor=actor, obj=locked, patient=diagnostic.patient,
+            context=audit,
             detail={"decision": decision, "replaces_review": bool(previous),
                     "fields": ["review_label", "review_note", "reviewed_by", "reviewed_at"]},
         )  # fmt: skip

@@ -1,6 +1,6 @@
 """Every write about diagnostics: submitting a recording for analysis, reviews and retries.
 
-``submit_recording`` is the "store a recording, then diagnose it" workflow of DESIGN.md flow 1: the
+``submit_recording`` is the "store a recording, then diagnose it" workflow (docs/architecture.md, "An upload"): the
 checks run first (nothing is written for a rejected upload), the object is written before its row,
 the recording and its diagnostic commit in one transaction, and the inference task is enqueued only
 after that commit.
@@ -18,7 +18,7 @@ from media_assets import services as media
 from media_assets.audio import AudioRejected
 from media_assets.errors import RecordingNotSaved, UploadClosed
 from media_assets.models import Recording, RecordingStatus
-from portal.core.audit import record_event
+from portal.core.audit import AuditContext, record_event
 from portal.core.errors import Conflict
 from portal.core.models import Patient
 
@@ -45,9 +45,9 @@ def submit_recording(
     file,
     kind: str,
     symptoms: dict,
-    user,
+    actor,
     original_name: str = "",
-    request=None,
+    audit: AuditContext | None = None,
 ) -> Submission:
     """Check, store and enqueue an uploaded recording; the same bytes again return the first one.
 
@@ -63,12 +63,12 @@ def submit_recording(
         with transaction.atomic():
             recording = media.create_stored_recording(
                 patient=patient, kind=kind, key=key, inspected=inspected,
-                original_name=original_name, user=user,
+                original_name=original_name, user=actor,
             )  # fmt: skip
             diagnostic = _queue_diagnostic(recording=recording, symptoms=symptoms)
             record_event(
-                action="recording.created", actor=user, obj=recording, patient=patient,
-                request=request, detail={"kind": kind, "diagnostic": diagnostic.pk},
+                action="recording.created", actor=actor, obj=recording, patient=patient,
+                context=audit, detail={"kind": kind, "diagnostic": diagnostic.pk},
             )  # fmt: skip
     except IntegrityError:
         media.discard_object(key)
@@ -88,7 +88,7 @@ def submit_recording(
 
 
 def complete_direct_upload(
-    *, recording: Recording, symptoms: dict, user, request=None
+    *, recording: Recording, symptoms: dict, actor, audit: AuditContext | None = None
 ) -> Submission:
     """Verify a direct upload's object, run the same checks as ``submit_recording``, and enqueue.
 
@@ -120,8 +120,8 @@ def complete_direct_upload(
             recording = media.mark_upload_stored(recording=locked, inspected=inspected)
             diagnostic = _queue_diagnostic(recording=recording, symptoms=symptoms)
             record_event(
-                action="recording.created", actor=user, obj=recording, patient=recording.patient,
-                request=request, detail={"kind": recording.kind, "direct_upload": True},
+                action="recording.created", actor=actor, obj=recording, patient=recording.patient,
+                context=audit, detail={"kind": recording.kind, "direct_upload": True},
             )  # fmt: skip
     except IntegrityError:
         existing = _existing_submission(recording.patient, inspected.sha256)
@@ -132,7 +132,9 @@ def complete_direct_upload(
     return Submission(recording=recording, diagnostic=diagnostic, duplicate=False)
 
 
-def retry_diagnostic(*, diagnostic: Diagnostic, user, request=None) -> Diagnostic:
+def retry_diagnostic(
+    *, diagnostic: Diagnostic, actor, audit: AuditContext | None = None
+) -> Diagnostic:
     """Send a failed diagnostic back to the queue with fresh attempts (a clinician's decision)."""
     with transaction.atomic():
         updated = Diagnostic.objects.filter(
@@ -144,8 +146,8 @@ def retry_diagnostic(*, diagnostic: Diagnostic, user, request=None) -> Diagnosti
         if not updated:
             raise DiagnosticNotRetryable
         record_event(
-            action="diagnostic.retried", actor=user, obj=diagnostic, patient=diagnostic.patient,
-            request=request,
+            action="diagnostic.retried", actor=actor, obj=diagnostic, patient=diagnostic.patient,
+            context=audit,
         )  # fmt: skip
         inference_queue.send_on_commit(diagnostic.pk)
     diagnostic.refresh_from_db()

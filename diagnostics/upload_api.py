@@ -27,6 +27,7 @@ from media_assets.selectors import visible_recording
 from media_assets.services import create_pending_upload, receive_upload_content
 from media_assets.storage import upload_target
 from portal.core import permissions
+from portal.core.audit import AuditContext
 from portal.core.errors import Invalid
 
 
@@ -38,6 +39,16 @@ def single_uploaded_file(request):
     if len(files) > 1 or "file" not in request.FILES:
         raise Invalid("Send exactly one file, in the 'file' field.", code="too_many_files")
     return files[0]
+
+
+def submission_response(submission) -> Response:
+    """201 with the recording and its diagnostic; 200 when the same bytes were there already."""
+    body = RecordingSerializer(
+        submission.recording,
+        context={"diagnostic": submission.diagnostic, "duplicate": submission.duplicate},
+    ).data
+    code = status.HTTP_200_OK if submission.duplicate else status.HTTP_201_CREATED
+    return Response(body, status=code)
 
 
 class RecordingUploadView(APIView):
@@ -56,17 +67,12 @@ class RecordingUploadView(APIView):
                 file=uploaded,
                 kind=params.validated_data["kind"],
                 symptoms=params.validated_data["symptoms"],
-                user=request.user,
+                actor=request.user,
                 original_name=uploaded.name,
-                request=request,
+                audit=AuditContext.of(request),
             )
             outcome.succeeded(duplicate=submission.duplicate)
-        body = RecordingSerializer(
-            submission.recording,
-            context={"diagnostic": submission.diagnostic, "duplicate": submission.duplicate},
-        ).data
-        code = status.HTTP_200_OK if submission.duplicate else status.HTTP_201_CREATED
-        return Response(body, status=code)
+        return submission_response(submission)
 
 
 class DirectUploadCreateView(APIView):
@@ -126,12 +132,7 @@ class UploadCompleteView(APIView):
         with observe_upload() as outcome:
             submission = complete_direct_upload(
                 recording=recording, symptoms=params.validated_data["symptoms"],
-                user=request.user, request=request,
+                actor=request.user, audit=AuditContext.of(request),
             )  # fmt: skip
             outcome.succeeded(duplicate=submission.duplicate)
-        body = RecordingSerializer(
-            submission.recording,
-            context={"diagnostic": submission.diagnostic, "duplicate": submission.duplicate},
-        ).data
-        code = status.HTTP_200_OK if submission.duplicate else status.HTTP_201_CREATED
-        return Response(body, status=code)
+        return submission_response(submission)

@@ -162,7 +162,7 @@ def create_stored_recording(
     )
 
 
-# --- Direct uploads (DESIGN.md flow 2) ------------------------------------------------------------
+# --- Direct uploads (straight to object storage) ------------------------------------------------------------
 
 _DECLARED_EXTENSIONS = {"wav", "flac", "ogg", "opus", "webm", "mp3", "m4a", "mp4", "aac"}
 

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_safe
 from media_assets.models import RecordingStatus
 from media_assets.selectors import recordings_for
 from portal.core import permissions
-from portal.core.audit import record_event
+from portal.core.audit import AuditContext, record_event
 
 logger = logging.getLogger(__name__)
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -92,7 +92,7 @@ def recording_spectrogram(request, pk: int):
     if not recording.spectrogram_key:
         raise Http404("The spectrogram is not ready yet.")
     record_event(action="recording.spectrogram_viewed", obj=recording,
-                 patient=recording.patient, request=request)  # fmt: skip
+                 patient=recording.patient, actor=request.user, context=AuditContext.of(request))  # fmt: skip
     if settings.STORAGE_BACKEND == "s3":
         return HttpResponseRedirect(default_storage.url(recording.spectrogram_key))
     try:
@@ -112,7 +112,7 @@ def recording_audio(request, pk: int):
         # One event per listening, not one per seek.
         record_event(
             action="recording.audio_viewed", obj=recording, patient=recording.patient,
-            request=request,
+            actor=request.user, context=AuditContext.of(request),
         )  # fmt: skip
     if settings.STORAGE_BACKEND == "s3":
         return HttpResponseRedirect(default_storage.url(recording.storage_key))

@@ -15,6 +15,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+import redis
+
 PR_SET_PDEATHSIG = 1
 
 
@@ -76,3 +78,14 @@ class ProcessGroup:
     def _signal(proc: subprocess.Popen, sig: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, sig)
+
+
+def redis_answers(url: str) -> bool:
+    """Whether a Redis server answers at ``url`` within half a second."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+    try:
+        return bool(client.ping())
+    except (redis.RedisError, OSError):
+        return False
+    finally:
+        client.close()

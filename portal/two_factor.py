@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from portal.core.audit import record_event
+from portal.core.audit import AuditContext, record_event
 
 
 class ConfirmCodeForm(forms.Form):
@@ -51,7 +51,9 @@ def setup(request):
             device.confirmed = True
             device.save(update_fields=["confirmed"])
             otp_login(request, device)
-            record_event(action="auth.two_factor_enrolled", actor=user, request=request)
+            record_event(
+                action="auth.two_factor_enrolled", actor=user, context=AuditContext.of(request)
+            )
             return redirect("admin:index")
         form.add_error(
             "token", _("That code did not match. Check the time on your phone and try again.")

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from diagnostics.selectors import visible_diagnostic
-from portal.core.audit import record_event
+from portal.core.audit import AuditContext, record_event
 from portal.core.errors import Invalid
 from recommender import selectors, services
 from recommender.models import InteractionKind
@@ -72,7 +72,7 @@ class SimilarCasesView(APIView):
         result = selectors.similar_cases(diagnostic=diagnostic, user=request.user, k=k)
         record_event(
             action="diagnostic.similar_cases_viewed", actor=request.user, obj=diagnostic,
-            patient=diagnostic.patient, request=request,
+            patient=diagnostic.patient, context=AuditContext.of(request),
             detail={"k": k, "cases": [case.id for case in result.cases]},
         )  # fmt: skip
         return Response(result.as_dict())
@@ -110,8 +110,8 @@ class SimilarCaseFeedbackView(APIView):
         body = FeedbackSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         interaction = services.record_feedback(
-            user=request.user, diagnostic=diagnostic, other=other,
-            kind=body.validated_data["kind"], request=request,
+            actor=request.user, diagnostic=diagnostic, other=other,
+            kind=body.validated_data["kind"], audit=AuditContext.of(request),
         )  # fmt: skip
         return Response(
             {"id": interaction.pk, "kind": interaction.kind, "diagnostic": diagnostic.pk,

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from diagnostics.models import Diagnostic
 from diagnostics.selectors import diagnostics_for
-from portal.core.audit import record_event
+from portal.core.audit import AuditContext, record_event
 from portal.core.errors import Invalid
 from recommender.models import Interaction, InteractionKind
 
@@ -29,11 +29,16 @@ class FeedbackRefused(Invalid):
 
 
 def record_feedback(
-    *, user, diagnostic: Diagnostic, other: Diagnostic, kind: str, request=None
+    *,
+    actor,
+    diagnostic: Diagnostic,
+    other: Diagnostic,
+    kind: str,
+    audit: AuditContext | None = None,
 ) -> Interaction:
-    """Record that ``user``, looking at ``diagnostic``, found ``other`` similar or not.
+    """Record that ``actor``, looking at ``diagnostic``, found ``other`` similar or not.
 
-    Both diagnostics must be ones the user may see (the caller looked them up through
+    Both diagnostics must be ones the actor may see (the caller looked them up through
     ``portal.core.permissions``). Audited on the similar case's patient.
     """
     if kind not in FEEDBACK_KINDS:
@@ -42,11 +47,11 @@ def record_feedback(
         raise FeedbackRefused(_("A case cannot be compared with itself."))
     with transaction.atomic():
         interaction = Interaction.objects.create(
-            user=user, diagnostic=other, source=diagnostic, kind=kind
+            user=actor, diagnostic=other, source=diagnostic, kind=kind
         )
         record_event(
-            action="similar_case.feedback", actor=user, obj=other, patient=other.patient,
-            request=request, detail={"kind": kind, "source_diagnostic": diagnostic.pk},
+            action="similar_case.feedback", actor=actor, obj=other, patient=other.patient,
+            context=audit, detail={"kind": kind, "source_diagnostic": diagnostic.pk},
         )  # fmt: skip
     return interaction
 

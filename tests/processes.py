@@ -17,8 +17,6 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-import redis
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -38,16 +36,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def redis_answers(url: str) -> bool:
-    client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
-    try:
-        return bool(client.ping())
-    except (redis.RedisError, OSError):
-        return False
-    finally:
-        client.close()
 
 
 def http_status(url: str, timeout: float = 5.0) -> int | None:

@@ -2,7 +2,7 @@
 
 A site that holds a copy of COUGHVID or Coswara points these at it and gets `LabelledFile`s to
 train on real recordings. They only read metadata and list files: decoding stays with the Django
-side's one audio module (`media_assets/audio.py`), which turns each file into 16 kHz mono samples.
+side's one audio module (`media_assets/audio/`), which turns each file into 16 kHz mono samples.
 
 Statuses are mapped to our two labels conservatively: symptomatic or COVID-positive with symptoms
 is `anomaly`, healthy is `healthy`, and anything whose sound we cannot label with confidence

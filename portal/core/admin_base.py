@@ -9,7 +9,7 @@ import csv
 from django.contrib import admin
 from django.http import StreamingHttpResponse
 
-from portal.core.audit import record_event
+from portal.core.audit import AuditContext, record_event
 
 
 def _patient_of(obj):
@@ -32,19 +32,31 @@ class AuditedModelAdmin(admin.ModelAdmin):
     """A ModelAdmin whose writes land in the audit trail too."""
 
     def log_addition(self, request, obj, message):
-        record_event(action="admin.added", obj=obj, patient=_patient_of(obj), request=request)
+        record_event(
+            action="admin.added",
+            obj=obj,
+            patient=_patient_of(obj),
+            actor=request.user,
+            context=AuditContext.of(request),
+        )
         return super().log_addition(request, obj, message)
 
     def log_change(self, request, obj, message):
         record_event(
-            action="admin.changed", obj=obj, patient=_patient_of(obj), request=request,
+            action="admin.changed", obj=obj, patient=_patient_of(obj), actor=request.user, context=AuditContext.of(request),
             detail={"fields": _changed_fields(message)},
         )  # fmt: skip
         return super().log_change(request, obj, message)
 
     def log_deletions(self, request, queryset):
         for obj in queryset:
-            record_event(action="admin.deleted", obj=obj, patient=_patient_of(obj), request=request)
+            record_event(
+                action="admin.deleted",
+                obj=obj,
+                patient=_patient_of(obj),
+                actor=request.user,
+                context=AuditContext.of(request),
+            )
         return super().log_deletions(request, queryset)
 
 
@@ -59,7 +71,7 @@ def export_as_csv(modeladmin, request, queryset):
     names = [name for name in modeladmin.get_list_display(request) if name != "action_checkbox"]
     rows = list(queryset)
     record_event(
-        action="admin.exported", request=request,
+        action="admin.exported", actor=request.user, context=AuditContext.of(request),
         detail={"model": queryset.model._meta.label_lower, "rows": len(rows), "columns": names},
     )  # fmt: skip
     writer = csv.writer(_Echo())

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portal.core import permissions, services
-from portal.core.audit import record_event
+from portal.core.audit import AuditContext, record_event
 from portal.core.models import Patient, Site
 from portal.core.rest.conditional import conditional_response
 from portal.core.rest.filters import StrictBooleanFilter
@@ -53,7 +53,7 @@ class PatientListCreateView(generics.ListCreateAPIView):
         patients = [row["id"] for row in response.data["results"]]
         used = sorted(PatientFilter.base_filters.keys() & request.query_params.keys())
         record_event(
-            action="patient.listed", actor=request.user, request=request,
+            action="patient.listed", actor=request.user, context=AuditContext.of(request),
             detail={"patients": patients, "filters": used},
         )  # fmt: skip
         return response
@@ -64,7 +64,7 @@ class PatientListCreateView(generics.ListCreateAPIView):
         params.is_valid(raise_exception=True)
         try:
             patient = services.create_patient(
-                user=request.user, request=request, **params.validated_data
+                actor=request.user, audit=AuditContext.of(request), **params.validated_data
             )
         except DjangoValidationError as invalid:
             raise serializers.ValidationError(
@@ -80,7 +80,7 @@ class PatientDetailView(APIView):
         return conditional_response(
             request, PatientSerializer(patient).data, last_modified=patient.updated_at,
             on_send=lambda: record_event(action="patient.viewed", actor=request.user,
-                                         obj=patient, request=request),
+                                         obj=patient, context=AuditContext.of(request)),
         )  # fmt: skip
 
 
@@ -107,7 +107,7 @@ class PatientLookupView(APIView):
             .order_by("id")
         )
         record_event(
-            action="patient.listed", actor=request.user, request=request,
+            action="patient.listed", actor=request.user, context=AuditContext.of(request),
             detail={"patients": [p.pk for p in patients], "filters": ["external_id"]},
         )  # fmt: skip
         return Response(PatientSerializer(patients, many=True).data)

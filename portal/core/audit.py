@@ -5,13 +5,33 @@ site are filled in here. ``detail`` must never hold personal values (names, birt
 ids): record which fields changed, not what they changed to.
 """
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db import models
 
 from portal.core.models import AuditEvent, Patient
-from portal.core.observability import current_request_id
+from portal.core.observability import client_ip, current_request_id
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    """Where an audited action came from: the client's address and the request's id.
+
+    Views make one with ``AuditContext.of(request)`` and hand it to services, so services never
+    see a request. Work outside a request (a Celery task) passes none and keeps the request id it
+    was enqueued with.
+    """
+
+    ip: str | None = None
+    request_id: str = field(default_factory=current_request_id)
+
+    @classmethod
+    def of(cls, request) -> "AuditContext":
+        if request is None:
+            return cls()
+        return cls(ip=client_ip(request))
 
 
 def record_event(
@@ -20,13 +40,12 @@ def record_event(
     actor=None,
     obj: models.Model | None = None,
     patient: Patient | None = None,
-    request=None,
+    context: AuditContext | None = None,
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
     if patient is None and isinstance(obj, Patient):
         patient = obj
-    if actor is None and request is not None and getattr(request, "user", None) is not None:
-        actor = request.user if request.user.is_authenticated else None
+    context = context or AuditContext()
     return AuditEvent.objects.create(
         action=action,
         actor=actor if actor is not None and actor.is_authenticated else None,
@@ -34,29 +53,23 @@ def record_event(
         object_id=str(obj.pk) if obj is not None else "",
         patient=patient,
         site_id=patient.site_id if patient is not None else None,
-        ip=_client_ip(request),
-        request_id=current_request_id(),
+        ip=context.ip,
+        request_id=context.request_id,
         detail=detail or {},
     )
 
 
-def _client_ip(request) -> str | None:
-    if request is None:
-        return None
-    return request.META.get("REMOTE_ADDR") or None
-
-
 def _signed_in(sender, request, user, **kwargs):
-    record_event(action="auth.signed_in", actor=user, request=request)
+    record_event(action="auth.signed_in", actor=user, context=AuditContext.of(request))
 
 
 def _signed_out(sender, request, user, **kwargs):
-    record_event(action="auth.signed_out", actor=user, request=request)
+    record_event(action="auth.signed_out", actor=user, context=AuditContext.of(request))
 
 
 def _sign_in_failed(sender, credentials, request=None, **kwargs):
     # Not even the username: people type passwords into the username field.
-    record_event(action="auth.sign_in_failed", request=request)
+    record_event(action="auth.sign_in_failed", context=AuditContext.of(request))
 
 
 def connect_sign_in_events() -> None:
@@ -80,7 +93,8 @@ class DenialAuditMiddleware:
             match = getattr(request, "resolver_match", None)
             record_event(
                 action="access.denied",
-                request=request,
+                actor=getattr(request, "user", None),
+                context=AuditContext.of(request),
                 detail={
                     "route": match.view_name if match else "",
                     "arguments": {k: str(v) for k, v in match.kwargs.items()} if match else {},

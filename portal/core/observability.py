@@ -78,3 +78,8 @@ def _log_access(request, status: int, started: float) -> None:
             "duration_ms": round((time.perf_counter() - started) * 1000, 1),
         },
     )
+
+
+def client_ip(request) -> str | None:
+    """The client's address, as every part that needs one (audit log, limits) reads it."""
+    return request.META.get("REMOTE_ADDR") or None

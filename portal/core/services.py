@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from portal.core.audit import record_event
+from portal.core.audit import AuditContext, record_event
 from portal.core.errors import Conflict
 from portal.core.models import Patient, Site
 
@@ -38,14 +38,14 @@ class ExternalIdTaken(Conflict):
 def create_patient(
     *,
     site: Site,
-    user,
+    actor,
     external_id: str,
     given_name: str,
     family_name: str,
     birth_date: datetime.date,
     sex: str,
     research_consent: bool = False,
-    request=None,
+    audit: AuditContext | None = None,
 ) -> Patient:
     """Register a patient at ``site``; raises ``ValidationError`` or ``ExternalIdTaken``."""
     patient = Patient(
@@ -57,14 +57,16 @@ def create_patient(
         sex=sex,
         research_consent=research_consent,
         research_consent_at=timezone.now() if research_consent else None,
-        created_by=user if user is not None and user.is_authenticated else None,
+        created_by=actor if actor is not None and actor.is_authenticated else None,
     )
-    _save_checked(patient, action="patient.created", fields=list(EDITABLE_FIELDS), user=user,
-                  request=request)  # fmt: skip
+    _save_checked(patient, action="patient.created", fields=list(EDITABLE_FIELDS), actor=actor,
+                  audit=audit)  # fmt: skip
     return patient
 
 
-def update_patient(*, patient: Patient, user, request=None, **changes) -> Patient:
+def update_patient(
+    *, patient: Patient, actor, audit: AuditContext | None = None, **changes
+) -> Patient:
     """Apply ``changes`` (a subset of ``EDITABLE_FIELDS``) and audit which fields changed.
 
     Consent given now is dated now; consent kept keeps its date; consent withdrawn clears it.
@@ -84,11 +86,19 @@ def update_patient(*, patient: Patient, user, request=None, **changes) -> Patien
     if "research_consent" in changed:
         patient.research_consent_at = timezone.now() if patient.research_consent else None
         changed.append("research_consent_at")
-    _save_checked(patient, action="patient.updated", fields=changed, user=user, request=request)
+    _save_checked(
+        patient,
+        action="patient.updated",
+        fields=changed,
+        actor=actor,
+        audit=audit,
+    )
     return patient
 
 
-def _save_checked(patient: Patient, *, action: str, fields: list[str], user, request) -> None:
+def _save_checked(
+    patient: Patient, *, action: str, fields: list[str], actor, audit: AuditContext | None
+) -> None:
     # full_clean runs the model's own invariants (birth date not in the future); uniqueness is
     # checked here with the site, which a form does not have, and again by the constraint.
     patient.full_clean(exclude=["site", "created_by"], validate_unique=False,
@@ -99,7 +109,7 @@ def _save_checked(patient: Patient, *, action: str, fields: list[str], user, req
             if taken.exclude(pk=patient.pk).exists():
                 raise ExternalIdTaken
             patient.save()
-            record_event(action=action, actor=user, obj=patient, request=request,
+            record_event(action=action, actor=actor, obj=patient, context=audit,
                          detail={"fields": sorted(fields)})  # fmt: skip
     except IntegrityError:
         # A concurrent save took the external id between the check and the insert.

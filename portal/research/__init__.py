@@ -1,4 +1,4 @@
-"""The research export: de-identified, consented data for researchers (DESIGN.md flow 7).
+"""The research export: de-identified, consented data for researchers (docs/architecture.md, "An export").
 
 ``selectors`` decides which diagnostics a researcher may export, ``rows`` what a row holds (with
 two database functions from ``expressions``), ``pseudonyms`` the random research ids, ``sources`` and ``writers`` how rows leave the database and

@@ -22,8 +22,7 @@ from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
 from django.http import StreamingHttpResponse
 
-from portal.core.audit import record_event
-from portal.core.observability import request_id_var
+from portal.core.audit import AuditContext, record_event
 from portal.research.pseudonyms import ensure_pseudonyms
 from portal.research.rows import limited_columns, research_rows, safe_harbor_columns
 from portal.research.selectors import LIMITED
@@ -40,7 +39,7 @@ def export_response(
     progress = Progress()
     chunks = write(fmt, research_rows(diagnostics, columns), columns, progress)
     audited = _AuditedStream(
-        chunks, progress, request=request,
+        chunks, progress, actor=request.user, context=AuditContext.of(request),
         detail={"format": fmt, "dataset": dataset, "filters": filters},
     )  # fmt: skip
     output = FORMATS[fmt]
@@ -55,10 +54,16 @@ def export_response(
 class _AuditedStream:
     """The export's chunks; writes the audit event once, when they end or are abandoned."""
 
-    def __init__(self, chunks: Iterator[bytes], progress: Progress, *, request, detail: dict):
+    def __init__(
+        self, chunks: Iterator[bytes], progress: Progress, *, actor, context: AuditContext,
+        detail: dict,
+    ) -> None:  # fmt: skip
+        # The context is taken now: by the time the stream ends, the request's middleware (and
+        # the request id it bound) has returned.
         self._chunks = chunks
         self._progress = progress
-        self._request = request
+        self._actor = actor
+        self._context = context
         self._detail = detail
         self._audited = False
 
@@ -86,15 +91,10 @@ class _AuditedStream:
         if self._audited:
             return
         self._audited = True
-        # The middleware that bound the request id has returned by now: bind it again.
-        token = request_id_var.set(getattr(self._request, "request_id", ""))
-        try:
-            record_event(
-                action="research.exported", actor=self._request.user, request=self._request,
-                detail={**self._detail, "rows": self._progress.rows, "completed": completed},
-            )  # fmt: skip
-        finally:
-            request_id_var.reset(token)
+        record_event(
+            action="research.exported", actor=self._actor, context=self._context,
+            detail={**self._detail, "rows": self._progress.rows, "completed": completed},
+        )  # fmt: skip
 
 
 def _body(request, chunks: _AuditedStream):

@@ -14,7 +14,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from diagnostics.models import Diagnostic
-from portal.core.audit import record_event
+from portal.core import permissions
+from portal.core.audit import AuditContext, record_event
 from portal.core.errors import Forbidden, NotVisible, Unavailable
 from portal.core.rest.access import IsResearcher
 from portal.core.rest.errors import error_response
@@ -26,7 +27,6 @@ from portal.research.selectors import (
     DATASETS,
     LIMITED,
     SAFE_HARBOR,
-    limited_data_set_sites,
     research_diagnostics,
     research_recording,
 )
@@ -53,7 +53,7 @@ class ExportParameters(serializers.Serializer):
 
 def _require_agreement(user, site=None) -> None:
     """A current data-use agreement, at ``site`` if one is named, else at any research site."""
-    sites = limited_data_set_sites(user)
+    sites = permissions.limited_data_set_sites(user)
     if site is not None:
         sites = sites.filter(pk=site.pk)
     if not sites.exists():
@@ -140,7 +140,7 @@ class ResearchAudioLinkView(APIView):
             raise Unavailable(AUDIO_UNREADABLE, code="storage_unavailable") from exc
         record_event(
             action="research.audio_link_issued", actor=request.user, obj=recording,
-            patient=recording.patient, request=request,
+            patient=recording.patient, context=AuditContext.of(request),
         )  # fmt: skip
         return Response(AudioLinkSerializer(link).data)
 
@@ -154,7 +154,7 @@ def audio_download(request, token: str):
         return error_response(403, refused.code, refused.message)
     record_event(
         action="research.audio_downloaded", actor=user, obj=recording, patient=recording.patient,
-        request=request,
+        context=AuditContext.of(request),
     )  # fmt: skip
     try:
         handle = default_storage.open(audio.research_copy(recording), "rb")

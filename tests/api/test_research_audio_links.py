@@ -94,7 +94,7 @@ def test_a_consent_withdrawn_after_the_link_was_issued_closes_it(
     url = agreement_api.get(rows[0]["audio_url"]).json()["url"]
     patient = RecordingPseudonym.objects.get(value=rows[0]["recording_id"]).recording.patient
 
-    services.update_patient(patient=patient, user=clinician, research_consent=False)
+    services.update_patient(patient=patient, actor=clinician, research_consent=False)
     response, body = download(client, url)
     link_again = agreement_api.get(rows[0]["audio_url"])
 

@@ -32,7 +32,7 @@ def test_a_withdrawn_consent_removes_the_patient_from_every_later_export(
     leaving = cohort.consenting[0]
     before = rows_of("csv", export(researcher_api, "csv")[1])
 
-    services.update_patient(patient=leaving, user=clinician, research_consent=False)
+    services.update_patient(patient=leaving, actor=clinician, research_consent=False)
     after = {fmt: rows_of(fmt, export(researcher_api, fmt)[1]) for fmt in ("csv", "parquet")}
 
     pseudonym = ResearchPseudonym.objects.get(patient=leaving).value
@@ -46,8 +46,8 @@ def test_consenting_again_brings_back_the_same_pseudonym(researcher_api, site, c
     patient = seed_cohort(site).consenting[0]
     first = {row["patient_id"] for row in rows_of("csv", export(researcher_api)[1])}
 
-    services.update_patient(patient=patient, user=clinician, research_consent=False)
-    services.update_patient(patient=patient, user=clinician, research_consent=True)
+    services.update_patient(patient=patient, actor=clinician, research_consent=False)
+    services.update_patient(patient=patient, actor=clinician, research_consent=True)
     again = {row["patient_id"] for row in rows_of("csv", export(researcher_api)[1])}
 
     assert first == again

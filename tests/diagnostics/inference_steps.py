@@ -28,7 +28,7 @@ def submit(patient, user, *, seed: int, name: str = "cough.wav") -> Diagnostic:
     """Upload a distinct cough (by ``seed``) as a clinician would; enqueued once it commits."""
     upload = SimpleUploadedFile(name, cough_wav(seed=seed), content_type="audio/wav")
     submission = submit_recording(
-        patient=patient, file=upload, kind="cough", symptoms={}, user=user, original_name=name
+        patient=patient, file=upload, kind="cough", symptoms={}, actor=user, original_name=name
     )
     assert not submission.duplicate
     return submission.diagnostic

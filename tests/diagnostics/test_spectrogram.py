@@ -28,7 +28,7 @@ def tone(hz: float, seconds: float = 2.0) -> np.ndarray:
 
 def upload(patient, user, signal, name="tone.wav"):
     file = SimpleUploadedFile(name, pcm_wav(signal, RATE), content_type="audio/wav")
-    return submit_recording(patient=patient, file=file, kind="breath", symptoms={}, user=user,
+    return submit_recording(patient=patient, file=file, kind="breath", symptoms={}, actor=user,
                             original_name=name).recording  # fmt: skip
 
 

@@ -51,7 +51,7 @@ def test_search_never_reaches_another_site(signed_in, patients):
 
 def test_renaming_a_patient_updates_what_search_finds(signed_in, clinician, patients):
     patient = Patient.objects.get(external_id="N-200")
-    update_patient(patient=patient, user=clinician, family_name="Ibáñez")
+    update_patient(patient=patient, actor=clinician, family_name="Ibáñez")
 
     assert found(signed_in, q="ibanez") == ["N-200"]
     assert found(signed_in, q="nunez") == []

@@ -86,7 +86,7 @@ def test_a_result_not_yet_finished_cannot_be_reviewed(clinician, site):
     queued = DiagnosticFactory(recording__patient=PatientFactory(site=site))
 
     with pytest.raises(ReviewRefused):
-        review_diagnostic(diagnostic=queued, user=clinician, decision="confirm")
+        review_diagnostic(diagnostic=queued, actor=clinician, decision="confirm")
     queued.refresh_from_db()
     assert queued.status == DiagnosticStatus.QUEUED and queued.review_label == ""
 

@@ -1,4 +1,4 @@
-"""The one settings module, read under each environment DESIGN.md describes."""
+"""The one settings module, read under each environment the README describes."""
 
 import json
 import os

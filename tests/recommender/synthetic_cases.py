@@ -20,13 +20,13 @@ def analysed_cases(*, site, user, n: int, seed: int = 21, reviewed_share: float 
     for i, sound in enumerate(synth.generate_dataset(n, seed=seed)):
         submission = submit_recording(
             patient=PatientFactory(site=site), file=io.BytesIO(synth.to_wav_bytes(sound)),
-            kind=sound.kind, symptoms={}, user=user, original_name=f"synthetic-{i}.wav",
+            kind=sound.kind, symptoms={}, actor=user, original_name=f"synthetic-{i}.wav",
         )  # fmt: skip
         inference.run_diagnostic(diagnostic_id=submission.diagnostic.pk, task_id=f"t-{i}")
         diagnostic = submission.diagnostic
         diagnostic.refresh_from_db()
         if rng.random() < reviewed_share:
-            review_diagnostic(diagnostic=diagnostic, user=user, decision=Decision.CORRECT,
+            review_diagnostic(diagnostic=diagnostic, actor=user, decision=Decision.CORRECT,
                               label=sound.label)  # fmt: skip
         diagnostics.append(diagnostic)
     return diagnostics

@@ -67,7 +67,7 @@ def test_the_worker_builds_follows_a_promotion_and_indexes_new_results(
         sound = synth.generate_example(99, label="anomaly", kind="cough")
         newcomer = submit_recording(
             patient=PatientFactory(site=site), file=io.BytesIO(synth.to_wav_bytes(sound)),
-            kind="cough", symptoms={}, user=clinician, original_name="new.wav",
+            kind="cough", symptoms={}, actor=clinician, original_name="new.wav",
         ).diagnostic  # fmt: skip
         inference.run_diagnostic(diagnostic_id=newcomer.pk, task_id="in-test")
         wait_for(lambda: ReviewPriority.objects.filter(diagnostic=newcomer).exists(),

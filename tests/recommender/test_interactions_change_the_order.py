@@ -40,7 +40,7 @@ def test_marking_a_case_similar_lifts_it(cases, clinician):
     ]  # fmt: skip
 
     services.record_feedback(
-        user=clinician, diagnostic=query, other=third, kind=InteractionKind.MARKED_SIMILAR
+        actor=clinician, diagnostic=query, other=third, kind=InteractionKind.MARKED_SIMILAR
     )
 
     assert ids(similar_cases(diagnostic=query, user=clinician, k=3)) == [
@@ -52,7 +52,7 @@ def test_dismissing_a_case_lowers_it(cases, clinician):
     query, first, second, third = cases
 
     services.record_feedback(
-        user=clinician, diagnostic=query, other=first, kind=InteractionKind.DISMISSED
+        actor=clinician, diagnostic=query, other=first, kind=InteractionKind.DISMISSED
     )
 
     assert ids(similar_cases(diagnostic=query, user=clinician, k=3)) == [
@@ -93,7 +93,7 @@ def test_a_case_marked_similar_joins_though_the_embedding_search_missed_it(
     assert distant.pk not in ids(similar_cases(diagnostic=query, user=clinician, k=4))
 
     services.record_feedback(
-        user=clinician, diagnostic=query, other=distant, kind=InteractionKind.MARKED_SIMILAR
+        actor=clinician, diagnostic=query, other=distant, kind=InteractionKind.MARKED_SIMILAR
     )
 
     assert ids(similar_cases(diagnostic=query, user=clinician, k=4))[3] == distant.pk

@@ -25,7 +25,7 @@ def test_feedback_is_recorded_with_its_source_and_audited_without_personal_value
     query, other = pair
 
     interaction = services.record_feedback(
-        user=clinician, diagnostic=query, other=other, kind=InteractionKind.MARKED_SIMILAR
+        actor=clinician, diagnostic=query, other=other, kind=InteractionKind.MARKED_SIMILAR
     )
 
     assert (interaction.user, interaction.diagnostic, interaction.source) == (
@@ -41,7 +41,7 @@ def test_feedback_is_recorded_with_its_source_and_audited_without_personal_value
 def test_feedback_of_another_kind_is_refused(pair, clinician, kind):
     query, other = pair
     with pytest.raises(services.FeedbackRefused):
-        services.record_feedback(user=clinician, diagnostic=query, other=other, kind=kind)
+        services.record_feedback(actor=clinician, diagnostic=query, other=other, kind=kind)
     assert not Interaction.objects.exists()
 
 
@@ -49,7 +49,7 @@ def test_a_case_is_not_compared_with_itself(pair, clinician):
     query, _ = pair
     with pytest.raises(services.FeedbackRefused):
         services.record_feedback(
-            user=clinician, diagnostic=query, other=query, kind=InteractionKind.DISMISSED
+            actor=clinician, diagnostic=query, other=query, kind=InteractionKind.DISMISSED
         )
 
 

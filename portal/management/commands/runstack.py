@@ -16,12 +16,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import redis
 from django.conf import settings
 from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError
 
-from portal.stack import ProcessGroup, die_with_parent
+from portal.stack import ProcessGroup, die_with_parent, redis_answers
 
 READY_TIMEOUT_S = 120
 
@@ -90,7 +89,7 @@ class Command(BaseCommand):
         data_dir = Path(settings.VAR_DIR) / "redis"
         data_dir.mkdir(parents=True, exist_ok=True)
         port = settings.EMBEDDED_REDIS_PORT
-        if _redis_answers(settings.REDIS_URL):
+        if redis_answers(settings.REDIS_URL):
             raise CommandError(
                 f"Something already answers on 127.0.0.1:{port}. Stop it (another `make run`?) "
                 "or set EMBEDDED_REDIS_PORT."
@@ -111,7 +110,7 @@ class Command(BaseCommand):
             ],
         )  # fmt: skip
         deadline = time.monotonic() + 15
-        while not _redis_answers(settings.REDIS_URL):
+        while not redis_answers(settings.REDIS_URL):
             if time.monotonic() > deadline or group.first_exited():
                 raise CommandError("The embedded Redis did not start.")
             time.sleep(0.1)
@@ -169,16 +168,6 @@ class Command(BaseCommand):
         self.stdout.write("  Admin: /admin/   Health: /readyz   Metrics: /metrics")
         self.stdout.write("  Press Ctrl-C to stop every process.")
         self.stdout.write("")
-
-
-def _redis_answers(url: str) -> bool:
-    client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
-    try:
-        return bool(client.ping())
-    except (redis.RedisError, OSError):
-        return False
-    finally:
-        client.close()
 
 
 def inference_env(environ) -> dict:

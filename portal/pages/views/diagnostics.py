@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST, require_safe
 from diagnostics import reviews
 from diagnostics.services import DiagnosticNotRetryable, retry_diagnostic
 from diagnostics.symptoms import KNOWN_CONDITIONS
-from portal.core.audit import record_event
+from portal.core.audit import AuditContext, record_event
 from portal.core.errors import NotVisible
 from portal.pages.forms import ReviewForm
 from portal.pages.selectors import visible_diagnostic
@@ -65,7 +65,7 @@ def _source_diagnostic(request, diagnostic):
 def diagnostic_detail(request, pk: int):
     diagnostic = visible_diagnostic(request.user, pk)
     record_event(action="diagnostic.viewed", obj=diagnostic, patient=diagnostic.patient,
-                 request=request)  # fmt: skip
+                 actor=request.user, context=AuditContext.of(request))  # fmt: skip
     # Views right after another case feed the recommender's co-interactions.
     record_view(user=request.user, diagnostic=diagnostic,
                 source=_source_diagnostic(request, diagnostic))  # fmt: skip
@@ -79,8 +79,8 @@ def similar_feedback(request, pk: int, other_id: int):
     diagnostic = visible_diagnostic(request.user, pk)
     similar = visible_diagnostic(request.user, other_id)
     try:
-        record_feedback(user=request.user, diagnostic=diagnostic, other=similar,
-                        kind=request.POST.get("kind", ""), request=request)  # fmt: skip
+        record_feedback(actor=request.user, diagnostic=diagnostic, other=similar,
+                        kind=request.POST.get("kind", ""), audit=AuditContext.of(request))  # fmt: skip
     except FeedbackRefused as refused:
         messages.error(request, refused.message)
     else:
@@ -104,7 +104,7 @@ def diagnostic_card(request, pk: int):
     if request.GET.get("unless") == diagnostic.status:
         return HttpResponse(status=204)
     record_event(action="diagnostic.viewed", obj=diagnostic, patient=diagnostic.patient,
-                 request=request, detail={"page": "card"})  # fmt: skip
+                 actor=request.user, context=AuditContext.of(request), detail={"page": "card"})  # fmt: skip
     return render(request, "diagnostics/_timeline_item.html", {
         "recording": diagnostic.recording, "diagnostics": [diagnostic],
     })  # fmt: skip
@@ -118,7 +118,7 @@ def diagnostic_review(request, pk: int):
     if form.is_valid():
         try:
             reviews.review_diagnostic(
-                diagnostic=diagnostic, user=request.user, request=request,
+                diagnostic=diagnostic, actor=request.user, audit=AuditContext.of(request),
                 decision=form.cleaned_data["decision"], label=form.cleaned_data["label"] or None,
                 note=form.cleaned_data["note"],
             )  # fmt: skip
@@ -135,7 +135,7 @@ def diagnostic_review(request, pk: int):
 def diagnostic_retry(request, pk: int):
     diagnostic = visible_diagnostic(request.user, pk)
     try:
-        retry_diagnostic(diagnostic=diagnostic, user=request.user, request=request)
+        retry_diagnostic(diagnostic=diagnostic, actor=request.user, audit=AuditContext.of(request))
     except DiagnosticNotRetryable:
         messages.error(request, _("Only a failed analysis can be retried."))
     else:

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from diagnostics.symptoms import KNOWN_CONDITIONS
 from media_assets.models import RecordingKind
 from portal.core import permissions, services
-from portal.core.audit import record_event
+from portal.core.audit import AuditContext, record_event
 from portal.pages.forms import PatientForm, PatientSearchForm
 from portal.pages.selectors import patient_list, patient_timeline
 from portal.pages.views.access import clinician_required
@@ -56,7 +56,7 @@ def patient_index(request):
     page = patient_list(request.workspace, **filters)
     # Which patients were listed, never what was searched for: the query may be a name.
     record_event(
-        action="patient.listed", request=request,
+        action="patient.listed", actor=request.user, context=AuditContext.of(request),
         detail={"patients": [p.pk for p in page.items],
                 "filters": sorted(k for k in ("query", "consent", "to_review")
                                   if filters[k] not in ("", None, False))},
@@ -89,7 +89,7 @@ def patient_create(request):
         data = dict(form.cleaned_data)
         site = data.pop("site", default_site)
         patient = _saved(form, lambda: services.create_patient(
-            site=site, user=request.user, request=request, **data
+            site=site, actor=request.user, audit=AuditContext.of(request), **data
         ))  # fmt: skip
         if patient is not None:
             return redirect("pages:patient-detail", pk=patient.pk)
@@ -104,12 +104,12 @@ def patient_edit(request, pk: int):
     form = PatientForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         saved = _saved(form, lambda: services.update_patient(
-            patient=patient, user=request.user, request=request, **form.cleaned_data
+            patient=patient, actor=request.user, audit=AuditContext.of(request), **form.cleaned_data
         ))  # fmt: skip
         if saved is not None:
             return redirect("pages:patient-detail", pk=patient.pk)
     elif request.method != "POST":
-        record_event(action="patient.viewed", obj=patient, request=request,
+        record_event(action="patient.viewed", obj=patient, actor=request.user, context=AuditContext.of(request),
                      detail={"page": "edit"})  # fmt: skip
     return render(request, "portal/patient_form.html", {
         "form": form, "creating": False, "patient": patient,
@@ -125,7 +125,9 @@ def patient_detail(request, pk: int):
     except ValueError:
         before = None
     timeline = patient_timeline(patient, before=before)
-    record_event(action="patient.viewed", obj=patient, request=request)
+    record_event(
+        action="patient.viewed", obj=patient, actor=request.user, context=AuditContext.of(request)
+    )
     return render(request, "portal/patient_detail.html", {
         "patient": patient, "timeline": timeline, "recorder": recorder_context(),
         "older_page": before is not None,

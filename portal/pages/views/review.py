@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from diagnostics.models import Label
-from portal.core.audit import record_event
+from portal.core.audit import AuditContext, record_event
 from portal.pages.forms import ReviewForm
 from portal.pages.selectors import REVIEW_ORDERS, review_queue
 from portal.pages.views.access import clinician_required
@@ -31,7 +31,7 @@ def review_index(request):
     for diagnostic in page.items:
         stored = getattr(diagnostic, "review_priority", None)
         diagnostic.priority_reasons = reasons(stored, diagnostic.queued_at, now)
-    record_event(action="review_queue.viewed", request=request,
+    record_event(action="review_queue.viewed", actor=request.user, context=AuditContext.of(request),
                  detail={"diagnostics": [d.pk for d in page.items]})  # fmt: skip
     return render(request, "portal/review_queue.html", {
         "page": page, "labels": Label.choices, "form": ReviewForm(),
