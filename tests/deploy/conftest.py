@@ -36,3 +36,21 @@ def required_tool(name: str) -> str:
 @pytest.fixture(scope="session")
 def promtool() -> str:
     return required_tool("promtool")
+
+
+@pytest.fixture(scope="session")
+def production() -> dict[tuple[str, str], dict]:
+    """The production overlay rendered, by (kind, name)."""
+    from tests.deploy.kustomize import render
+
+    resources = render(DEPLOY / "k8s" / "overlays" / "production")
+    return {(r["kind"], r["metadata"]["name"]): r for r in resources}
+
+
+def of_kind(resources: dict, kind: str) -> list[dict]:
+    return [resource for (k, _), resource in resources.items() if k == kind]
+
+
+def main_container(workload: dict) -> dict:
+    (container,) = workload["spec"]["template"]["spec"]["containers"]
+    return container
