@@ -11,6 +11,15 @@ from pathlib import Path
 import pytest
 import yaml
 
+# The inference tests' fixtures (a tiny trained model in production, a worker's environment),
+# for the test that runs a recording through real processes.
+from tests.diagnostics.conftest import (  # noqa: F401
+    empty_broker,
+    fault_dir,
+    production_model,
+    tiny_artifact,
+    worker_env,
+)
 from tests.processes import ROOT
 
 DEPLOY = ROOT / "deploy"
