@@ -60,6 +60,13 @@ def scrape(url: str) -> str:
         return response.read().decode()
 
 
+def sweeper_gauge_served(url: str) -> bool:
+    try:
+        return "\nportal_inference_queue_length " in scrape(url)
+    except OSError:  # the pool process has not bound its port yet
+        return False
+
+
 def test_the_expression_parser_finds_each_selector_and_its_job():
     expr = (
         'sum by (le, view) (rate(a_bucket{job="web",view!~"x|y"}[5m])) / on (job) b'
@@ -101,8 +108,8 @@ def test_every_metric_of_the_rules_and_dashboard_is_served_by_its_job(
         wait_for(all_finished(diagnostic), within=120, what="the result", logs=processes)
         sweep_stuck_diagnostics.delay()
         worker_url = f"http://127.0.0.1:{worker_port}/metrics"
-        wait_for(lambda: "\nportal_inference_queue_length " in scrape(worker_url),
-                 within=60, what="the sweeper's gauge", logs=processes)  # fmt: skip
+        wait_for(lambda: sweeper_gauge_served(worker_url), within=60,
+                 what="the sweeper's gauge", logs=processes)  # fmt: skip
         served = {
             "web": served_names(scrape(f"{web.url}/metrics")),
             "inference": served_names(scrape(f"http://127.0.0.1:{inference_port}/metrics")),
