@@ -63,7 +63,7 @@ import websockets
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.harness import ROOT, machine, percentile, require_services, summary_ms
-from bench.ingest import PASSWORD, clip
+from bench.ingest import PASSWORD, bench_clinician, clip
 
 BENCH_DIR = ROOT / "var" / "bench"
 MEDIA_ROOT = BENCH_DIR / "inference-media"
@@ -82,11 +82,10 @@ def prepare_database(n_patients: int):
     """Migrate, empty what the benchmark fills, flush its Redis; a clinician and her patients."""
     import redis
     from django.conf import settings
-    from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection
 
-    from portal.core.models import Membership, Patient, Site
+    from portal.core.models import Patient
 
     call_command("migrate", verbosity=0)
     with connection.cursor() as cursor:
@@ -95,11 +94,7 @@ def prepare_database(n_patients: int):
             " portal_auditevent, portal_patient, portal_membership, portal_site CASCADE"
         )
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
-    site = Site.objects.create(code="bench", name="Bench clinic")
-    user, _ = get_user_model().objects.get_or_create(username="bench-clinician")
-    user.set_password(PASSWORD)
-    user.save()
-    Membership.objects.create(user=user, site=site, role="clinician")
+    site, user = bench_clinician()
     patients = Patient.objects.bulk_create(
         Patient(site=site, external_id=f"BENCH-{i}", given_name="Bench", family_name=f"P{i}",
                 birth_date="1980-01-01")

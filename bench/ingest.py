@@ -36,6 +36,20 @@ PORT = 8931
 PASSWORD = "bench-password-123"
 
 
+def bench_clinician():
+    """The benchmark's clinic and its clinician (password ``PASSWORD``), in a fresh database."""
+    from django.contrib.auth import get_user_model
+
+    from portal.core.models import Membership, Site
+
+    site = Site.objects.create(code="bench", name="Bench clinic")
+    user, _ = get_user_model().objects.get_or_create(username="bench-clinician")
+    user.set_password(PASSWORD)
+    user.save()
+    Membership.objects.create(user=user, site=site, role="clinician")
+    return site, user
+
+
 def wav_bytes(samples: np.ndarray, rate: int, channels: int = 1) -> bytes:
     out = io.BytesIO()
     with wave.open(out, "wb") as w:
@@ -73,15 +87,10 @@ def prepare_database(env: dict) -> tuple[int, str]:
             "TRUNCATE diagnostics_diagnostic, media_assets_recording, portal_auditevent,"
             " portal_patient, portal_membership, portal_site CASCADE"
         )
-    from django.contrib.auth import get_user_model
 
-    from portal.core.models import Membership, Patient, Site
+    from portal.core.models import Patient
 
-    site = Site.objects.create(code="bench", name="Bench clinic")
-    user, _ = get_user_model().objects.get_or_create(username="bench-clinician")
-    user.set_password(PASSWORD)
-    user.save()
-    Membership.objects.create(user=user, site=site, role="clinician")
+    site, user = bench_clinician()
     patient = Patient.objects.create(
         site=site, external_id="BENCH-1", given_name="Bench", family_name="Patient",
         birth_date="1980-01-01",

@@ -9,8 +9,7 @@ from django_filters import rest_framework as filters
 from diagnostics.models import Diagnostic, DiagnosticStatus, Label, ModelStatus, ModelVersion
 from media_assets.models import RecordingKind
 from portal.core import permissions
-from portal.core.models import Patient
-from portal.core.rest.filters import StrictBooleanFilter
+from portal.core.rest.filters import StrictBooleanFilter, requester_choices
 
 
 def filter_reviewed(queryset, name, value):
@@ -20,14 +19,8 @@ def filter_reviewed(queryset, name, value):
     return queryset.exclude(review_label="") if value else queryset.filter(review_label="")
 
 
-def _visible_patients(request):
-    if request is None:  # schema generation
-        return Patient.objects.none()
-    return permissions.patients_for(request.user)
-
-
 class DiagnosticFilter(filters.FilterSet):
-    patient = filters.ModelChoiceFilter(queryset=_visible_patients)
+    patient = filters.ModelChoiceFilter(queryset=requester_choices(permissions.patients_for))
     status = filters.ChoiceFilter(choices=DiagnosticStatus.choices)
     label = filters.ChoiceFilter(choices=Label.choices, help_text="The model's label.")
     review_label = filters.ChoiceFilter(choices=Label.choices, help_text="The clinician's label.")

@@ -6,6 +6,7 @@ decided and when, and writes an audit event in the same transaction. The audit d
 decision and the fields written, never the note (free text may hold anything).
 """
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -36,7 +37,7 @@ class ReviewRefused(Conflict):
 
 
 def review_diagnostic(
-    *, diagnostic: Diagnostic, actor, decision: str, label: str | None = None, note: str = "",
+    *, diagnostic: Diagnostic, actor: AbstractBaseUser, decision: str, label: str | None = None, note: str = "",
     audit: AuditContext | None = None,
 ) -> Diagnostic:  # fmt: skip
     """Record a clinician's review; a later review of the same diagnostic replaces it (audited)."""

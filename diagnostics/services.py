@@ -9,6 +9,7 @@ after that commit.
 import logging
 from dataclasses import dataclass
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
@@ -45,7 +46,7 @@ def submit_recording(
     file,
     kind: str,
     symptoms: dict,
-    actor,
+    actor: AbstractBaseUser,
     original_name: str = "",
     audit: AuditContext | None = None,
 ) -> Submission:
@@ -88,7 +89,11 @@ def submit_recording(
 
 
 def complete_direct_upload(
-    *, recording: Recording, symptoms: dict, actor, audit: AuditContext | None = None
+    *,
+    recording: Recording,
+    symptoms: dict,
+    actor: AbstractBaseUser,
+    audit: AuditContext | None = None,
 ) -> Submission:
     """Verify a direct upload's object, run the same checks as ``submit_recording``, and enqueue.
 
@@ -133,7 +138,7 @@ def complete_direct_upload(
 
 
 def retry_diagnostic(
-    *, diagnostic: Diagnostic, actor, audit: AuditContext | None = None
+    *, diagnostic: Diagnostic, actor: AbstractBaseUser, audit: AuditContext | None = None
 ) -> Diagnostic:
     """Send a failed diagnostic back to the queue with fresh attempts (a clinician's decision)."""
     with transaction.atomic():

@@ -6,6 +6,7 @@ jobs (``recommender.indexing``) and review priorities (``recommender.priority``)
 
 from datetime import timedelta
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -30,7 +31,7 @@ class FeedbackRefused(Invalid):
 
 def record_feedback(
     *,
-    actor,
+    actor: AbstractBaseUser,
     diagnostic: Diagnostic,
     other: Diagnostic,
     kind: str,

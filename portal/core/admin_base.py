@@ -28,35 +28,27 @@ def _changed_fields(message) -> list[str]:
     return fields
 
 
+def _audit(request, action: str, obj, detail: dict | None = None) -> None:
+    record_event(
+        action=action, actor=request.user, obj=obj, patient=_patient_of(obj),
+        context=AuditContext.of(request), detail=detail,
+    )  # fmt: skip
+
+
 class AuditedModelAdmin(admin.ModelAdmin):
     """A ModelAdmin whose writes land in the audit trail too."""
 
     def log_addition(self, request, obj, message):
-        record_event(
-            action="admin.added",
-            obj=obj,
-            patient=_patient_of(obj),
-            actor=request.user,
-            context=AuditContext.of(request),
-        )
+        _audit(request, "admin.added", obj)
         return super().log_addition(request, obj, message)
 
     def log_change(self, request, obj, message):
-        record_event(
-            action="admin.changed", obj=obj, patient=_patient_of(obj), actor=request.user, context=AuditContext.of(request),
-            detail={"fields": _changed_fields(message)},
-        )  # fmt: skip
+        _audit(request, "admin.changed", obj, detail={"fields": _changed_fields(message)})
         return super().log_change(request, obj, message)
 
     def log_deletions(self, request, queryset):
         for obj in queryset:
-            record_event(
-                action="admin.deleted",
-                obj=obj,
-                patient=_patient_of(obj),
-                actor=request.user,
-                context=AuditContext.of(request),
-            )
+            _audit(request, "admin.deleted", obj)
         return super().log_deletions(request, queryset)
 
 

@@ -16,21 +16,15 @@ from rest_framework.views import APIView
 
 from portal.core import permissions, services
 from portal.core.audit import AuditContext, record_event
-from portal.core.models import Patient, Site
+from portal.core.models import Patient
 from portal.core.rest.conditional import conditional_response
-from portal.core.rest.filters import StrictBooleanFilter
+from portal.core.rest.filters import StrictBooleanFilter, requester_choices
 from portal.core.rest.pagination import IdCursorPagination
 from portal.core.serializers import PatientCreateSerializer, PatientSerializer
 
 
-def _clinical_sites(request):
-    if request is None:  # schema generation
-        return Site.objects.none()
-    return permissions.sites_for(request.user)
-
-
 class PatientFilter(filters.FilterSet):
-    site = filters.ModelChoiceFilter(queryset=_clinical_sites)
+    site = filters.ModelChoiceFilter(queryset=requester_choices(permissions.sites_for))
     research_consent = StrictBooleanFilter()
 
     class Meta:

@@ -6,6 +6,7 @@ that changed, never their values: the log must not become a second copy of the p
 
 import datetime
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -38,7 +39,7 @@ class ExternalIdTaken(Conflict):
 def create_patient(
     *,
     site: Site,
-    actor,
+    actor: AbstractBaseUser,
     external_id: str,
     given_name: str,
     family_name: str,
@@ -65,7 +66,7 @@ def create_patient(
 
 
 def update_patient(
-    *, patient: Patient, actor, audit: AuditContext | None = None, **changes
+    *, patient: Patient, actor: AbstractBaseUser, audit: AuditContext | None = None, **changes
 ) -> Patient:
     """Apply ``changes`` (a subset of ``EDITABLE_FIELDS``) and audit which fields changed.
 
@@ -97,7 +98,12 @@ def update_patient(
 
 
 def _save_checked(
-    patient: Patient, *, action: str, fields: list[str], actor, audit: AuditContext | None
+    patient: Patient,
+    *,
+    action: str,
+    fields: list[str],
+    actor: AbstractBaseUser,
+    audit: AuditContext | None,
 ) -> None:
     # full_clean runs the model's own invariants (birth date not in the future); uniqueness is
     # checked here with the site, which a form does not have, and again by the constraint.

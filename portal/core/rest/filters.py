@@ -1,7 +1,19 @@
 """Filter types shared by the API's filter sets."""
 
 from django import forms
+from django.contrib.auth.models import AnonymousUser
 from django_filters import rest_framework as filters
+
+
+def requester_choices(scope):
+    """A choice filter's queryset: what ``scope(user)`` (a ``portal.core.permissions`` function)
+    gives the request's user, so a filter can never name another site's object; nothing while the
+    OpenAPI schema is generated, which has no request."""
+
+    def queryset(request):
+        return scope(request.user if request is not None else AnonymousUser())
+
+    return queryset
 
 
 class _StrictNullBooleanField(forms.NullBooleanField):
