@@ -1,9 +1,11 @@
-"""Every write about diagnostics: submitting a recording for analysis, reviews and retries.
+"""The clinician's writes about diagnostics: submitting a recording for analysis, and retries.
 
-``submit_recording`` is the "store a recording, then diagnose it" workflow (docs/architecture.md, "An upload"): the
-checks run first (nothing is written for a rejected upload), the object is written before its row,
-the recording and its diagnostic commit in one transaction, and the inference task is enqueued only
-after that commit.
+``submit_recording`` is the "store a recording, then diagnose it" workflow (docs/architecture.md,
+"An upload"): the checks run first (nothing is written for a rejected upload), the object is
+written before its row, the recording and its diagnostic commit in one transaction, and the
+inference task is enqueued only after that commit. The other workflow steps have modules of their
+own, each named after its step: ``reviews`` (a clinician's review), ``registry`` (model versions),
+``inference`` (analysis), ``sweeper`` (work whose broker message was lost).
 """
 
 import logging
