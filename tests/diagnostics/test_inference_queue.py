@@ -18,7 +18,6 @@ from diagnostics import inference, sweeper
 from diagnostics.models import Diagnostic, DiagnosticStatus, Label
 from portal.core import dispatch
 from tests.diagnostics.inference_steps import broker_client, queued_messages, submit
-from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -64,11 +63,6 @@ def at_each_results_write(look):
 
     with connection.execute_wrapper(wrapper):
         yield seen
-
-
-@pytest.fixture
-def patient(site):
-    return PatientFactory(site=site)
 
 
 @pytest.fixture
