@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "django_prometheus",
     "rest_framework",
     "rest_framework_simplejwt",
+    "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -97,6 +98,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "portal.core.second_factor.SecondFactorMiddleware",
     "portal.core.audit.DenialAuditMiddleware",
     "portal.errors.DomainErrorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -290,10 +292,20 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-# Staff (administrators and site administrators) sign in to the admin with a time-based one-time
-# password as well; they enrol an authenticator app at /accounts/two-factor/.
-ADMIN_REQUIRE_OTP = env.bool("ADMIN_REQUIRE_OTP", default=True)
+# A second factor (a time-based one-time code) for every account that reaches patient data:
+# administrators, staff and site administrators always; clinicians and researchers where
+# OTP_REQUIRED_ROLES names their role (production names both by default). Pages, admin, API tokens
+# and live sockets all ask portal.core.second_factor. A first authenticator is enrolled only
+# through a one-time link an administrator issues (ENROLMENT_LINK_HOURS), never with a password.
+OTP_REQUIRED_ROLES = env.list(
+    "OTP_REQUIRED_ROLES", default=["clinician", "researcher"] if PRODUCTION else []
+)
+if set(OTP_REQUIRED_ROLES) - {"clinician", "researcher", "site_admin"}:
+    raise ImproperlyConfigured("OTP_REQUIRED_ROLES may name clinician, researcher, site_admin.")
+ENROLMENT_LINK_HOURS = env.int("ENROLMENT_LINK_HOURS", default=72)
 OTP_TOTP_ISSUER = "Respiratory audio portal"
+# A live socket re-checks, this often, that the session which opened it is still signed in.
+SOCKET_SESSION_CHECK_SECONDS = env.float("SOCKET_SESSION_CHECK_SECONDS", default=30.0)
 DEMO_TOTP_KEY = env.str("DEMO_TOTP_KEY", default="")
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_SECONDS", default=30 * 60)
 # The age above is an idle timeout, not a fixed lifetime: portal.core.sessions renews it, at most once
@@ -330,7 +342,7 @@ USE_TZ = True
 # --- REST framework --------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "portal.core.rest.authentication.RevocableJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "EXCEPTION_HANDLER": "portal.core.rest.errors.exception_handler",
@@ -341,6 +353,10 @@ REST_FRAMEWORK = {
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=10)),
     "REFRESH_TOKEN_LIFETIME": timedelta(hours=env.int("JWT_REFRESH_HOURS", default=12)),
+    # A refresh token works once: refreshing returns a new one and blacklists the old.
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": False,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Respiratory audio portal API",

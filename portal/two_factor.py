@@ -1,8 +1,8 @@
-"""Enrolling an authenticator app (TOTP) for staff, who need it to sign in to the admin.
+"""Enrolling an authenticator app through a one-time link, and the admin's sign-in form.
 
-A staff member signs in with their password on the portal's sign-in page, opens this page, scans
-the QR code (or types the key) into an authenticator app and confirms one code. From then on the
-admin asks for a code at every sign-in.
+The link (``portal.core.enrolment``) first asks for the user's password; then it shows the key (a
+QR code and the key in letters) and asks for one code from the app, which enrols the device, signs
+the user in with both factors and uses the link up.
 """
 
 import base64
@@ -10,15 +10,24 @@ import base64
 import qrcode
 import qrcode.image.svg
 from django import forms
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.contrib.auth import authenticate, login
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
 from django_otp import login as otp_login
-from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp.admin import OTPAdminAuthenticationForm
 
-from portal.core.audit import AuditContext, record_event
+from portal.core import enrolment
+from portal.core.audit import AuditContext
+from portal.core.errors import NotVisible
+
+VERIFIED_LINK = "enrolment_link"  # session key: the link whose password this browser gave
+
+
+class PasswordForm(forms.Form):
+    password = forms.CharField(label=_("Your password"), strip=False, widget=forms.PasswordInput)
 
 
 class ConfirmCodeForm(forms.Form):
@@ -30,36 +39,64 @@ class ConfirmCodeForm(forms.Form):
     )
 
 
+class AdminSignInForm(OTPAdminAuthenticationForm):
+    """django-otp's admin form, except that its code step never writes the password back into
+    the page: the user types it again with the code."""
+
+    def _update_form(self, user):
+        super()._update_form(user)
+        self.fields["password"].widget.render_value = False
+
+
 def _qr_svg(url: str) -> str:
     image = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
     return image.to_string(encoding="unicode")
 
 
-@login_required
-def setup(request):
-    user = request.user
-    if not user.is_staff:
-        raise PermissionDenied
-    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
-        return render(request, "registration/two_factor_setup.html", {"enrolled": True})
-    device, _created = TOTPDevice.objects.get_or_create(
-        user=user, confirmed=False, defaults={"name": "Authenticator app"}
-    )
+@never_cache
+def enrol(request, secret: str):
+    try:
+        link = enrolment.usable_link(secret)
+    except NotVisible:
+        raise Http404 from None
+    if request.session.get(VERIFIED_LINK) != link.pk:
+        return _ask_password(request, link)
     form = ConfirmCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if device.verify_token(form.cleaned_data["token"]):
-            device.confirmed = True
-            device.save(update_fields=["confirmed"])
-            otp_login(request, device)
-            record_event(
-                action="auth.two_factor_enrolled", actor=user, context=AuditContext.of(request)
+        try:
+            device = enrolment.enrol(
+                link=link, code=form.cleaned_data["token"], audit=AuditContext.of(request)
             )
-            return redirect("admin:index")
-        form.add_error(
-            "token", _("That code did not match. Check the time on your phone and try again.")
+        except enrolment.CodeDidNotMatch as exc:
+            form.add_error("token", exc.message)
+        else:
+            request.session.pop(VERIFIED_LINK, None)
+            login(request, link.user, backend="django.contrib.auth.backends.ModelBackend")
+            otp_login(request, device)
+            return redirect("admin:index" if link.user.is_staff else "pages:home")
+    return _show_key(request, link, form)
+
+
+def _ask_password(request, link):
+    form = PasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = authenticate(
+            request, username=link.user.get_username(), password=form.cleaned_data["password"]
         )
+        if user is not None and user.pk == link.user_id:
+            request.session[VERIFIED_LINK] = link.pk
+            return _show_key(request, link, ConfirmCodeForm())
+        form.add_error("password", _("That is not the password of this account."))
+    return render(
+        request, "registration/two_factor_setup.html", {"password_form": form, "link": link}
+    )
+
+
+def _show_key(request, link, form):
+    device = enrolment.pending_device(link=link)
     context = {
         "form": form,
+        "link": link,
         # The QR code is generated here from our own data; no user input reaches the markup.
         "qr_svg": mark_safe(_qr_svg(device.config_url)),  # noqa: S308
         "manual_key": base64.b32encode(device.bin_key).decode(),

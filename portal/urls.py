@@ -1,6 +1,5 @@
 """Root URL configuration: pages, admin, API, health and metrics."""
 
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django_otp.admin import OTPAdminSite
@@ -8,9 +7,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from portal import health, two_factor
 
-if settings.ADMIN_REQUIRE_OTP:
-    # The documented way to make the default admin site require a verified second factor.
-    admin.site.__class__ = OTPAdminSite
+# The documented way to make the default admin site require a verified second factor; its sign-in
+# form never writes the password back into the page.
+admin.site.__class__ = OTPAdminSite
+admin.site.login_form = two_factor.AdminSignInForm
 
 admin.site.site_header = "Respiratory audio portal"
 admin.site.site_title = "Respiratory audio portal"
@@ -18,7 +18,7 @@ admin.site.index_title = "Administration"
 
 urlpatterns = [
     path("", include("portal.pages.urls")),
-    path("accounts/two-factor/", two_factor.setup, name="two-factor-setup"),
+    path("accounts/enrol/<str:secret>/", two_factor.enrol, name="two-factor-enrol"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("portal.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -1,17 +1,18 @@
 """Routes of the REST API under ``/api/v1/``."""
 
 from django.urls import path
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from diagnostics import api as diagnostics_api
 from diagnostics import upload_api
 from portal.core import api as patients_api
+from portal.core.rest import tokens
 from portal.research import views as research
 from recommender import api as recommender_api
 
 urlpatterns = [
-    path("auth/token/", TokenObtainPairView.as_view(), name="token_obtain"),
-    path("auth/token/refresh/", TokenRefreshView.as_view(), name="token_refresh"),
+    path("auth/token/", tokens.SignInView.as_view(), name="token_obtain"),
+    path("auth/token/refresh/", tokens.RefreshView.as_view(), name="token_refresh"),
+    path("auth/token/revoke/", tokens.RevokeView.as_view(), name="token_revoke"),
     path("recordings/", upload_api.RecordingUploadView.as_view(), name="recording-upload"),
     path("uploads/", upload_api.DirectUploadCreateView.as_view(), name="upload-create"),
     path("uploads/<int:pk>/content", upload_api.UploadContentView.as_view(), name="upload-content"),

@@ -8,14 +8,15 @@ read-only for them and the site choices are limited to their sites. Querysets co
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 
-from portal.core import permissions
+from portal.core import enrolment, permissions, revocation
 from portal.core.admin_base import AuditedModelAdmin, PseudonymAdmin, export_as_csv
+from portal.core.audit import AuditContext
 from portal.core.models import (
     AuditEvent,
     Membership,
@@ -35,13 +36,34 @@ def administered_sites(request):
 admin.site.unregister(User)
 
 
+@admin.action(description="Issue a one-time link to set up an authenticator app")
+def issue_enrolment_link(modeladmin, request, queryset):
+    """One link per selected user, shown once here for the administrator to pass on."""
+    for user in queryset:
+        path = enrolment.issue_link(user=user, actor=request.user, audit=AuditContext.of(request))
+        link = request.build_absolute_uri(path)
+        modeladmin.message_user(request, f"{user.get_username()}: {link}", messages.SUCCESS)
+
+
 @admin.register(User)
 class ScopedUserAdmin(AuditedModelAdmin, UserAdmin):
     list_display = ["username", "first_name", "last_name", "is_active", "is_staff", "last_login"]
     list_filter = ["is_active", "is_staff", "memberships__role", "memberships__site"]
     search_fields = ["username", "first_name", "last_name", "email"]
-    actions = [export_as_csv]
+    actions = [export_as_csv, issue_enrolment_link]
     _escalating_fields = ("is_staff", "is_superuser", "groups", "user_permissions")
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            revocation.revoke(user=obj, reason="deactivated", audit=AuditContext.of(request))
+
+    def user_change_password(self, request, id, form_url=""):
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:
+            user = self.get_object(request, id)
+            revocation.revoke(user=user, reason="password_changed", audit=AuditContext.of(request))
+        return response
 
     def get_queryset(self, request):
         users = super().get_queryset(request)
@@ -121,6 +143,25 @@ class MembershipAdmin(AuditedModelAdmin):
         return super().has_change_permission(request, obj)
 
     has_delete_permission = has_change_permission
+
+    # Losing a membership ends the user's tokens and live sockets: what they may see has shrunk.
+    def save_model(self, request, obj, form, change):
+        lost = None
+        if change and {"user", "site", "role"} & set(form.changed_data):
+            lost = Membership.objects.select_related("user").get(pk=obj.pk).user
+        super().save_model(request, obj, form, change)
+        if lost is not None:
+            revocation.revoke(user=lost, reason="membership_lost", audit=AuditContext.of(request))
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        revocation.revoke(user=obj.user, reason="membership_lost", audit=AuditContext.of(request))
+
+    def delete_queryset(self, request, queryset):
+        users = {membership.user for membership in queryset.select_related("user")}
+        super().delete_queryset(request, queryset)
+        for user in users:
+            revocation.revoke(user=user, reason="membership_lost", audit=AuditContext.of(request))
 
 
 @admin.register(Patient)

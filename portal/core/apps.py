@@ -15,8 +15,10 @@ class ClinicCoreConfig(AppConfig):
 
     def ready(self):
         from portal.core.audit import connect_sign_in_events
+        from portal.core.revocation import connect_sign_out
         from portal.core.roles import provision_after_migrate
 
         connect_sign_in_events()
+        connect_sign_out()
         # After every migrate (and a test database's flush): the role groups match portal.core.roles.
         post_migrate.connect(provision_after_migrate, sender=self, dispatch_uid="portal-roles")

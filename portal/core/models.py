@@ -271,3 +271,45 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AuditLogIsAppendOnly
+
+
+class TokenGeneration(models.Model):
+    """A user's API token generation: every token carries the generation it was issued under, and
+    moving it on (sign-out, a lost membership) ends them all at once (``portal.core.revocation``)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="token_generation",
+    )
+    value = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.value}"
+
+
+class EnrolmentLink(models.Model):
+    """A one-time link an administrator issues to enrol an authenticator app for a user.
+
+    Only a hash of the link's secret is kept: the link is shown once, to the administrator who
+    passes it on. It works once, and only before it expires.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="enrolment_links"
+    )
+    secret_hash = models.CharField(max_length=64, unique=True)
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+",
+    )  # fmt: skip
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.created_at:%Y-%m-%d}"
+
+    def is_usable(self, now=None) -> bool:
+        return self.used_at is None and self.expires_at > (now or timezone.now())

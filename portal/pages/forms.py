@@ -2,11 +2,13 @@
 for the record (birth date, unique external id) and the views map those failures back here."""
 
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from diagnostics.models import Label
 from diagnostics.reviews import Decision
+from portal.core import second_factor
 from portal.core.models import Sex
 
 
@@ -100,3 +102,47 @@ class ReviewForm(forms.Form):
         if cleaned.get("decision") == Decision.CORRECT and not cleaned.get("label"):
             self.add_error("label", _("Choose the correct label."))
         return cleaned
+
+
+class SignInForm(AuthenticationForm):
+    """The password, and the one-time code where the account needs a second factor
+    (``portal.core.second_factor``). The password is never rendered back into the page."""
+
+    otp_token = forms.RegexField(
+        label=_("One-time code"),
+        regex=r"^\d{6}$",
+        required=False,
+        help_text=_("From your authenticator app, if your account has one."),
+        error_messages={"invalid": _("Enter the 6-digit code shown in the app.")},
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}),
+    )
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": _("The user name and password do not match. Please try again."),
+        "otp_required": _("Enter the one-time code from your authenticator app as well."),
+        "otp_invalid": _(
+            "That one-time code did not match. Check the time on your phone and try again."
+        ),
+        "enrolment_required": _(
+            "Your account needs an authenticator app. Open the enrolment link your "
+            "administrator gave you to set one up."
+        ),
+    }
+
+    device = None  # the device that accepted the code, for the view to record in the session
+
+    def clean(self):
+        cleaned = super().clean()  # the password (django-axes counts failures)
+        user = self.get_user()
+        if user is not None and second_factor.required_for(user):
+            if not second_factor.has_device(user):
+                raise self._error("enrolment_required")
+            if not cleaned.get("otp_token"):
+                raise self._error("otp_required")
+            self.device = second_factor.verify(user, cleaned["otp_token"])
+            if self.device is None:
+                raise self._error("otp_invalid")
+        return cleaned
+
+    def _error(self, code: str) -> forms.ValidationError:
+        return forms.ValidationError(self.error_messages[code], code=code)

@@ -1,7 +1,7 @@
 """Pages for clinicians (server-rendered), sign-in, language and the JavaScript catalogue."""
 
 from django.contrib.auth import views as auth_views
-from django.urls import include, path, reverse_lazy
+from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
 from portal.pages.views import access, diagnostics, home, patients, review
@@ -28,19 +28,9 @@ urlpatterns = [
     path("review/", review.review_index, name="review-queue"),
     path("sites/switch/", access.switch_site, name="switch-site"),
     # Sign-in: only the views the portal uses (no e-mail password reset: IT resets passwords).
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
-        name="login",
-    ),
+    path("accounts/login/", access.SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path(
-        "accounts/password_change/",
-        auth_views.PasswordChangeView.as_view(
-            success_url=reverse_lazy("pages:password_change_done")
-        ),
-        name="password_change",
-    ),
+    path("accounts/password_change/", access.PasswordChangeView.as_view(), name="password_change"),
     path(
         "accounts/password_change/done/",
         auth_views.PasswordChangeDoneView.as_view(),

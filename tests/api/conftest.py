@@ -8,9 +8,9 @@ import redis
 from django.conf import settings as django_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import AccessToken
 
 from portal.core.models import Role
+from portal.core.rest.authentication import StampedAccessToken
 from tests.factories import MembershipFactory, UserFactory
 
 NO_THROTTLING = {"user": None, "anon": None, "research_export": None}
@@ -39,7 +39,7 @@ def api_test_settings(settings):
 
 def jwt_client(user) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {StampedAccessToken.for_user(user)}")
     return client
 
 

@@ -8,7 +8,8 @@ import yaml
 pytestmark = pytest.mark.django_db
 
 ROUTES = {
-    "/api/v1/auth/token/", "/api/v1/auth/token/refresh/", "/api/v1/patients/",
+    "/api/v1/auth/token/", "/api/v1/auth/token/refresh/", "/api/v1/auth/token/revoke/",
+    "/api/v1/patients/",
     "/api/v1/patients/{id}/", "/api/v1/diagnostics/", "/api/v1/diagnostics/{id}/",
     "/api/v1/diagnostics/{id}/review/", "/api/v1/diagnostics/{id}/retry/", "/api/v1/models/",
     "/api/v1/recordings/", "/api/v1/uploads/", "/api/v1/research/diagnostics/",

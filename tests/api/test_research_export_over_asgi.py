@@ -6,11 +6,11 @@ import time
 import httpx
 import pytest
 from django.utils import timezone
-from rest_framework_simplejwt.tokens import AccessToken
 
 from diagnostics.models import Diagnostic, DiagnosticStatus
 from media_assets.models import Recording
 from portal.core.models import AuditEvent
+from portal.core.rest.authentication import StampedAccessToken
 from tests.factories import PatientFactory
 from tests.factories_clinical import ModelVersionFactory, RecordingFactory
 from tests.processes import asgi_server
@@ -50,7 +50,7 @@ def test_the_export_streams_in_chunks_and_an_abandoned_one_is_audited(
 ):
     many_diagnostics(site)
     server = asgi_server(process_env, tmp_path)
-    headers = {"Authorization": f"Bearer {AccessToken.for_user(researcher)}"}
+    headers = {"Authorization": f"Bearer {StampedAccessToken.for_user(researcher)}"}
     url = f"{server.url}/api/v1/research/diagnostics/?format=csv"
     try:
         with httpx.stream("GET", url, headers=headers, timeout=60) as response:

@@ -15,7 +15,6 @@ from django.db import close_old_connections
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from rest_framework_simplejwt.tokens import AccessToken
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -24,6 +23,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from portal.core.rest.authentication import StampedAccessToken
 from tests.api.research_data import seed_cohort
 from tests.factories import PatientFactory
 from tests.factories_clinical import DiagnosticFactory, failed, succeeded
@@ -102,7 +102,7 @@ HYPOTHESIS = settings(
 @HYPOTHESIS
 def test_every_operation_answers_as_documented_for_a_clinician(case, clinician):
     case.call_and_validate(
-        headers={"Authorization": f"Bearer {AccessToken.for_user(clinician)}"}, checks=CHECKS
+        headers={"Authorization": f"Bearer {StampedAccessToken.for_user(clinician)}"}, checks=CHECKS
     )
 
 
@@ -110,6 +110,6 @@ def test_every_operation_answers_as_documented_for_a_clinician(case, clinician):
 @HYPOTHESIS
 def test_research_operations_answer_as_documented_for_a_researcher(case, agreement_researcher):
     case.call_and_validate(
-        headers={"Authorization": f"Bearer {AccessToken.for_user(agreement_researcher)}"},
+        headers={"Authorization": f"Bearer {StampedAccessToken.for_user(agreement_researcher)}"},
         checks=CHECKS,
     )

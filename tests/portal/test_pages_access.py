@@ -5,7 +5,7 @@ exist (another site's clinician: 404, never 403)."""
 import pytest
 
 from portal.core.models import Role
-from tests.factories import MembershipFactory, PatientFactory, UserFactory
+from tests.factories import MembershipFactory, PatientFactory, UserFactory, verified_login
 from tests.factories_clinical import failed, succeeded
 from tests.portal.page_helpers import text_of
 
@@ -36,10 +36,10 @@ def test_researchers_get_the_403_page_with_a_way_to_sign_out(client, site, url):
 
 
 def test_staff_without_a_clinical_role_get_403_and_superusers_get_in(client, site):
-    client.force_login(UserFactory(is_staff=True))
+    verified_login(client, UserFactory(is_staff=True))  # both need the second factor
     assert client.get("/patients/").status_code == 403
 
-    client.force_login(UserFactory(is_superuser=True))
+    verified_login(client, UserFactory(is_superuser=True))
     assert client.get("/patients/").status_code == 200
 
 

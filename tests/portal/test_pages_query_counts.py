@@ -1,8 +1,9 @@
 """The busy pages cost a fixed number of queries, however many rows they show: no N+1.
 
 Each test renders the page with one row and with many, under the same django_assert_num_queries
-budget. The budgets count the session and user lookups, the site gate, the page's own queries,
-the audit insert and the review count in the navigation. The session is not written: each test
+budget. The budgets count the session and user lookups, the second-factor gate (does this
+clinician hold a role that needs one?), the site gate, the page's own queries, the audit insert and
+the review count in the navigation. The session is not written: each test
 renews it first, and it is renewed at most once a ``SESSION_RENEW_SECONDS`` (``portal.core.sessions``).
 """
 
@@ -14,9 +15,9 @@ from tests.factories_clinical import DiagnosticFactory, RecordingFactory, failed
 pytestmark = pytest.mark.django_db
 
 
-PATIENT_LIST_QUERIES = 7
-PATIENT_PAGE_QUERIES = 8
-REVIEW_QUEUE_QUERIES = 7  # the priority order ranks ids, then reads the page whole
+PATIENT_LIST_QUERIES = 8
+PATIENT_PAGE_QUERIES = 9
+REVIEW_QUEUE_QUERIES = 8  # the priority order ranks ids, then reads the page whole
 
 
 @pytest.fixture

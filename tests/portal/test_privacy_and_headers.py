@@ -14,9 +14,9 @@ import sys
 
 import pytest
 from django.test import Client
-from rest_framework_simplejwt.tokens import AccessToken
 
 from portal.core.models import AuditEvent, Patient, Role
+from portal.core.rest.authentication import StampedAccessToken
 from tests.factories import MembershipFactory, PatientFactory, UserFactory
 from tests.factories_clinical import succeeded
 from tests.processes import ROOT, production_env
@@ -48,7 +48,7 @@ def test_an_api_call_refused_for_a_missing_role_is_audited(site):
     researcher = UserFactory(username="res")
     MembershipFactory(user=researcher, site=site, role=Role.RESEARCHER)
     patient = PatientFactory(site=site)
-    client = Client(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(researcher)}")
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {StampedAccessToken.for_user(researcher)}")
 
     response = client.get(f"/api/v1/patients/{patient.pk}/")
 
@@ -117,7 +117,7 @@ def test_a_working_session_leaves_no_personal_data_in_logs_audit_or_error_pages(
 ):
     settings.DEBUG_PROPAGATE_EXCEPTIONS = False
     client.force_login(clinician)
-    api = Client(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(clinician)}")
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {StampedAccessToken.for_user(clinician)}")
     stranger = UserFactory(username="south-clin")
     MembershipFactory(user=stranger, site=other_site, role=Role.CLINICIAN)
     researcher = UserFactory(username="res")
@@ -207,7 +207,7 @@ def test_every_response_carries_the_security_headers(production_security, site, 
     result = succeeded(recording__patient=patient)
     pages = Client()
     pages.force_login(clinician)
-    api = Client(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(clinician)}")
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {StampedAccessToken.for_user(clinician)}")
     anonymous = Client()
     responses = {
         "home": pages.get("/", secure=True),

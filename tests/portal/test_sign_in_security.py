@@ -39,6 +39,7 @@ def test_sign_in_sign_out_and_failed_sign_in_are_audited_without_credentials(cli
         ("auth.sign_in_failed", None),
         ("auth.signed_in", user.pk),
         ("auth.signed_out", user.pk),
+        ("auth.credentials_revoked", user.pk),  # signing out ends the user's API tokens
     ]
     failed = AuditEvent.objects.get(action="auth.sign_in_failed")
     assert "wrong-password-typed" not in str(failed.detail) and failed.request_id

@@ -80,6 +80,9 @@ def exception_handler(exc, context):
             else error_body("invalid", message)
         )
     else:
-        code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
+        # An exception of ours may name its own code (``portal.core.rest.tokens``: "otp_required").
+        code = getattr(exc, "error_code", None) or next(
+            (c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error"
+        )
         body = error_body(code, str(exc.detail))
     return Response(body, status=exc.status_code, headers=headers)

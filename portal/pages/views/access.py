@@ -1,5 +1,6 @@
-"""Who may open the clinician pages, which of their sites they are looking at, and keeping an idle
-session alive on request.
+"""Who may open the clinician pages, which of their sites they are looking at, signing in (with the
+one-time code where the account needs it), changing the password, and keeping an idle session alive
+on request.
 
 ``clinician_required`` is the gate of every clinical page: anonymous users are sent to sign in,
 signed-in users without a clinical role at any site (researchers, staff without memberships) get
@@ -9,14 +10,19 @@ navigation (site switcher, review count) reuses, so the gate costs one query.
 
 from functools import wraps
 
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
+from django_otp import login as otp_login
 
-from portal.core import permissions
+from portal.core import permissions, revocation
+from portal.core.audit import AuditContext
+from portal.pages.forms import SignInForm
 from portal.pages.selectors import Workspace
 
 SESSION_SITE_KEY = "portal_site_id"
@@ -70,3 +76,31 @@ def keep_session_alive(request):
     ``portal.core.sessions``)."""
     request.session.modified = True
     return HttpResponse(status=204)
+
+
+class SignInView(auth_views.LoginView):
+    """The password, and the one-time code where the account needs one; the device that accepted
+    it is recorded in the session, which makes the session verified for the admin and the API."""
+
+    form_class = SignInForm
+    redirect_authenticated_user = True
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        if form.device is not None:
+            otp_login(self.request, form.device)
+        return response
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Django's, and then every API token and live socket of the user ends (this session stays
+    signed in; Django ends the others)."""
+
+    success_url = reverse_lazy("pages:password_change_done")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        revocation.revoke(
+            user=form.user, reason="password_changed", audit=AuditContext.of(self.request)
+        )
+        return response
