@@ -8,14 +8,25 @@ API answers 404, so a socket gives no hint that it exists. Each refusal is audit
 ``patient.watched``). On connect the consumer sends the current state, then every change
 published by ``diagnostics.live`` to the patient's group (a diagnostic's socket keeps those about
 its diagnostic).
+
+A socket lives no longer than the session that opened it (``portal.core.revocation``): it closes
+with 4401 when told to (signing out, a password change, a lost membership), when its session has
+ended by the time a message is due (the idle timeout), and when its check every
+``SOCKET_SESSION_CHECK_SECONDS`` finds the session ended or the patient out of reach. An account
+that needs a second factor must have given it in that session (4403 otherwise).
 """
+
+import asyncio
+import contextlib
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.contrib.auth import get_user_model
 
 from diagnostics import live
 from diagnostics.selectors import diagnostics_for
-from portal.core import permissions
+from portal.core import permissions, revocation, second_factor
 from portal.core.audit import record_event
 
 FORBIDDEN = 4403
@@ -25,24 +36,86 @@ RECENT_ON_CONNECT = 20
 
 class _LiveConsumer(AsyncJsonWebsocketConsumer):
     group: str | None = None
+    session_groups: tuple[str, ...] = ()
+    watchdog: asyncio.Task | None = None
+    ended = False
 
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self._refuse(None, FORBIDDEN)
             return
+        if not await self._fully_signed_in(user):
+            await self._refuse(user, FORBIDDEN)
+            return
         pk = int(self.scope["url_route"]["kwargs"]["pk"])
         self.group = await self._authorise(user, pk)
         if self.group is None:
             await self._refuse(user, NOT_FOUND)
             return
+        self.session_key = self.scope["session"].session_key
+        self.session_groups = (
+            revocation.user_group(user.pk), revocation.session_group(self.session_key),
+        )  # fmt: skip
         # Joined before the state is read: a change made meanwhile arrives after the state (at
         # worst repeating it), instead of falling between the read and the join unseen.
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        for group in (self.group, *self.session_groups):
+            await self.channel_layer.group_add(group, self.channel_name)
         snapshot = await self._snapshot(user, pk)
         await self.accept()
         for message in snapshot:
             await self.send_json(message)
+        self.watchdog = asyncio.create_task(self._watch(user.pk, pk))
+
+    @database_sync_to_async
+    def _fully_signed_in(self, user) -> bool:
+        """Signed in by a session (the only way a socket is), with the second factor where the
+        account needs one."""
+        session = self.scope.get("session")
+        if session is None or not session.session_key:
+            return False
+        return not second_factor.required_for(user) or second_factor.session_verified(session, user)
+
+    @database_sync_to_async
+    def _session_alive(self, user_id: int, pk: int | None = None) -> bool:
+        """The session still signed in (and, given ``pk``, the object still within reach)."""
+        user = get_user_model().objects.filter(pk=user_id).first()
+        if user is None or not revocation.session_alive(self.session_key, user):
+            return False
+        return pk is None or self._reach(user, pk) is not None
+
+    async def _watch(self, user_id: int, pk: int) -> None:
+        while not self.ended:
+            await asyncio.sleep(settings.SOCKET_SESSION_CHECK_SECONDS)
+            if not await self._session_alive(user_id, pk):
+                await self._end()
+
+    async def _end(self) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        await self._leave_groups()
+        await self.close(code=revocation.SESSION_ENDED)
+
+    async def _leave_groups(self) -> None:
+        for group in (self.group, *self.session_groups):
+            if group:
+                await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def _authorise(self, user, pk: int) -> str | None:
+        return await database_sync_to_async(self._reach)(user, pk)
+
+    async def session_ended(self, event):
+        await self._end()
+
+    async def _deliver(self, message: dict) -> None:
+        """Send ``message`` if the session is still signed in, else close."""
+        if self.ended:
+            return
+        if not await self._session_alive(self.scope["user"].pk):
+            await self._end()
+            return
+        await self.send_json(message)
 
     async def _refuse(self, user, code: int) -> None:
         """Close, and audit the refusal as the HTTP side audits its 403s (ids only)."""
@@ -55,18 +128,21 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
         await self.close(code=code)
 
     async def disconnect(self, code):
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        self.ended = True
+        if self.watchdog is not None and self.watchdog is not asyncio.current_task():
+            self.watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.watchdog
+        await self._leave_groups()
 
     async def diagnostic_update(self, event):
-        await self.send_json(event["message"])
+        await self._deliver(event["message"])
 
 
 class DiagnosticConsumer(_LiveConsumer):
     diagnostic_id: int | None = None
 
-    @database_sync_to_async
-    def _authorise(self, user, pk: int) -> str | None:
+    def _reach(self, user, pk: int) -> str | None:
         """The patient's group, which changes are published to; None if the user may not see it."""
         patient_id = (
             diagnostics_for(user).filter(pk=pk).values_list("patient_id", flat=True)
@@ -90,12 +166,11 @@ class DiagnosticConsumer(_LiveConsumer):
 
     async def diagnostic_update(self, event):
         if event["message"]["id"] == self.diagnostic_id:
-            await self.send_json(event["message"])
+            await self._deliver(event["message"])
 
 
 class PatientConsumer(_LiveConsumer):
-    @database_sync_to_async
-    def _authorise(self, user, pk: int) -> str | None:
+    def _reach(self, user, pk: int) -> str | None:
         visible = permissions.patients_for(user).filter(pk=pk).exists()
         return live.patient_group(pk) if visible else None
 

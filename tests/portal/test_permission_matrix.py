@@ -11,8 +11,10 @@ from datetime import timedelta
 
 import pytest
 from channels.testing.websocket import WebsocketCommunicator
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
@@ -71,11 +73,12 @@ RULES = {
     "accounts/password_change/": "signed_in",
     "accounts/password_change/done/": "signed_in",
     "accounts/session/": "signed_in",
-    "accounts/two-factor/": "staff",
+    "accounts/enrol/<str:secret>/": "signed_link",  # a one-time link: an unknown one is 404
     "i18n/setlang/": "public",
     "jsi18n/": "public",
     "api/v1/auth/token/": "public",
     "api/v1/auth/token/refresh/": "public",
+    "api/v1/auth/token/revoke/": "api_any_role",
     "api/v1/recordings/": "api",
     "api/v1/uploads/": "api",
     "api/v1/uploads/<int:pk>/content": "api_object",
@@ -265,18 +268,29 @@ def test_every_websocket_route_admits_only_the_patients_site(route, site, other_
     pk = diagnostic.pk if route.startswith("ws/diagnostics") else patient.pk
     path = "/" + route.replace("<int:pk>", str(pk))
 
-    async def connect(user):
-        from django.contrib.auth.models import AnonymousUser
-
-        communicator = WebsocketCommunicator(
-            application, path, headers=[(b"origin", b"http://127.0.0.1")]
+    def cookie_of(role, user):
+        """The session cookie a browser signed in as ``user`` sends (verified where needed)."""
+        if user is None:
+            return None
+        browser = Client()
+        (verified_login if role in ("site_admin", "superuser") else Client.force_login)(
+            browser, user
         )
-        communicator.scope["user"] = user or AnonymousUser()
+        return (
+            f"{settings.SESSION_COOKIE_NAME}={browser.cookies[settings.SESSION_COOKIE_NAME].value}"
+        )
+
+    async def connect(cookie):
+        headers = [(b"origin", b"http://127.0.0.1")]
+        if cookie:
+            headers.append((b"cookie", cookie.encode()))
+        communicator = WebsocketCommunicator(application, path, headers=headers)
         connected, code = await communicator.connect(timeout=10)
         await communicator.disconnect()
         return None if connected else code
 
-    results = {role: async_to_sync(connect)(user) for role, user in users.items()}
+    cookies = {role: cookie_of(role, user) for role, user in users.items()}
+    results = {role: async_to_sync(connect)(cookie) for role, cookie in cookies.items()}
 
     assert results == WEBSOCKET_RULES[route]
 

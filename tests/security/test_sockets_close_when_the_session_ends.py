@@ -1,0 +1,131 @@
+"""Finding 7: a live socket opened before signing out kept receiving that patient's results
+(label, confidence). Now a socket closes (code 4401) when the session that opened it ends: signed
+out, idle past its timeout, its password changed, or its user's membership removed."""
+
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from django.contrib.sessions.models import Session
+from django.test import Client
+from django.utils import timezone
+
+from diagnostics import live
+from diagnostics.models import DiagnosticStatus
+from tests.diagnostics.sockets import Socket, session_cookie
+from tests.factories import PatientFactory, UserFactory, verified_login
+from tests.factories_clinical import DiagnosticFactory
+from tests.security.auth_helpers import PASSWORD, membership_of
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SESSION_ENDED = 4401
+WAIT_S = 10
+
+
+@database_sync_to_async
+def publish_result(diagnostic):
+    diagnostic.status = DiagnosticStatus.SUCCEEDED
+    diagnostic.label = "anomaly"
+    diagnostic.confidence = 0.93
+    diagnostic.finished_at = timezone.now()
+    diagnostic.save()
+    live.publish(diagnostic)
+
+
+def watch_then(cookie, diagnostic, event, *, publish=True) -> dict:
+    """Open the patient's socket, take the snapshot, run ``event``, publish a result: what comes
+    next on the socket."""
+
+    async def scenario():
+        socket = Socket(f"/ws/patients/{diagnostic.patient_id}/", cookie)
+        assert (await socket.connect())[0]
+        await socket.receive_json()
+        await database_sync_to_async(event)()
+        if publish:
+            await publish_result(diagnostic)
+        output = await socket.receive_output(WAIT_S)
+        await socket.disconnect()
+        return output
+
+    return async_to_sync(scenario)()
+
+
+@pytest.fixture
+def watched(client, clinician, site):
+    diagnostic = DiagnosticFactory(recording__patient=PatientFactory(site=site))
+    return diagnostic, session_cookie(client, clinician)
+
+
+def assert_closed(output):
+    assert output["type"] == "websocket.close", output  # not the result (label, confidence)
+    assert output["code"] == SESSION_ENDED
+
+
+def test_signing_out_closes_the_sessions_socket(client, watched):
+    diagnostic, cookie = watched
+
+    assert_closed(watch_then(cookie, diagnostic, lambda: client.post("/accounts/logout/")))
+
+
+def test_a_password_change_elsewhere_closes_the_socket(clinician, watched):
+    diagnostic, cookie = watched
+
+    def change_password():
+        other = Client()
+        other.force_login(clinician)
+        new = "another-long-password-2"
+        response = other.post(
+            "/accounts/password_change/",
+            {"old_password": PASSWORD, "new_password1": new, "new_password2": new},
+        )
+        assert response.status_code == 302
+
+    assert_closed(watch_then(cookie, diagnostic, change_password))
+
+
+def test_an_idle_session_closes_its_socket_on_the_next_message(watched):
+    diagnostic, cookie = watched
+    key = cookie.split("=", 1)[1]
+
+    def idle_past_the_timeout():
+        Session.objects.filter(session_key=key).update(
+            expire_date=timezone.now() - timedelta(seconds=1)
+        )
+
+    assert_closed(watch_then(cookie, diagnostic, idle_past_the_timeout))
+
+
+def test_an_idle_session_closes_its_socket_with_no_message_at_all(settings, watched):
+    settings.SOCKET_SESSION_CHECK_SECONDS = 0.2
+    diagnostic, cookie = watched
+    key = cookie.split("=", 1)[1]
+
+    def idle_past_the_timeout():
+        Session.objects.filter(session_key=key).update(
+            expire_date=timezone.now() - timedelta(seconds=1)
+        )
+
+    assert_closed(watch_then(cookie, diagnostic, idle_past_the_timeout, publish=False))
+
+
+def test_removing_the_membership_closes_the_socket(clinician, watched):
+    diagnostic, cookie = watched
+
+    def remove_membership():
+        admin = Client()
+        verified_login(admin, UserFactory(username="root", is_staff=True, is_superuser=True))
+        membership = membership_of(clinician)
+        response = admin.post(f"/admin/portal/membership/{membership.pk}/delete/", {"post": "yes"})
+        assert response.status_code == 302
+
+    assert_closed(watch_then(cookie, diagnostic, remove_membership))
+
+
+def test_a_socket_of_a_live_session_still_gets_its_results(watched):
+    diagnostic, cookie = watched
+
+    output = watch_then(cookie, diagnostic, lambda: None)
+
+    assert output["type"] == "websocket.send" and '"anomaly"' in output["text"]
