@@ -37,7 +37,7 @@ class DemoResult:
     created: bool
     password: str | None
     generated_password: bool
-    totp_key: str | None = None  # base32, for the staff users' authenticator app
+    totp_key: str | None = None  # base32, for the demo users' authenticator app
 
 
 def demo_exists() -> bool:
@@ -62,9 +62,9 @@ def seed_demo(
     for username, site_code, role, staff, superuser in DEMO_USERS:
         user = _create_user(username, password, site_code and sites[site_code], role, staff,
                             superuser, groups)  # fmt: skip
-        if staff:
-            # Staff need a second factor for the admin; the demo gives them one shared key.
-            TOTPDevice.objects.create(user=user, name="Demo authenticator", key=totp_key)
+        # Administrators and site administrators always sign in with a one-time code, clinicians
+        # and researchers where OTP_REQUIRED_ROLES names them: the demo gives all one shared key.
+        TOTPDevice.objects.create(user=user, name="Demo authenticator", key=totp_key)
     rng = random.Random(seed)
     for site in sites.values():
         _create_patients(site, patients_per_site, rng)
@@ -72,7 +72,7 @@ def seed_demo(
         created=True,
         password=password,
         generated_password=generated,
-        totp_key=base64.b32encode(bytes.fromhex(totp_key)).decode(),
+        totp_key=demo_totp_key(totp_key),
     )
 
 
@@ -114,3 +114,8 @@ def _create_patients(site: Site, count: int, rng: random.Random) -> None:
     for patient in patients:
         patient.refresh_search_columns()  # bulk_create skips save(), which keeps them otherwise
     Patient.objects.bulk_create(patients)
+
+
+def demo_totp_key(hex_key: str) -> str:
+    """The base32 form an authenticator app takes of a 40-hex-digit ``DEMO_TOTP_KEY``."""
+    return base64.b32encode(bytes.fromhex(hex_key)).decode()
