@@ -65,8 +65,11 @@ def stamp_matches(user, stamp: str | None) -> bool:
     return bool(stamp) and constant_time_compare(stamp, token_stamp(user))
 
 
-def revoke(*, user, reason: str, audit: AuditContext | None = None) -> None:
-    """End every API token of ``user`` and close their live sockets (after the commit)."""
+def revoke(
+    *, user, reason: str, audit: AuditContext | None = None, close_users_sockets: bool = True
+) -> None:
+    """End every API token of ``user`` and, unless told not to (signing out closes only the
+    session's), close all their live sockets after the commit."""
     with transaction.atomic():
         generation, _created = TokenGeneration.objects.get_or_create(user=user)
         TokenGeneration.objects.filter(pk=generation.pk).update(value=F("value") + 1)
@@ -79,7 +82,8 @@ def revoke(*, user, reason: str, audit: AuditContext | None = None) -> None:
             action="auth.credentials_revoked", actor=user, context=audit,
             detail={"reason": reason},
         )  # fmt: skip
-        transaction.on_commit(lambda: close_sockets(user_group(user.pk)))
+        if close_users_sockets:
+            transaction.on_commit(lambda: close_sockets(user_group(user.pk)))
 
 
 def close_sockets(group: str) -> None:
@@ -110,7 +114,9 @@ def session_alive(session_key: str | None, user) -> bool:
 def _signed_out(sender, request, user, **kwargs):
     if user is None:
         return
-    revoke(user=user, reason="signed_out", audit=AuditContext.of(request))
+    revoke(
+        user=user, reason="signed_out", audit=AuditContext.of(request), close_users_sockets=False
+    )
     session_key = getattr(getattr(request, "session", None), "session_key", None)
     if session_key:
         close_sockets(session_group(session_key))

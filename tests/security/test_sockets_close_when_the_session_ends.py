@@ -129,3 +129,17 @@ def test_a_socket_of_a_live_session_still_gets_its_results(watched):
     output = watch_then(cookie, diagnostic, lambda: None)
 
     assert output["type"] == "websocket.send" and '"anomaly"' in output["text"]
+
+
+def test_signing_out_elsewhere_leaves_this_sessions_socket_open(clinician, watched):
+    """Signing out ends one session: the same user's socket from another browser stays."""
+    diagnostic, cookie = watched
+
+    def sign_out_of_another_browser():
+        other = Client()
+        other.force_login(clinician)
+        other.post("/accounts/logout/")
+
+    output = watch_then(cookie, diagnostic, sign_out_of_another_browser)
+
+    assert output["type"] == "websocket.send" and '"anomaly"' in output["text"]

@@ -88,5 +88,10 @@ class RevokeView(APIView):
 
     @extend_schema(request=RevokeSerializer, responses={204: None})
     def post(self, request):
-        revocation.revoke(user=request.user, reason="signed_out", audit=AuditContext.of(request))
+        revocation.revoke(
+            user=request.user,
+            reason="signed_out",
+            audit=AuditContext.of(request),
+            close_users_sockets=False,
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
