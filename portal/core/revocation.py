@@ -100,6 +100,8 @@ def session_alive(session_key: str | None, user) -> bool:
     expiry, not from before a password change) and ``user`` may still sign in."""
     if not session_key or not user.is_active:
         return False
+    # Sessions live in the database (Django's default engine, the project's): the row's expiry is
+    # the idle timeout, moved on by portal.core.sessions while the user is active.
     row = Session.objects.filter(session_key=session_key, expire_date__gt=timezone.now()).first()
     if row is None:
         return False

@@ -3,12 +3,18 @@ in on the pages, or got a JWT, with the password alone and then read patients an
 data. Now every door that leads to patient data asks for the one-time code of such accounts, and
 of clinicians and researchers where ``OTP_REQUIRED_ROLES`` names them (production does)."""
 
+import os
+import secrets
+import subprocess
+import sys
+
 import pytest
 from asgiref.sync import async_to_sync
 
 from portal.core.models import Role
 from tests.diagnostics.sockets import Socket, session_cookie
 from tests.factories import MembershipFactory, PatientFactory, UserFactory, totp_device
+from tests.processes import ROOT
 from tests.security.auth_helpers import (
     administrator_with_device,
     code_for,
@@ -99,3 +105,21 @@ def test_clinicians_need_the_code_where_otp_required_roles_names_them(client, se
     assert sign_in_on_the_page(client, "ward").status_code == 200
     assert "_auth_user_id" not in client.session
     assert obtain_tokens(client, "ward", code=code_for(device)).status_code == 200
+
+
+def test_production_asks_every_role_for_the_code_by_default(tmp_path):
+    """``OTP_REQUIRED_ROLES`` is what production turns on: read the settings as it starts them."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OTP_REQUIRED_ROLES", "DJANGO_ENV")}
+    env.update({
+        "DJANGO_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(50),
+        "DATABASE_URL": "postgres://portal@127.0.0.1:5432/portal",
+        "REDIS_URL": "redis://127.0.0.1:6379/0", "ALLOWED_HOSTS": "portal.example",
+        "VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "portal.settings",
+    })  # fmt: skip
+    probe = "from django.conf import settings; print(','.join(sorted(settings.OTP_REQUIRED_ROLES)))"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "clinician,researcher"

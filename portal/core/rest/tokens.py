@@ -75,18 +75,12 @@ class RefreshView(TokenRefreshView):
     serializer_class = RotatingRefreshSerializer
 
 
-class RevokeSerializer(serializers.Serializer):
-    refresh = serializers.CharField(
-        required=False, help_text="The client's refresh token (every token of the user ends)."
-    )
-
-
 class RevokeView(APIView):
     """Sign the API client out: every access and refresh token of the user ends."""
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=RevokeSerializer, responses={204: None})
+    @extend_schema(request=None, responses={204: None})
     def post(self, request):
         revocation.revoke(
             user=request.user,
