@@ -54,6 +54,14 @@ def change_password(user, tokens):
     assert response.status_code == 302
 
 
+def change_password_in_the_admin(user, tokens):
+    response = administrator().post(
+        f"/admin/auth/user/{user.pk}/password/",
+        {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"},
+    )
+    assert response.status_code == 302, response.content[:2000]
+
+
 def deactivate(user, tokens):
     response = administrator().post(
         f"/admin/auth/user/{user.pk}/change/",
@@ -73,7 +81,10 @@ def remove_membership(user, tokens):
     assert response.status_code == 302
 
 
-EVENTS = [sign_out_on_the_page, sign_out_on_the_api, change_password, deactivate, remove_membership]
+EVENTS = [
+    sign_out_on_the_page, sign_out_on_the_api, change_password, change_password_in_the_admin,
+    deactivate, remove_membership,
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("event", EVENTS, ids=[e.__name__ for e in EVENTS])
