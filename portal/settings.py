@@ -90,6 +90,8 @@ MIDDLEWARE = [
     "portal.core.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below WhiteNoise: every answer but a static file is marked no-store (patient data).
+    "portal.core.no_store.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "portal.core.sessions.SessionRenewalMiddleware",
     "django.middleware.locale.LocaleMiddleware",
