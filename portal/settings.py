@@ -422,7 +422,10 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "portal.core.observability.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "portal.core.observability.RequestIdFilter"},
+        "path_free": {"()": "portal.core.observability.PathFreeFilter"},
+    },
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
@@ -435,13 +438,14 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json",
-            "filters": ["request_id"],
+            "filters": ["request_id", "path_free"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
-        # Django's request logger puts the full path with its query string in the message, and a
-        # patient search puts a name there: the access log of portal.core.observability replaces it.
+        # Django's request logger puts the path in its message and the request (with its query
+        # string) in the record: PathFreeFilter above rewrites both, and the access log of
+        # portal.core.observability says which route answered what.
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
         "django.server": {"handlers": [], "level": "ERROR", "propagate": False},
         "uvicorn.access": {"handlers": [], "level": "ERROR", "propagate": False},

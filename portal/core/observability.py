@@ -5,7 +5,9 @@ replaced), which is returned in the response header, attached to every log line 
 while handling it, and carried in the headers of the Celery tasks it enqueues (see ``portal.celery``).
 
 The access log names the route pattern (``patients/<int:pk>/``), never the concrete path or its query
-string: a search for a patient's name must not end up in a log file.
+string: a search for a patient's name must not end up in a log file. Django's own request and
+security loggers (a 500, a refused CSRF token) put the path in the message and the request in the
+record; ``PathFreeFilter`` on the log handler rewrites those records to the route pattern too.
 """
 
 import logging
@@ -46,6 +48,23 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class PathFreeFilter(logging.Filter):
+    """Replaces the path in records that carry a ``request`` (``django.request``, ``django.security``)
+    by the route pattern, and drops the request itself, whose repr holds the full path and query."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request = record.__dict__.pop("request", None)
+        if request is None or not hasattr(request, "path"):
+            return True
+        route = _route(request)
+        message = record.getMessage()
+        for path in (request.get_full_path(), request.path):
+            message = message.replace(path, route)
+        record.msg, record.args = message, ()
+        record.route, record.method = route, request.method
+        return True
+
+
 class RequestIdMiddleware:
     """Binds a request id for the duration of the request and writes one access-log line."""
 
@@ -66,14 +85,17 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
 
 
-def _log_access(request, status: int, started: float) -> None:
+def _route(request) -> str:
     match = getattr(request, "resolver_match", None)
-    route = match.route if match else "<unresolved>"
+    return match.route if match else "<unresolved>"
+
+
+def _log_access(request, status: int, started: float) -> None:
     access_logger.info(
         "request",
         extra={
             "method": request.method,
-            "route": route,
+            "route": _route(request),
             "status": status,
             "duration_ms": round((time.perf_counter() - started) * 1000, 1),
         },

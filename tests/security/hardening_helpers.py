@@ -22,9 +22,7 @@ def token_request(username: str, password: str, *, address: str, forwarded_for: 
 
 def form_sign_in(username: str, password: str, *, address: str):
     """The sign-in form, posted as a browser at ``address`` would."""
-    return Client(REMOTE_ADDR=address).post(
-        LOGIN_URL, {"username": username, "password": password}
-    )
+    return Client(REMOTE_ADDR=address).post(LOGIN_URL, {"username": username, "password": password})
 
 
 @contextlib.contextmanager
