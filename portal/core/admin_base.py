@@ -2,6 +2,7 @@
 
 Django's own admin log (LogEntry) stays; every add, change and delete is also written to the
 append-only audit trail with the request id and the names of the changed fields (never values).
+An export names the ids it wrote, and its cells cannot run as spreadsheet formulas.
 """
 
 import csv
@@ -64,20 +65,31 @@ def export_as_csv(modeladmin, request, queryset):
     rows = list(queryset)
     record_event(
         action="admin.exported", actor=request.user, context=AuditContext.of(request),
-        detail={"model": queryset.model._meta.label_lower, "rows": len(rows), "columns": names},
+        detail={"model": queryset.model._meta.label_lower, "rows": len(rows), "columns": names,
+                "ids": [str(row.pk) for row in rows]},
     )  # fmt: skip
     writer = csv.writer(_Echo())
 
     def lines():
         yield writer.writerow(names)
         for row in rows:
-            yield writer.writerow([_cell(modeladmin, row, name) for name in names])
+            yield writer.writerow([as_text(_cell(modeladmin, row, name)) for name in names])
 
     response = StreamingHttpResponse(lines(), content_type="text/csv")
     response["Content-Disposition"] = (
         f'attachment; filename="{queryset.model._meta.model_name}-export.csv"'
     )
     return response
+
+
+# OWASP's CSV injection rule: a spreadsheet runs a cell that starts with one of these as a formula.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def as_text(value) -> str:
+    """The cell as a spreadsheet shows it, never runs it: a leading ``'`` before a formula prefix."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(FORMULA_PREFIXES) else text
 
 
 def _cell(modeladmin, obj, name):
