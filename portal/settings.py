@@ -44,14 +44,34 @@ def _embedded_secret_key() -> str:
     return path.read_text().strip()
 
 
+# Marks of a value copied from an example rather than generated (Django's own and ours).
+_PLACEHOLDER_KEY_MARKS = ("django-insecure", "change-me", "changeme", "placeholder", "example")
+
+
+def _production_secret_key() -> str:
+    key = _require("SECRET_KEY")
+    if (
+        len(key) < 50
+        or len(set(key)) < 5
+        or any(mark in key.lower() for mark in _PLACEHOLDER_KEY_MARKS)
+    ):
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be a random value of at least 50 characters, not a placeholder: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(64))'."
+        )
+    return key
+
+
 if PRODUCTION:
-    SECRET_KEY = _require("SECRET_KEY")
+    SECRET_KEY = _production_secret_key()
     _require("DATABASE_URL")
     _require("REDIS_URL")
 else:
     SECRET_KEY = env.str("SECRET_KEY", default="") or _embedded_secret_key()
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DJANGO_DEBUG must be off when DJANGO_ENV=production.")
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]", "testserver"]
 )
@@ -315,12 +335,18 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+    # Probes come from the orchestrator over plain HTTP; /metrics is not exempt (it needs TLS and
+    # METRICS_TOKEN: docs/deploy.md says how Prometheus scrapes it).
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     if env.bool("BEHIND_TLS_PROXY", default=True):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Prometheus scrapes /metrics with "Authorization: Bearer <METRICS_TOKEN>"; production without a
+# token serves no metrics on the web port (portal.health.metrics).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # --- Internationalisation --------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
