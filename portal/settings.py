@@ -6,6 +6,7 @@ generated once into ``var/``). Production sets ``DJANGO_ENV=production`` with ``
 ``DATABASE_URL``, ``REDIS_URL`` and, usually, ``STORAGE_BACKEND=s3``; it refuses to start without them.
 """
 
+import ipaddress
 import os
 import secrets
 from datetime import timedelta
@@ -78,6 +79,14 @@ ALLOWED_HOSTS = env.list(
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DJANGO_ENV=production.")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# The proxies (addresses or networks) whose X-Forwarded-For is believed, by the web server
+# (uvicorn --forwarded-allow-ips), the sign-in lockout, the rate limits and the audit log alike
+# (portal.core.observability.client_ip). Empty: the header is never believed.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+try:
+    [ipaddress.ip_network(proxy, strict=False) for proxy in TRUSTED_PROXIES]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"TRUSTED_PROXIES: {exc}.") from None
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -307,9 +316,16 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+# Failed sign-ins, counted by portal.core.lockout: per username and address (a lockout there only),
+# per address across usernames (a spray), per username across addresses (one guess per address).
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=20)
+LOGIN_USERNAME_FAILURE_LIMIT = env.int("LOGIN_USERNAME_FAILURE_LIMIT", default=20)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "portal.core.lockout.SignInLockout"
+AXES_LOCKOUT_CALLABLE = "portal.core.lockout.paused_response"
+AXES_CLIENT_IP_CALLABLE = "portal.core.observability.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
@@ -587,9 +603,6 @@ REST_FRAMEWORK.update(
             "anon": env.str("API_THROTTLE_ANON", default="60/min"),
             "research_export": env.str("API_THROTTLE_RESEARCH_EXPORT", default="120/hour"),
         },
-        # Client addresses for the anonymous rate: REMOTE_ADDR unless the proxies in front are
-        # counted here; an uncounted X-Forwarded-For would let a client pick its own address.
-        "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),
     }
 )
 SPECTACULAR_SETTINGS.update(

@@ -10,7 +10,9 @@ from portal.research import views as research
 from recommender import api as recommender_api
 
 urlpatterns = [
-    path("auth/token/", TokenObtainPairView.as_view(), name="token_obtain"),
+    # No anonymous rate here: a ward behind one proxy signs in at once. Failed sign-ins are
+    # limited per address and per username by portal.core.lockout, successes never.
+    path("auth/token/", TokenObtainPairView.as_view(throttle_classes=()), name="token_obtain"),
     path("auth/token/refresh/", TokenRefreshView.as_view(), name="token_refresh"),
     path("recordings/", upload_api.RecordingUploadView.as_view(), name="recording-upload"),
     path("uploads/", upload_api.DirectUploadCreateView.as_view(), name="upload-create"),
