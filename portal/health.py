@@ -5,7 +5,8 @@ and the object storage each get a quick probe with a short timeout, and a 503 na
 failed, so an orchestrator stops routing traffic here and an operator knows where to look.
 
 ``/metrics`` (Prometheus) answers only a scraper that sends ``Authorization: Bearer $METRICS_TOKEN``;
-in production without a token it is closed. It is not exempt from the HTTPS redirect.
+in production without a token it is closed. It is not exempt from the HTTPS redirect. Scrapers
+inside the cluster use ``WEB_METRICS_PORT`` instead, a port of its own.
 
 A production web process also checks at start that the static files were collected: without them
 every page would answer 500 (the manifest names no file), so it refuses to start instead.
@@ -62,6 +63,15 @@ def check_storage() -> None:
                 raise OSError("storage returned different bytes")
     finally:
         default_storage.delete(key)
+
+
+def serve_metrics_apart() -> None:
+    """With ``WEB_METRICS_PORT``, serve the process's metrics on that port, apart from the public
+    one: Prometheus scrapes a pod there without TLS or a token (a network policy admits it alone)."""
+    if settings.WEB_METRICS_PORT:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.WEB_METRICS_PORT, addr=settings.WEB_METRICS_ADDR)
 
 
 def require_collected_static() -> None:

@@ -363,6 +363,10 @@ if PRODUCTION:
 # Prometheus scrapes /metrics with "Authorization: Bearer <METRICS_TOKEN>"; production without a
 # token serves no metrics on the web port (portal.health.metrics).
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Or bound apart: the web process serves its metrics on a port of its own (plain HTTP, no token),
+# on an address only Prometheus reaches (portal.health.serve_metrics_apart).
+WEB_METRICS_PORT = env.int("WEB_METRICS_PORT", default=0)
+WEB_METRICS_ADDR = env.str("WEB_METRICS_ADDR", default="127.0.0.1")
 
 # --- Internationalisation --------------------------------------------------------------------------
 LANGUAGE_CODE = "en"

@@ -69,7 +69,8 @@ def production_server(process_env, tmp_path):
     """The documented deploy path: collectstatic, then uvicorn, with DJANGO_ENV=production."""
     env = {**production_env(tmp_path / "var", allowed_hosts="127.0.0.1"),
            "DATABASE_URL": process_env["DATABASE_URL"], "REDIS_URL": process_env["REDIS_URL"],
-           "METRICS_TOKEN": "a-metrics-token-for-the-scraper"}  # fmt: skip
+           "METRICS_TOKEN": "a-metrics-token-for-the-scraper",
+           "WEB_METRICS_PORT": str(free_port())}  # fmt: skip
     collected = subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
         cwd=ROOT, env=env, capture_output=True, text=True,
@@ -84,7 +85,9 @@ def production_server(process_env, tmp_path):
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     server.start(ready=lambda: http_status(f"{url}/healthz", 1) is not None, timeout=60)
-    yield url
+    server.metrics_url = f"http://127.0.0.1:{env['WEB_METRICS_PORT']}/metrics"
+    server.url = url
+    yield server
     server.stop()
 
 
@@ -92,16 +95,16 @@ HTTPS = {"X-Forwarded-Proto": "https"}
 
 
 def test_a_production_process_renders_a_page_with_its_collected_static_files(production_server):
-    status, _, page = get(f"{production_server}/accounts/login/", HTTPS)
+    status, _, page = get(f"{production_server.url}/accounts/login/", HTTPS)
 
     assert status == 200, page[-2000:]
     stylesheet = page.split(b'rel="stylesheet" href="')[1].split(b'"')[0].decode()
     assert stylesheet.startswith("/static/") and stylesheet.count(".") >= 2  # a hashed name
-    assert get(f"{production_server}{stylesheet}", HTTPS)[0] == 200
+    assert get(f"{production_server.url}{stylesheet}", HTTPS)[0] == 200
 
 
 def test_metrics_need_the_bearer_token_over_https(production_server):
-    url = f"{production_server}/metrics"
+    url = f"{production_server.url}/metrics"
 
     over_http = get(url, {"Authorization": "Bearer a-metrics-token-for-the-scraper"})
     anonymous = get(url, HTTPS)
@@ -123,3 +126,9 @@ def test_a_production_process_without_collected_static_files_refuses_to_start(tm
 
     assert result.returncode != 0 and "started" not in result.stdout
     assert "python manage.py collectstatic --noinput" in result.stderr
+
+
+def test_metrics_bound_apart_are_served_on_their_own_port(production_server):
+    status, _, body = get(production_server.metrics_url, {})
+
+    assert status == 200 and b"django_http_requests" in body
