@@ -99,9 +99,7 @@ def recording_spectrogram(request, pk: int):
         handle = default_storage.open(recording.spectrogram_key, "rb")
     except FileNotFoundError:
         raise Http404("The spectrogram is not available.") from None
-    response = FileResponse(handle, content_type="image/png")
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    return FileResponse(handle, content_type="image/png")
 
 
 @login_required
@@ -144,6 +142,5 @@ def _serve_local(request, recording):
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
         response["Content-Length"] = str(end - start + 1)
     response["Accept-Ranges"] = "bytes"
-    response["Cache-Control"] = "private, no-store"
     response["Content-Disposition"] = f'inline; filename="recording-{recording.pk}"'
     return response

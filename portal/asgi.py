@@ -15,7 +15,11 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 
 from portal.body_limit import BodySizeLimitMiddleware  # noqa: E402
+from portal.health import require_collected_static, serve_metrics_apart  # noqa: E402
 from portal.routing import websocket_urlpatterns  # noqa: E402
+
+require_collected_static()
+serve_metrics_apart()
 
 application = ProtocolTypeRouter(
     {

@@ -3,20 +3,31 @@
 ``/healthz`` says the process answers. ``/readyz`` says whether it can do its work: the database, Redis
 and the object storage each get a quick probe with a short timeout, and a 503 names the part that
 failed, so an orchestrator stops routing traffic here and an operator knows where to look.
+
+``/metrics`` (Prometheus) answers only a scraper that sends ``Authorization: Bearer $METRICS_TOKEN``;
+in production without a token it is closed. It is not exempt from the HTTPS redirect. Scrapers
+inside the cluster use ``WEB_METRICS_PORT`` instead, a port of its own.
+
+A production web process also checks at start that the static files were collected: without them
+every page would answer 500 (the manifest names no file), so it refuses to start instead.
 """
 
+import hmac
 import logging
 import time
 import uuid
+from pathlib import Path
 
 import redis
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection
-from django.http import JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+from django_prometheus.exports import ExportToDjangoView
 
 from portal.core.storage import STORAGE_ERRORS
 
@@ -52,6 +63,24 @@ def check_storage() -> None:
                 raise OSError("storage returned different bytes")
     finally:
         default_storage.delete(key)
+
+
+def serve_metrics_apart() -> None:
+    """With ``WEB_METRICS_PORT``, serve the process's metrics on that port, apart from the public
+    one: Prometheus scrapes a pod there without TLS or a token (a network policy admits it alone)."""
+    if settings.WEB_METRICS_PORT:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.WEB_METRICS_PORT, addr=settings.WEB_METRICS_ADDR)
+
+
+def require_collected_static() -> None:
+    """Refuse to serve in production before ``collectstatic`` has written its manifest."""
+    if settings.PRODUCTION and not (Path(settings.STATIC_ROOT) / "staticfiles.json").exists():
+        raise ImproperlyConfigured(
+            f"No collected static files in {settings.STATIC_ROOT}: run "
+            "`python manage.py collectstatic --noinput` before starting (docs/deploy.md)."
+        )
 
 
 CHECKS = {"database": check_database, "redis": check_redis, "storage": check_storage}
@@ -97,3 +126,20 @@ def readyz(request):
         }
         return JsonResponse(body, status=503)
     return JsonResponse({"status": "ok", "checks": results})
+
+
+@require_safe
+def metrics(request):
+    token = settings.METRICS_TOKEN
+    if not token:
+        if settings.PRODUCTION:
+            raise Http404("Metrics are served only to a scraper with METRICS_TOKEN.")
+        return ExportToDjangoView(request)  # development: loopback only
+    sent = request.headers.get("Authorization", "").encode()
+    if not hmac.compare_digest(sent, f"Bearer {token}".encode()):
+        refused = HttpResponse(
+            "A bearer token is required.\n", status=401, content_type="text/plain"
+        )
+        refused["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return refused
+    return ExportToDjangoView(request)

@@ -6,6 +6,7 @@ generated once into ``var/``). Production sets ``DJANGO_ENV=production`` with ``
 ``DATABASE_URL``, ``REDIS_URL`` and, usually, ``STORAGE_BACKEND=s3``; it refuses to start without them.
 """
 
+import ipaddress
 import os
 import secrets
 from datetime import timedelta
@@ -44,20 +45,48 @@ def _embedded_secret_key() -> str:
     return path.read_text().strip()
 
 
+# Marks of a value copied from an example rather than generated (Django's own and ours).
+_PLACEHOLDER_KEY_MARKS = ("django-insecure", "change-me", "changeme", "placeholder", "example")
+
+
+def _production_secret_key() -> str:
+    key = _require("SECRET_KEY")
+    if (
+        len(key) < 50
+        or len(set(key)) < 5
+        or any(mark in key.lower() for mark in _PLACEHOLDER_KEY_MARKS)
+    ):
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be a random value of at least 50 characters, not a placeholder: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(64))'."
+        )
+    return key
+
+
 if PRODUCTION:
-    SECRET_KEY = _require("SECRET_KEY")
+    SECRET_KEY = _production_secret_key()
     _require("DATABASE_URL")
     _require("REDIS_URL")
 else:
     SECRET_KEY = env.str("SECRET_KEY", default="") or _embedded_secret_key()
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DJANGO_DEBUG must be off when DJANGO_ENV=production.")
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]", "testserver"]
 )
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DJANGO_ENV=production.")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# The proxies (addresses or networks) whose X-Forwarded-For is believed, by the web server
+# (uvicorn --forwarded-allow-ips), the sign-in lockout, the rate limits and the audit log alike
+# (portal.core.observability.client_ip). Empty: the header is never believed.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+try:
+    [ipaddress.ip_network(proxy, strict=False) for proxy in TRUSTED_PROXIES]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"TRUSTED_PROXIES: {exc}.") from None
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -91,6 +120,8 @@ MIDDLEWARE = [
     "portal.core.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below WhiteNoise: every answer but a static file is marked no-store (patient data).
+    "portal.core.no_store.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "portal.core.sessions.SessionRenewalMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -140,7 +171,8 @@ if env.str("DATABASE_URL", default=""):
 else:
     _db = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "db.sqlite3")}
 if _db["ENGINE"].endswith("sqlite3"):
-    _db["ENGINE"] = "django_prometheus.db.backends.sqlite3"
+    # django-prometheus' SQLite, with a flush that keeps the audit log's triggers.
+    _db["ENGINE"] = "portal.core.db.sqlite3"
     _db["OPTIONS"] = SQLITE_OPTIONS
     # Worker and server processes started by tests must see the test database, so it is a file;
     # one per test run, so that two runs on one machine do not share it.
@@ -286,9 +318,16 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+# Failed sign-ins, counted by portal.core.lockout: per username and address (a lockout there only),
+# per address across usernames (a spray), per username across addresses (one guess per address).
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=20)
+LOGIN_USERNAME_FAILURE_LIMIT = env.int("LOGIN_USERNAME_FAILURE_LIMIT", default=20)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "portal.core.lockout.SignInLockout"
+AXES_LOCKOUT_CALLABLE = "portal.core.lockout.paused_response"
+AXES_CLIENT_IP_CALLABLE = "portal.core.observability.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
@@ -324,12 +363,22 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+    # Probes come from the orchestrator over plain HTTP; /metrics is not exempt (it needs TLS and
+    # METRICS_TOKEN: docs/deploy.md says how Prometheus scrapes it).
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     if env.bool("BEHIND_TLS_PROXY", default=True):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Prometheus scrapes /metrics with "Authorization: Bearer <METRICS_TOKEN>"; production without a
+# token serves no metrics on the web port (portal.health.metrics).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Or bound apart: the web process serves its metrics on a port of its own (plain HTTP, no token),
+# on an address only Prometheus reaches (portal.health.serve_metrics_apart).
+WEB_METRICS_PORT = env.int("WEB_METRICS_PORT", default=0)
+WEB_METRICS_ADDR = env.str("WEB_METRICS_ADDR", default="127.0.0.1")
 
 # --- Internationalisation --------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -436,7 +485,10 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "portal.core.observability.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "portal.core.observability.RequestIdFilter"},
+        "path_free": {"()": "portal.core.observability.PathFreeFilter"},
+    },
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
@@ -449,13 +501,14 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json",
-            "filters": ["request_id"],
+            "filters": ["request_id", "path_free"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
-        # Django's request logger puts the full path with its query string in the message, and a
-        # patient search puts a name there: the access log of portal.core.observability replaces it.
+        # Django's request logger puts the path in its message and the request (with its query
+        # string) in the record: PathFreeFilter above rewrites both, and the access log of
+        # portal.core.observability says which route answered what.
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
         "django.server": {"handlers": [], "level": "ERROR", "propagate": False},
         "uvicorn.access": {"handlers": [], "level": "ERROR", "propagate": False},
@@ -570,9 +623,6 @@ REST_FRAMEWORK.update(
             "anon": env.str("API_THROTTLE_ANON", default="60/min"),
             "research_export": env.str("API_THROTTLE_RESEARCH_EXPORT", default="120/hour"),
         },
-        # Client addresses for the anonymous rate: REMOTE_ADDR unless the proxies in front are
-        # counted here; an uncounted X-Forwarded-For would let a client pick its own address.
-        "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),
     }
 )
 SPECTACULAR_SETTINGS.update(

@@ -29,6 +29,22 @@ def die_with_parent(sig: int = signal.SIGTERM) -> None:
     libc.prctl(PR_SET_PDEATHSIG, sig)
 
 
+def web_server_argv(python: str, *, host: str, port: int, trusted_proxies: list[str]) -> list[str]:
+    """The ASGI web server as ``make run`` starts it (and docs/deploy.md documents it).
+
+    uvicorn rewrites the client address from ``X-Forwarded-For`` when the peer is one of
+    ``--forwarded-allow-ips``, which defaults to 127.0.0.1: anything on the machine could then pick
+    its own address. It is given ``TRUSTED_PROXIES`` instead (empty: the header is never believed),
+    the same list ``portal.core.observability.client_ip`` reads.
+    """
+    return [
+        python, "-m", "uvicorn", "portal.asgi:application",
+        "--host", host, "--port", str(port),
+        "--no-access-log", "--lifespan", "off",
+        "--forwarded-allow-ips", ",".join(trusted_proxies),
+    ]  # fmt: skip
+
+
 def _child_setup() -> None:
     os.setsid()
     die_with_parent(signal.SIGTERM)

@@ -26,7 +26,7 @@ urlpatterns = [
     path("media/", include("media_assets.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
-    path("", include("django_prometheus.urls")),
+    path("metrics", health.metrics, name="prometheus-django-metrics"),
 ]
 
 handler403 = "portal.errors.forbidden"

@@ -10,7 +10,9 @@ from portal.research import views as research
 from recommender import api as recommender_api
 
 urlpatterns = [
-    path("auth/token/", tokens.SignInView.as_view(), name="token_obtain"),
+    # No anonymous rate here: a ward behind one proxy signs in at once. Failed sign-ins are
+    # limited per address and per username by portal.core.lockout, successes never.
+    path("auth/token/", tokens.SignInView.as_view(throttle_classes=()), name="token_obtain"),
     path("auth/token/refresh/", tokens.RefreshView.as_view(), name="token_refresh"),
     path("auth/token/revoke/", tokens.RevokeView.as_view(), name="token_revoke"),
     path("recordings/", upload_api.RecordingUploadView.as_view(), name="recording-upload"),

@@ -2,6 +2,9 @@
 
 Django's own admin log (LogEntry) stays; every add, change and delete is also written to the
 append-only audit trail with the request id and the names of the changed fields (never values).
+Reads of patient records are audited as the pages and the API audit them: opening one names it and
+its patient, a list names the ids it showed. An export names the ids it wrote, and its cells
+cannot run as spreadsheet formulas.
 """
 
 import csv
@@ -35,8 +38,37 @@ def _audit(request, action: str, obj, detail: dict | None = None) -> None:
     )  # fmt: skip
 
 
+def _bears_patients(model) -> bool:
+    from portal.core.models import Patient
+
+    return model is Patient or any(
+        getattr(field, "related_model", None) is Patient for field in model._meta.concrete_fields
+    )
+
+
 class AuditedModelAdmin(admin.ModelAdmin):
-    """A ModelAdmin whose writes land in the audit trail too."""
+    """A ModelAdmin whose writes, and reads of patient records, land in the audit trail too."""
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        obj = getattr(response, "context_data", {}).get("original")
+        patient = _patient_of(obj) if obj is not None else None
+        if request.method == "GET" and response.status_code == 200 and patient is not None:
+            _audit(request, "admin.viewed", obj)
+        return response
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None and _bears_patients(self.model):
+            rows = list(changelist.result_list)  # the page the template shows (and now cached)
+            record_event(
+                action="admin.listed", actor=request.user, context=AuditContext.of(request),
+                detail={"model": self.model._meta.label_lower,
+                        "ids": [str(row.pk) for row in rows],
+                        "patients": sorted({str(_patient_of(row).pk) for row in rows})},
+            )  # fmt: skip
+        return response
 
     def log_addition(self, request, obj, message):
         _audit(request, "admin.added", obj)
@@ -64,20 +96,31 @@ def export_as_csv(modeladmin, request, queryset):
     rows = list(queryset)
     record_event(
         action="admin.exported", actor=request.user, context=AuditContext.of(request),
-        detail={"model": queryset.model._meta.label_lower, "rows": len(rows), "columns": names},
+        detail={"model": queryset.model._meta.label_lower, "rows": len(rows), "columns": names,
+                "ids": [str(row.pk) for row in rows]},
     )  # fmt: skip
     writer = csv.writer(_Echo())
 
     def lines():
         yield writer.writerow(names)
         for row in rows:
-            yield writer.writerow([_cell(modeladmin, row, name) for name in names])
+            yield writer.writerow([as_text(_cell(modeladmin, row, name)) for name in names])
 
     response = StreamingHttpResponse(lines(), content_type="text/csv")
     response["Content-Disposition"] = (
         f'attachment; filename="{queryset.model._meta.model_name}-export.csv"'
     )
     return response
+
+
+# OWASP's CSV injection rule: a spreadsheet runs a cell that starts with one of these as a formula.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def as_text(value) -> str:
+    """The cell as a spreadsheet shows it, never runs it: a leading ``'`` before a formula prefix."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(FORMULA_PREFIXES) else text
 
 
 def _cell(modeladmin, obj, name):

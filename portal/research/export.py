@@ -47,7 +47,6 @@ def export_response(
     response["Content-Disposition"] = (
         f'attachment; filename="research-diagnostics.{output.extension}"'
     )
-    response["Cache-Control"] = "private, no-store"
     return response
 
 

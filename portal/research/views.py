@@ -160,9 +160,7 @@ def audio_download(request, token: str):
         handle = default_storage.open(audio.research_copy(recording), "rb")
     except STORAGE_ERRORS:
         return error_response(503, "storage_unavailable", AUDIO_UNREADABLE)
-    response = FileResponse(
+    return FileResponse(
         handle, as_attachment=True, filename=audio.download_name(pseudonym),
         content_type="audio/wav",
     )  # fmt: skip
-    response["Cache-Control"] = "private, no-store"
-    return response

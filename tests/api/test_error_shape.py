@@ -56,5 +56,6 @@ def test_an_unknown_api_route_is_404_in_the_shape(clinician_api):
     assert_error(clinician_api.get("/api/v1/no-such-thing/"), 404, "not_found")
 
 
-def test_an_invalid_cursor_is_404_in_the_shape(clinician_api):
-    assert_error(clinician_api.get("/api/v1/diagnostics/", {"cursor": "garbage"}), 404, "not_found")
+def test_an_invalid_cursor_is_400_in_the_shape(clinician_api):
+    response = clinician_api.get("/api/v1/diagnostics/", {"cursor": "garbage"})
+    assert_error(response, 400, "invalid_cursor")

@@ -104,10 +104,9 @@ def test_prometheus_scrapes_the_jobs_the_rules_select_on_at_the_ports_processes_
     for job, target in targets.items():
         host, port = target.split(":")
         environment = services[host]["environment"]
-        served = environment.get("CELERY_METRICS_PORT", "8000")
-        assert port == served, job
-        if job != "web":
-            assert environment["CELERY_METRICS_ADDR"] == "0.0.0.0"  # noqa: S104 - its container
+        prefix = "WEB" if job == "web" else "CELERY"
+        assert port == environment[f"{prefix}_METRICS_PORT"], job
+        assert environment[f"{prefix}_METRICS_ADDR"] == "0.0.0.0"  # noqa: S104 - its container
     assert config["rule_files"] == ["/etc/prometheus/rules.yml"]
     assert (
         "./prometheus/rules.yml:/etc/prometheus/rules.yml:ro" in services["prometheus"]["volumes"]

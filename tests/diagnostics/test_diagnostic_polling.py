@@ -22,7 +22,7 @@ def test_the_status_carries_an_etag_and_an_unchanged_one_answers_304(client, cli
 
     assert first.status_code == 200
     assert first.json()["id"] == diagnostic.pk and first.json()["status"] == "queued"
-    assert first["ETag"].startswith('"') and first["Cache-Control"] == "private, no-cache"
+    assert first["ETag"].startswith('"') and first["Cache-Control"] == "private, no-store"
     assert again.status_code == 304 and again.content == b""
     assert again["ETag"] == first["ETag"]
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 
@@ -102,7 +103,7 @@ def test_services_use_postgresql_with_a_pool_redis_and_s3(tmp_path):
 def test_production_refuses_to_start_without_its_secrets(tmp_path, missing):
     production = {
         "DJANGO_ENV": "production",
-        "SECRET_KEY": "x" * 60,
+        "SECRET_KEY": secrets.token_urlsafe(64),
         "DATABASE_URL": "postgres://portal@db.internal/portal",
         "REDIS_URL": "redis://cache.internal:6379/0",
         "ALLOWED_HOSTS": "portal.example.org",
@@ -118,7 +119,7 @@ def test_production_turns_on_transport_security(tmp_path):
     conf = settings_under(
         tmp_path,
         DJANGO_ENV="production",
-        SECRET_KEY="y" * 60,
+        SECRET_KEY=secrets.token_urlsafe(64),
         DATABASE_URL="postgres://portal@db.internal/portal",
         REDIS_URL="redis://cache.internal:6379/0",
         ALLOWED_HOSTS="portal.example.org",

@@ -49,7 +49,7 @@ def conditional_response(
     """200 with ``body`` (calling ``on_send`` first, e.g. to audit the read), or 304 without it."""
     etag = etag_of(body)
     modified = _settled_second(last_modified)
-    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+    headers = {"ETag": etag}  # Cache-Control: no-store comes from portal.core.no_store
     if modified is not None:
         headers["Last-Modified"] = http_date(modified)
     if _not_modified(request, etag, modified):

@@ -21,22 +21,35 @@ def error_response(status: int, code: str, message: str, **extra) -> JsonRespons
     return JsonResponse(error_body(code, message, **extra), status=status)
 
 
-def _validation_message(detail) -> tuple[str, dict]:
+def _messages(detail) -> list[str]:
+    """Every message in a DRF error detail (strings, lists and dicts of them, nested), flattened to
+    plain sentences; ``str()`` of a list or dict would print ``ErrorDetail(string=...)`` reprs."""
     if isinstance(detail, dict):
-        fields = {key: [str(item) for item in _as_list(value)] for key, value in detail.items()}
+        if "detail" in detail:  # simplejwt's shape: {"detail", "code", "messages"}
+            return _messages(detail["detail"])
+        return [
+            message if key == "non_field_errors" else f"{key}: {message}"
+            for key, value in detail.items()
+            for message in _messages(value)
+        ]
+    if isinstance(detail, list | tuple):
+        return [message for item in detail for message in _messages(item)]
+    return [_sentence(str(detail))]
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if not text or text[-1] in ".!?" else f"{text}."
+
+
+def _validation_message(detail) -> tuple[str, dict]:
+    if isinstance(detail, dict) and "detail" not in detail:
+        fields = {key: _messages(value) for key, value in detail.items()}
         first_field, messages = next(iter(fields.items()))
         label = "" if first_field == "non_field_errors" else f"{first_field}: "
-        return f"{label}{messages[0]}", fields
-    messages = [str(item) for item in _as_list(detail)]
+        return f"{label}{messages[0]}" if messages else "Invalid request.", fields
+    messages = _messages(detail)
     return messages[0] if messages else "Invalid request.", {}
-
-
-def _as_list(value):
-    if isinstance(value, list | tuple):
-        return value
-    if isinstance(value, dict):
-        return [f"{k}: {v}" for k, v in value.items()]
-    return [value]
 
 
 _DRF_CODES = {
@@ -84,5 +97,6 @@ def exception_handler(exc, context):
         code = getattr(exc, "error_code", None) or next(
             (c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error"
         )
-        body = error_body(code, str(exc.detail))
+        messages = _messages(exc.detail)
+        body = error_body(code, messages[0] if messages else "The request was refused.")
     return Response(body, status=exc.status_code, headers=headers)

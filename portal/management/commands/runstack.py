@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError
 
-from portal.stack import ProcessGroup, die_with_parent, redis_answers
+from portal.stack import ProcessGroup, die_with_parent, redis_answers, web_server_argv
 
 READY_TIMEOUT_S = 120
 
@@ -120,12 +120,8 @@ class Command(BaseCommand):
         celery = [python, "-m", "celery", "-A", "portal"]
         group.start(
             "web",
-            [
-                python, "-m", "uvicorn", "portal.asgi:application",
-                "--host", host, "--port", str(port),
-                "--no-access-log", "--lifespan", "off",
-            ],
-        )  # fmt: skip
+            web_server_argv(python, host=host, port=port, trusted_proxies=settings.TRUSTED_PROXIES),
+        )
         group.start(
             "worker",
             [*celery, "worker", "-Q", "default,recommender,maintenance", "-n", "main@%h",

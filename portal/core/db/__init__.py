@@ -1,0 +1,1 @@
+"""Database backends of the project (Django finds a backend by its package name)."""
