@@ -134,10 +134,12 @@ def main() -> None:
     args = parser.parse_args()
     require_services()
     media_root = ROOT / "var" / "bench-media"
-    # The per-user API rate limit would answer 429 long before the upload path is saturated;
-    # what is measured here is the upload path, so the benchmark's user is not limited.
+    # The per-user API rate limit and upload quotas would answer 429 long before the upload path
+    # is saturated; what is measured here is the upload path, so the benchmark's user is not limited.
     env = {**os.environ, "MEDIA_ROOT": str(media_root), "LOG_LEVEL": "WARNING",
-           "API_THROTTLE_USER": "1000000/min"}  # fmt: skip
+           "API_THROTTLE_USER": "1000000/min", "UPLOAD_QUOTA_USER_PER_HOUR": "0",
+           "UPLOAD_QUOTA_USER_BYTES_PER_HOUR": "0", "UPLOAD_QUOTA_SITE_PER_HOUR": "0",
+           "UPLOAD_QUOTA_SITE_BYTES_PER_HOUR": "0"}  # fmt: skip
     patient, username = prepare_database(env)
     server = start_server(PORT, env, workers=args.workers)
     base = f"http://127.0.0.1:{PORT}"

@@ -47,3 +47,11 @@ class RecordingNotSaved(RecordingError, Unavailable):
     code = "not_saved"
     kind = Kind.UNAVAILABLE
     default_message = _NOTHING_LOST
+
+
+class UploadQuotaExceeded(RecordingError):
+    """An upload over a clinician's or a site's hourly quota (``media_assets.quotas``)."""
+
+    code = "upload_quota_exceeded"
+    kind = Kind.RATE_LIMITED
+    default_message = "Too many uploads this hour. Please try again later."

@@ -282,6 +282,11 @@ ANALYSIS_SAMPLE_RATE = 16000
 PENDING_UPLOAD_MAX_AGE_S = env.int("PENDING_UPLOAD_MAX_AGE_S", default=24 * 3600)
 DIRECT_UPLOAD_EXPIRE_S = env.int("DIRECT_UPLOAD_EXPIRE_S", default=15 * 60)
 RECONCILE_GRACE_S = env.int("RECONCILE_GRACE_S", default=3600)
+# Hourly upload quotas per clinician and per site (media_assets.quotas); 0 turns one off.
+UPLOAD_QUOTA_USER_PER_HOUR = env.int("UPLOAD_QUOTA_USER_PER_HOUR", default=120)
+UPLOAD_QUOTA_USER_BYTES_PER_HOUR = env.int("UPLOAD_QUOTA_USER_BYTES_PER_HOUR", default=500 * 2**20)
+UPLOAD_QUOTA_SITE_PER_HOUR = env.int("UPLOAD_QUOTA_SITE_PER_HOUR", default=2000)
+UPLOAD_QUOTA_SITE_BYTES_PER_HOUR = env.int("UPLOAD_QUOTA_SITE_BYTES_PER_HOUR", default=5 * 2**30)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # larger uploads spool to a temporary file
 
 # --- Inference -------------------------------------------------------------------------------------

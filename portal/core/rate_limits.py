@@ -41,7 +41,8 @@ FALLBACKS = Counter(
 )
 
 # KEYS: the counters. ARGV: amount, limit and window (seconds) per key, in threes.
-# Returns {1, 0} when charged, {0, ms left in the refusing counter's window} when refused.
+# Returns {1, 0, 0} when charged; when refused, {0, ms left in the refusing counter's window, its
+# position in KEYS}.
 _CHARGE = """
 for i, key in ipairs(KEYS) do
   local amount = tonumber(ARGV[i * 3 - 2])
@@ -50,7 +51,7 @@ for i, key in ipairs(KEYS) do
   if used + amount > limit then
     local left = redis.call('PTTL', key)
     if left < 0 then left = tonumber(ARGV[i * 3]) * 1000 end
-    return {0, left}
+    return {0, left, i}
   end
 end
 for i, key in ipairs(KEYS) do
@@ -59,7 +60,7 @@ for i, key in ipairs(KEYS) do
     redis.call('PEXPIRE', key, tonumber(ARGV[i * 3]) * 1000)
   end
 end
-return {1, 0}
+return {1, 0, 0}
 """
 
 
@@ -75,6 +76,7 @@ class Limit:
 class Decision:
     allowed: bool
     retry_after: int = 0  # whole seconds, at least 1 when refused
+    refused_by: Limit | None = None
 
 
 def charge(limits: Sequence[Limit]) -> Decision:
@@ -83,7 +85,7 @@ def charge(limits: Sequence[Limit]) -> Decision:
         return Decision(True)
     if _redis_state.usable():
         try:
-            allowed, left_ms = _script(settings.REDIS_URL)(
+            allowed, left_ms, position = _script(settings.REDIS_URL)(
                 keys=[KEY_PREFIX + limit.key for limit in limits],
                 args=[v for limit in limits for v in (limit.amount, limit.limit, limit.window_s)],
             )
@@ -91,7 +93,10 @@ def charge(limits: Sequence[Limit]) -> Decision:
             _redis_state.failed(exc)
         else:
             _redis_state.succeeded()
-            return Decision(bool(allowed), 0 if allowed else max(1, -(-int(left_ms) // 1000)))
+            if allowed:
+                return Decision(True)
+            retry_after = max(1, -(-int(left_ms) // 1000))
+            return Decision(False, retry_after, limits[int(position) - 1])
     FALLBACKS.inc()
     return _local.charge(limits)
 
@@ -139,7 +144,7 @@ class _LocalCounters:
             for limit in limits:
                 used, ends = self.counters.get(limit.key, (0, now + limit.window_s))
                 if used + limit.amount > limit.limit:
-                    return Decision(False, max(1, int(ends - now + 0.999)))
+                    return Decision(False, max(1, int(ends - now + 0.999)), limit)
             for limit in limits:
                 used, ends = self.counters.get(limit.key, (0, now + limit.window_s))
                 self.counters[limit.key] = (used + limit.amount, ends)
