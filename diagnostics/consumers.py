@@ -14,11 +14,17 @@ with 4401 when told to (signing out, a password change, a lost membership), when
 ended by the time a message is due (the idle timeout), and when its check every
 ``SOCKET_SESSION_CHECK_SECONDS`` finds the session ended or the patient out of reach. An account
 that needs a second factor must have given it in that session (4403 otherwise).
+
+Without the channel layer (Redis is away) a socket is accepted and closed at once with 4503 (the
+close code of an unavailable part, ``portal.core.errors.ANSWERS``), never answered with a 500: the
+page polls while its socket is closed and tries again with a backoff.
 """
 
 import asyncio
 import contextlib
+import logging
 
+import redis
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -28,9 +34,13 @@ from diagnostics import live
 from diagnostics.selectors import diagnostics_for
 from portal.core import permissions, revocation, second_factor
 from portal.core.audit import record_event
+from portal.core.errors import ANSWERS, Kind
+
+logger = logging.getLogger(__name__)
 
 FORBIDDEN = 4403
 NOT_FOUND = 4404
+UNAVAILABLE = ANSWERS[Kind.UNAVAILABLE].socket_close_code
 RECENT_ON_CONNECT = 20
 
 
@@ -49,8 +59,8 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
             await self._refuse(user, FORBIDDEN)
             return
         pk = int(self.scope["url_route"]["kwargs"]["pk"])
-        self.group = await self._authorise(user, pk)
-        if self.group is None:
+        group = await self._authorise(user, pk)
+        if group is None:
             await self._refuse(user, NOT_FOUND)
             return
         self.session_key = self.scope["session"].session_key
@@ -59,8 +69,17 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
         )  # fmt: skip
         # Joined before the state is read: a change made meanwhile arrives after the state (at
         # worst repeating it), instead of falling between the read and the join unseen.
-        for group in (self.group, *self.session_groups):
-            await self.channel_layer.group_add(group, self.channel_name)
+        try:
+            for joined in (group, *self.session_groups):
+                await self.channel_layer.group_add(joined, self.channel_name)
+        except (redis.RedisError, OSError) as exc:
+            logger.warning("live socket closed: channel layer unreachable",
+                           extra={"error": type(exc).__name__})  # fmt: skip
+            self.session_groups = ()  # nothing to leave, and no Redis to leave it in
+            await self.accept()
+            await self.close(code=UNAVAILABLE)
+            return
+        self.group = group
         snapshot = await self._snapshot(user, pk)
         await self.accept()
         for message in snapshot:
