@@ -456,7 +456,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_limit": 100,
     "socket_connect_timeout": 5,
     "health_check_interval": 10,
+    # While the broker is away, try again every second, not with kombu's back-off up to 30 s:
+    # workers (portal.celery.PromptReconnectConsumer) are back within 2 s of the broker's return.
+    "interval_start": 0.5,
+    "interval_step": 0.5,
+    "interval_max": 1,
 }
+CELERY_WORKER_CONSUMER = "portal.celery:PromptReconnectConsumer"
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=50)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=40)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
