@@ -83,16 +83,17 @@ def charge(limits: Sequence[Limit]) -> Decision:
     """Add each amount to its counter if every counter has room for it; otherwise add nothing."""
     if not limits:
         return Decision(True)
-    if _redis_state.usable():
+    state = _redis_state(settings.REDIS_URL)
+    if state.usable():
         try:
             allowed, left_ms, position = _script(settings.REDIS_URL)(
                 keys=[KEY_PREFIX + limit.key for limit in limits],
                 args=[v for limit in limits for v in (limit.amount, limit.limit, limit.window_s)],
             )
         except (redis.RedisError, OSError) as exc:
-            _redis_state.failed(exc)
+            state.failed(exc)
         else:
-            _redis_state.succeeded()
+            state.succeeded()
             if allowed:
                 return Decision(True)
             retry_after = max(1, -(-int(left_ms) // 1000))
@@ -151,8 +152,12 @@ class _LocalCounters:
         return Decision(True)
 
 
-_redis_state = _RedisState()
 _local = _LocalCounters()
+
+
+@functools.cache
+def _redis_state(url: str) -> _RedisState:
+    return _RedisState()
 
 
 @functools.cache
