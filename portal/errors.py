@@ -2,11 +2,16 @@
 
 A domain failure a page view lets through (an object out of reach, mostly) is answered here by
 ``DomainErrorMiddleware`` with the status ``portal.core.errors.ANSWERS`` gives it, as the API's
-exception handler and the sockets do.
+exception handler and the sockets do. A lost database connection, wherever it surfaces (a view,
+a middleware, the 500 handler), is answered 503 ``database_unavailable`` and marked so that
+``portal.core.database.RetryIdempotentMiddleware`` can run a GET once more.
 """
+
+import sys
 
 from django.shortcuts import render
 
+from portal.core.database import DatabaseUnavailable, as_unavailable, mark_retryable
 from portal.core.errors import Kind, answer_for, is_domain_failure
 from portal.core.observability import current_request_id
 from portal.core.rest.errors import error_response
@@ -38,6 +43,9 @@ class DomainErrorMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
+        unavailable = as_unavailable(exception)
+        if unavailable is not None:
+            return database_unavailable(request, unavailable)
         if not is_domain_failure(exception):
             return None
         status = answer_for(exception).http_status
@@ -48,7 +56,21 @@ class DomainErrorMiddleware:
         return render(request, "error.html", {"message": exception.message}, status=status)
 
 
+def database_unavailable(request, exc: DatabaseUnavailable):
+    """503 with ``Retry-After``: JSON under /api/, a page that asks to try again elsewhere."""
+    if _is_api(request):
+        response = error_response(503, exc.code, exc.message, **exc.extra)
+    else:
+        response = render(request, "503.html", status=503)
+    response["Retry-After"] = str(exc.extra["retry_after"])
+    return mark_retryable(response)
+
+
 def server_error(request):
+    # A lost connection outside a view (the session, the user) reaches Django's 500 handling.
+    unavailable = as_unavailable(sys.exc_info()[1])
+    if unavailable is not None:
+        return database_unavailable(request, unavailable)
     request_id = current_request_id()
     if _is_api(request):
         return error_response(

@@ -118,6 +118,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "portal.core.observability.RequestIdMiddleware",
+    "portal.core.database.RetryIdempotentMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Below WhiteNoise: every answer but a static file is marked no-store (patient data).
@@ -180,6 +181,9 @@ if _db["ENGINE"].endswith("sqlite3"):
 elif _db["ENGINE"].endswith("postgresql"):
     _db["ENGINE"] = "django_prometheus.db.backends.postgresql"
     _db["CONN_MAX_AGE"] = 0  # the pool owns connection reuse
+    # The pool checks a connection before handing it out: after a restart of PostgreSQL it
+    # replaces the dead ones instead of failing the requests that get them.
+    _db["CONN_HEALTH_CHECKS"] = True
     _db["OPTIONS"] = {
         "connect_timeout": env.int("DATABASE_CONNECT_TIMEOUT", default=5),
         "pool": {

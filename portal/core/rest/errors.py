@@ -9,6 +9,7 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 
+from portal.core.database import as_unavailable, mark_retryable
 from portal.core.errors import answer_for, is_domain_failure
 
 
@@ -19,6 +20,17 @@ def error_body(code: str, message: str, **extra) -> dict:
 def error_response(status: int, code: str, message: str, **extra) -> JsonResponse:
     """For plain Django views and middleware that answer in the API's shape."""
     return JsonResponse(error_body(code, message, **extra), status=status)
+
+
+def domain_failure_response(exc) -> Response:
+    """A domain failure's status and body; its ``retry_after`` also as the header."""
+    extra = getattr(exc, "extra", {})
+    headers = {"Retry-After": str(extra["retry_after"])} if "retry_after" in extra else {}
+    return Response(
+        error_body(exc.code, exc.message, **extra),
+        status=answer_for(exc).http_status,
+        headers=headers,
+    )
 
 
 def _messages(detail) -> list[str]:
@@ -66,14 +78,11 @@ _DRF_CODES = {
 
 
 def exception_handler(exc, context):
+    unavailable = as_unavailable(exc)
+    if unavailable is not None:
+        return mark_retryable(domain_failure_response(unavailable))
     if is_domain_failure(exc):
-        extra = getattr(exc, "extra", {})
-        headers = {"Retry-After": str(extra["retry_after"])} if "retry_after" in extra else {}
-        return Response(
-            error_body(exc.code, exc.message, **extra),
-            status=answer_for(exc).http_status,
-            headers=headers,
-        )
+        return domain_failure_response(exc)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound("Not found.")
     elif isinstance(exc, DjangoPermissionDenied):
