@@ -3,15 +3,29 @@
 import logging
 import os
 
-from celery import Celery, bootsteps, signals
+from celery import Celery, Task, bootsteps, signals
 from celery.worker.consumer import Consumer
 from redis import RedisError
 
+from portal.core.database import DATABASE_ERRORS
 from portal.core.observability import new_request_id, request_id_var
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
-app = Celery("portal")
+
+class PortalTask(Task):
+    """Every task of the portal: one that fails on a lost database connection (a restart of
+    PostgreSQL) is tried again with a back-off (1 s, 2 s, 4 s … up to a minute, with jitter),
+    instead of failing for good. Tasks are idempotent, so a repeat is harmless."""
+
+    autoretry_for = DATABASE_ERRORS
+    retry_backoff = True
+    retry_backoff_max = 60
+    retry_jitter = True
+    max_retries = 8
+
+
+app = Celery("portal", task_cls=PortalTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
