@@ -4,6 +4,11 @@ Each child runs in a session of its own, so a signal to the stack reaches a Cele
 with its pool children, and the stack decides the order of shutdown: web and workers first (Celery's
 warm shutdown lets a running task finish), Redis last. Children are also told by the kernel to exit
 if the stack itself dies, so nothing is left behind even after a SIGKILL.
+
+A child started with ``restart=True`` (the embedded Redis) is started again when it exits, after a
+back-off that doubles from 1 s to ``RESTART_MAX_DELAY_S`` while it keeps exiting and starts over
+once it has run ``RESTART_RESET_S``: the web server and workers stay up meanwhile and reconnect.
+Any other child's exit stops the stack, as does Ctrl-C or SIGTERM.
 """
 
 import contextlib
@@ -18,6 +23,8 @@ from dataclasses import dataclass, field
 import redis
 
 PR_SET_PDEATHSIG = 1
+RESTART_MAX_DELAY_S = 30.0
+RESTART_RESET_S = 60.0
 
 
 def die_with_parent(sig: int = signal.SIGTERM) -> None:
@@ -51,16 +58,66 @@ def _child_setup() -> None:
 
 
 @dataclass
+class _Restart:
+    argv: list[str]
+    env: dict[str, str] | None
+    started_at: float
+    failures: int = 0  # exits in a row, each within RESTART_RESET_S of its start
+    due_at: float | None = None  # when the exited child is started again
+
+
+@dataclass
 class ProcessGroup:
     out: object = sys.stdout
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    restarts: dict[str, _Restart] = field(default_factory=dict)
 
-    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
+    def start(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str] | None = None,
+        *,
+        restart: bool = False,
+    ) -> None:
         self.procs[name] = subprocess.Popen(
             argv,
             env=env,
             preexec_fn=_child_setup,  # setsid and the death signal need it
         )
+        if restart:
+            self.restarts[name] = _Restart(argv, env, started_at=time.monotonic())
+
+    def supervise(self) -> tuple[str, int] | None:
+        """Start again the restartable children that exited, once their back-off has passed;
+        return the name and status of another child that exited (the stack must stop)."""
+        now = time.monotonic()
+        for name, proc in self.procs.items():
+            code = proc.poll()
+            if code is None:
+                continue
+            if name not in self.restarts:
+                return name, code
+            self._restart_when_due(name, code, now)
+        return None
+
+    def _restart_when_due(self, name: str, code: int, now: float) -> None:
+        plan = self.restarts[name]
+        if plan.due_at is None:
+            ran_s = now - plan.started_at
+            plan.failures = 1 if ran_s >= RESTART_RESET_S else plan.failures + 1
+            delay = min(RESTART_MAX_DELAY_S, 2.0 ** (plan.failures - 1))
+            plan.due_at = now + delay
+            print(
+                f"{name} exited with status {code}; restarting it in {delay:.0f} s.",
+                file=self.out,
+                flush=True,
+            )
+        elif now >= plan.due_at:
+            self._signal(self.procs[name], signal.SIGKILL)  # nothing of its group may linger
+            self.start(name, plan.argv, plan.env, restart=True)
+            self.restarts[name].failures = plan.failures
+            print(f"{name} restarted.", file=self.out, flush=True)
 
     def first_exited(self) -> tuple[str, int] | None:
         for name, proc in self.procs.items():

@@ -3,7 +3,9 @@
 Prepares the database (migrations, demo data, the baseline model), then starts and supervises the
 embedded Redis (only when ``REDIS_URL`` is unset), the ASGI web server, a Celery worker for the
 ``default``, ``recommender`` and ``maintenance`` queues, an inference worker (one process, prefetch 1)
-and beat. Ctrl-C or SIGTERM stops all of them; if one dies, the others are stopped too.
+and beat. Ctrl-C or SIGTERM stops all of them. If the embedded Redis exits it is started again
+(with a back-off, logged) while the others stay up and reconnect; if any other one dies, the
+others are stopped too.
 """
 
 import os
@@ -54,7 +56,7 @@ class Command(BaseCommand):
             self._wait_until_ready(group, host, port, stopping)
             self._banner(host, port)
             while stopping["signal"] is None:
-                exited = group.first_exited()
+                exited = group.supervise()
                 if exited:
                     name, code = exited
                     raise CommandError(f"{name} exited with status {code}; stopping the stack.")
@@ -108,6 +110,7 @@ class Command(BaseCommand):
                 "--maxmemory-policy", "noeviction",
                 "--loglevel", "warning",
             ],
+            restart=True,
         )  # fmt: skip
         deadline = time.monotonic() + 15
         while not redis_answers(settings.REDIS_URL):
@@ -142,7 +145,7 @@ class Command(BaseCommand):
         url = f"http://{host}:{port}/readyz"
         deadline = time.monotonic() + READY_TIMEOUT_S
         while stopping["signal"] is None:
-            exited = group.first_exited()
+            exited = group.supervise()
             if exited:
                 raise CommandError(f"{exited[0]} exited with status {exited[1]} while starting.")
             try:
