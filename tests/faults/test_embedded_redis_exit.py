@@ -14,9 +14,10 @@ import httpx
 import pytest
 import redis
 
+from portal.stack import redis_answers
 from tests.diagnostics.inference_steps import wait_for
 from tests.faults.outages import Tally, sign_in
-from tests.processes import LiveProcess, free_port, http_status, redis_answers
+from tests.processes import LiveProcess, free_port, http_status
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -86,7 +86,7 @@ def test_of_parallel_uploads_exactly_the_quota_passes(settings, clinician, site)
 
     def upload(_):
         try:
-            charge_upload(user=clinician, site_id=site.pk, size_bytes=1000)
+            charge_upload(actor=clinician, site_id=site.pk, size_bytes=1000)
         except UploadQuotaExceeded:
             return 0
         return 1
