@@ -3,7 +3,8 @@
 import logging
 import os
 
-from celery import Celery, Task, bootsteps, signals
+from celery import Celery, bootsteps, signals
+from celery.contrib.django.task import DjangoTask
 from celery.worker.consumer import Consumer
 from redis import RedisError
 
@@ -13,10 +14,11 @@ from portal.core.observability import new_request_id, request_id_var
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 
-class PortalTask(Task):
+class PortalTask(DjangoTask):
     """Every task of the portal: one that fails on a lost database connection (a restart of
     PostgreSQL) is tried again with a back-off (1 s, 2 s, 4 s … up to a minute, with jitter),
-    instead of failing for good. Tasks are idempotent, so a repeat is harmless."""
+    instead of failing for good. Tasks are idempotent, so a repeat is harmless. Django's task
+    class underneath, as Celery would pick by itself (``delay_on_commit``)."""
 
     autoretry_for = DATABASE_ERRORS
     retry_backoff = True

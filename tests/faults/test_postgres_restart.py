@@ -6,7 +6,8 @@ The processes reach PostgreSQL through a relay the test cuts (every connection d
 refused) and restores, which is what a restart looks like from the pool. Right after the restart
 every request is answered from a live connection; while the database is away the API answers 503
 ``database_unavailable`` with a JSON body and a page answers a friendly 503, never a 500; a task
-that failed on the lost connection is retried and succeeds once the database is back.
+that failed on the lost connection is retried and succeeds once the database is back, and every
+accepted upload ends with exactly one result.
 """
 
 import time
@@ -16,8 +17,14 @@ import httpx
 import pytest
 from django.conf import settings
 
+from diagnostics.models import Diagnostic, DiagnosticStatus
 from portal.celery import app
-from tests.diagnostics.inference_steps import wait_for
+from tests.diagnostics.inference_steps import (
+    all_finished,
+    inference_worker,
+    results_announced,
+    wait_for,
+)
 from tests.diagnostics.sockets import session_cookie
 from tests.factories import PatientFactory
 from tests.faults.outages import Link, Tally, sign_in, upload
@@ -40,37 +47,45 @@ def sweeps_succeeded(worker) -> int:
 
 @pytest.mark.skipif(settings.DATABASE_VENDOR != "postgresql", reason="a PostgreSQL restart")
 def test_after_a_postgres_restart_no_request_gets_a_dead_connection_and_tasks_retry(
-    client, clinician, site, process_env, empty_broker, tmp_path
+    client, clinician, site, production_model, worker_env, tmp_path
 ):
     db = settings.DATABASES["default"]
     link = Link((db["HOST"] or "127.0.0.1", int(db["PORT"] or 5432)))
-    env = {**process_env, "DATABASE_URL": through(link, process_env["DATABASE_URL"]),
+    env = {**worker_env, "DATABASE_URL": through(link, worker_env["DATABASE_URL"]),
            "DATABASE_POOL_MIN": "4", "DATABASE_POOL_TIMEOUT": "2"}  # fmt: skip
     patient = PatientFactory(site=site)
     cookie = session_cookie(client, clinician)
     tally = Tally("postgres-restart")
-    processes, page = [], None
+    processes, page, accepted = [], None, []
+
+    def upload_and_tally(what, http, token, seed):
+        response = upload(http, token, patient, seed)
+        tally.record(what, response)
+        if response.status_code == 201:
+            accepted.append(response.json()["diagnostic"]["id"])
+
     try:
         server = asgi_server(env, tmp_path)
         worker = celery_worker(env, tmp_path, queues="maintenance")
-        processes += [server, worker]
+        inference = inference_worker(env, tmp_path)
+        processes += [server, worker, inference]
         http = httpx.Client(base_url=server.url, timeout=30)
         token = sign_in(http, clinician, tally)
         auth = {"Authorization": f"Bearer {token}"}
         for seed in range(3):  # the pool holds connections now
             tally.record("list", http.get("/api/v1/diagnostics/", headers=auth))
-            tally.record("upload", upload(http, token, patient, seed))
+            upload_and_tally("upload", http, token, seed)
 
         link.cut()  # the restart: every pooled connection is dead
         link.restore()
         for seed in range(10, 15):
             tally.record("list after", http.get("/api/v1/diagnostics/", headers=auth))
-            tally.record("upload after", upload(http, token, patient, seed))
+            upload_and_tally("upload after", http, token, seed)
 
         link.cut()  # the database is away
         for seed in range(20, 23):
             tally.record("list down", http.get("/api/v1/diagnostics/", headers=auth))
-            tally.record("upload down", upload(http, token, patient, seed))
+            upload_and_tally("upload down", http, token, seed)
         page = http.get("/", headers={"Cookie": cookie})
         app.send_task(SWEEP)
         wait_for(lambda: "retry:" in worker.output(), within=30, what="the task retried",
@@ -79,14 +94,20 @@ def test_after_a_postgres_restart_no_request_gets_a_dead_connection_and_tasks_re
         link.restore()
         wait_for(lambda: " succeeded in " in worker.output(), within=60,
                  what="the retried task succeeded", logs=[worker])  # fmt: skip
+        wait_for(all_finished(*Diagnostic.objects.filter(pk__in=accepted)), within=120,
+                 what="every accepted upload finished", logs=[inference])  # fmt: skip
     finally:
         for process in reversed(processes):
             process.stop()
         link.close()
-        tally.report(page_down=page and page.status_code)
+        tally.report(page_down=page and page.status_code, accepted=len(accepted))
 
     tally.assert_clean()
     assert tally.counts["list after 200"] == 5 and tally.counts["upload after 201"] == 5
     assert tally.counts["list down 503"] == 3 and tally.counts["upload down 503"] == 3
     assert page.status_code == 503 and "text/html" in page.headers["content-type"]
     assert "try again" in page.text.lower()
+    assert len(accepted) == 8
+    for diagnostic in Diagnostic.objects.filter(pk__in=accepted):
+        assert diagnostic.status == DiagnosticStatus.SUCCEEDED, diagnostic.error
+        assert results_announced(inference, diagnostic=diagnostic) == 1
