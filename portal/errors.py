@@ -57,7 +57,7 @@ class DomainErrorMiddleware:
 
 
 def database_unavailable(request, exc: DatabaseUnavailable):
-    """503 with ``Retry-After``: JSON under /api/, a page that asks to try again elsewhere."""
+    """503 with ``Retry-After``: JSON under /api/, elsewhere a page that asks to try again soon."""
     if _is_api(request):
         response = error_response(503, exc.code, exc.message, **exc.extra)
     else:

@@ -164,7 +164,7 @@ def socket_answer(base_url: str, path: str, cookie: str) -> tuple[str, int]:
             url, additional_headers={"Cookie": cookie, "Origin": base_url}, open_timeout=10
         ) as socket_:
             while True:
-                socket_.recv(timeout=10)
+                socket_.recv(timeout=3)
     except InvalidStatus as refused:
         return "http", refused.response.status_code
     except ConnectionClosed as closed:

@@ -52,7 +52,7 @@ def test_after_a_postgres_restart_no_request_gets_a_dead_connection_and_tasks_re
     db = settings.DATABASES["default"]
     link = Link((db["HOST"] or "127.0.0.1", int(db["PORT"] or 5432)))
     env = {**worker_env, "DATABASE_URL": through(link, worker_env["DATABASE_URL"]),
-           "DATABASE_POOL_MIN": "4", "DATABASE_POOL_TIMEOUT": "2"}  # fmt: skip
+           "DATABASE_POOL_MIN": "4", "DATABASE_POOL_TIMEOUT": "1"}  # fmt: skip
     patient = PatientFactory(site=site)
     cookie = session_cookie(client, clinician)
     tally = Tally("postgres-restart")
