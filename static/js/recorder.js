@@ -31,6 +31,7 @@ class Recorder {
     this.el = (selector) => root.querySelector(selector);
     this.take = null; // {blob, fileName, seconds|null}
     this.pendingId = null;
+    this.kept = new Set(); // this recorder's uploads kept for a retry, while its notice is shown
     this.el("[data-max]").textContent = formatDuration(this.maxSeconds);
     this.bind();
     this.showInstructions();
@@ -244,6 +245,11 @@ class Recorder {
   }
 
   onDelivered({ id, body }) {
+    if (this.kept.delete(id) && !this.kept.size && id !== this.pendingId) {
+      // The "connection dropped" notice is over: what it spoke of has been delivered.
+      this.message(gettext("Uploaded. The analysis is queued and its result will appear in the list."), "ok");
+      return;
+    }
     if (id !== this.pendingId) return;
     this.pendingId = null;
     this.el("[data-progress]").hidden = true;
@@ -265,6 +271,7 @@ class Recorder {
 
   onWaiting({ id, signedOut }) {
     if (id !== this.pendingId) return;
+    this.kept.add(id);
     this.pendingId = null;
     this.el("[data-progress]").hidden = true;
     this.reset(false);

@@ -1,9 +1,9 @@
 // Uploads that survive a dropped connection. Every recording goes into IndexedDB first and leaves
 // it only when the server has answered: 2xx (delivered) or a validation error (4xx: the file will
 // never be accepted, so it is shown, not retried). Network failures, 5xx and 408/429 are retried
-// in the background with backoff, and on the next visit to any portal page; 401/403 (signed out)
-// wait for the next visit. The server deduplicates by content, so a retry never makes a second
-// recording.
+// in the background with backoff, at once when the browser comes back online, and on the next
+// visit to any portal page; 401/403 (signed out) wait for the next visit. The server deduplicates
+// by content, so a retry never makes a second recording.
 import { gettext, ngettext, interpolate, formatNumber } from "./i18n.js";
 import { csrfToken, noteActivity } from "./http.js";
 
@@ -202,7 +202,23 @@ async function resumeOnLoad() {
   process();
 }
 
-window.addEventListener("online", process);
+// Back online: whatever delay the failed attempts built up is void, so every waiting recording
+// (but those waiting for a sign-in) is tried at once, and a new failure starts the backoff afresh.
+async function resumeOnline() {
+  try {
+    for (const item of await allItems()) {
+      if (item.signedOut || (item.nextAttemptAt === 0 && item.attempts === 0)) continue;
+      item.nextAttemptAt = 0;
+      item.attempts = 0;
+      await putItem(item);
+    }
+  } catch {
+    return;
+  }
+  process();
+}
+
+window.addEventListener("online", resumeOnline);
 document.addEventListener("visibilitychange", () => {
   if (document.visibilityState === "visible") process();
 });

@@ -82,3 +82,47 @@ def test_a_recording_made_while_the_server_is_down_is_delivered_when_it_returns(
     assert page.evaluate("window.__noReload") is True
     assert page.evaluate(PENDING_IN_BROWSER) == 0
     assert Recording.objects.filter(patient=patient).count() == 1
+
+
+# A long outage has grown the retry delay: the kept recordings' next attempt is a minute away.
+POSTPONE_PENDING = """async () => {
+  const db = await new Promise((resolve, reject) => {
+    const request = indexedDB.open("portal-uploads", 1);
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+  const store = db.transaction("pending", "readwrite").objectStore("pending");
+  const items = await new Promise((resolve) => {
+    const request = store.getAll();
+    request.onsuccess = () => resolve(request.result);
+  });
+  for (const item of items) store.put({...item, attempts: 6, nextAttemptAt: Date.now() + 60000});
+  await new Promise((resolve) => { store.transaction.oncomplete = resolve; });
+  db.close();
+  return items.length;
+}"""
+
+
+def test_back_online_the_kept_recordings_go_at_once_and_the_notice_clears(
+    page, server, clinician, site
+):
+    patient = PatientFactory(site=site)
+    sign_in(page, server.url, "clin")
+    page.goto(f"{server.url}/patients/{patient.pk}/")
+    page.context.set_offline(True)
+    for seed in (5, 6):
+        choose_file(page, f"cough-{seed}.wav", "audio/wav", cough_wav(seed=seed))
+        page.click("[data-action=upload]")
+        page.wait_for_selector("[data-message].is-info")
+    assert "The connection dropped" in page.inner_text("[data-message]")
+    assert page.evaluate(POSTPONE_PENDING) == 2
+    page.steps("offline, two kept")
+
+    page.context.set_offline(False)
+    page.wait_for_selector("[data-pending-uploads]", state="hidden", timeout=6_000)
+    page.wait_for_selector("[data-message].is-ok", timeout=3_000)
+    page.steps("delivered")
+
+    assert "The connection dropped" not in page.inner_text("[data-recorder]")
+    assert page.evaluate(PENDING_IN_BROWSER) == 0
+    assert Recording.objects.filter(patient=patient).count() == 2
