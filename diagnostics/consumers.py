@@ -7,7 +7,7 @@ API answers 404, so a socket gives no hint that it exists. Each refusal is audit
 (``access.denied``), and so is each accepted socket (``diagnostic.watched``,
 ``patient.watched``). On connect the consumer sends the current state, then every change
 published by ``diagnostics.live`` to the patient's group (a diagnostic's socket keeps those about
-its diagnostic).
+its diagnostic; a patient's socket also gets ``spectrogram`` messages).
 
 A socket lives no longer than the session that opened it (``portal.core.revocation``): it closes
 with 4401 when told to (signing out, a password change, a lost membership), when its session has
@@ -157,6 +157,10 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
     async def diagnostic_update(self, event):
         await self._deliver(event["message"])
 
+    async def recording_update(self, event):
+        """A recording's news (its spectrogram is ready) goes to the patient's sockets only: a
+        diagnostic's socket passes on its diagnostic's messages and nothing else."""
+
 
 class DiagnosticConsumer(_LiveConsumer):
     diagnostic_id: int | None = None
@@ -189,6 +193,9 @@ class DiagnosticConsumer(_LiveConsumer):
 
 
 class PatientConsumer(_LiveConsumer):
+    async def recording_update(self, event):
+        await self._deliver(event["message"])
+
     def _reach(self, user, pk: int) -> str | None:
         visible = permissions.patients_for(user).filter(pk=pk).exists()
         return live.patient_group(pk) if visible else None

@@ -84,6 +84,17 @@ def _updated_at(diagnostic: Diagnostic):
     return diagnostic.finished_at or diagnostic.started_at or diagnostic.queued_at or timezone.now()
 
 
+def spectrogram_message(recording) -> dict:
+    """``{"type": "spectrogram", "recording", "patient"}``: the recording's picture is ready."""
+    return {"type": "spectrogram", "recording": recording.pk, "patient": recording.patient_id}
+
+
+def publish_spectrogram(recording) -> None:
+    """Tell the patient's pages that a recording's spectrogram exists, so open cards show it."""
+    event = {"type": "recording.update", "message": spectrogram_message(recording)}
+    _publish([(patient_group(recording.patient_id), event)])
+
+
 def publish(diagnostic: Diagnostic) -> None:
     """Send the current state to everyone watching; a Redis hiccup must not fail the caller."""
     publish_many([diagnostic])
@@ -105,6 +116,10 @@ def publish_many(diagnostics: Iterable[Diagnostic], *, wait: bool = True) -> Non
         )
         for diagnostic in diagnostics
     ]
+    _publish(sends, wait=wait)
+
+
+def _publish(sends: list[tuple[str, dict]], *, wait: bool = True) -> None:
     if not sends:
         return
     global _last_publish

@@ -3,7 +3,8 @@
 Rendered once per recording by a ``maintenance`` task that the inference worker sends with its
 results (and a periodic job for any left without one), stored next to
 the recording (``spectrograms/`` + the recording's unguessable key), and served by
-``media_assets.views.recording_spectrogram`` with the audio's permission checks. The features
+``media_assets.views.recording_spectrogram`` with the audio's permission checks; open pages of
+the patient hear of it live (``diagnostics.live.publish_spectrogram``). The features
 come from ``diagnostics.ml.features``, the front end the model is trained and run on, so what a
 clinician sees is what the model heard (low frequencies at the bottom, time left to right).
 """
@@ -18,6 +19,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from diagnostics import live
 from media_assets import audio
 from media_assets.models import Recording, RecordingStatus
 from media_assets.storage import analysis_audio, derived_key
@@ -75,6 +77,8 @@ def render(recording_id: int) -> str | None:
         )
     if not updated:
         default_storage.delete(saved)
+        return saved
+    live.publish_spectrogram(recording)
     return saved
 
 

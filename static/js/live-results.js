@@ -3,7 +3,8 @@
 // GET /api/v1/diagnostics/<id>/ for the unfinished ones, and where that endpoint does not answer
 // (404), the page's own card URL with ?unless=<status> (204 while nothing changed).
 // When a diagnostic changes status, its server-rendered card replaces the old one, so the label,
-// confidence, model version and synthetic notice look exactly as after a reload.
+// confidence, model version and synthetic notice look exactly as after a reload. A
+// {"type": "spectrogram", recording} message adds the recording's picture to its card.
 import { gettext, interpolate, formatNumber } from "./i18n.js";
 
 const FINISHED = new Set(["succeeded", "failed"]);
@@ -77,6 +78,7 @@ class LiveTimeline {
         return;
       }
       if (message.type === "diagnostic") this.apply(message);
+      else if (message.type === "spectrogram") this.addSpectrogram(message.recording);
     });
     socket.addEventListener("close", () => {
       this.socket = null;
@@ -193,6 +195,25 @@ class LiveTimeline {
       // offline: the next message or poll brings it
     } finally {
       this.refreshing.delete(String(id));
+    }
+  }
+
+  // A recording's picture was rendered after its card: take the figure from the server-rendered
+  // card and put it under the card's player, which keeps playing undisturbed.
+  async addSpectrogram(recordingId) {
+    const item = this.list.querySelector(`#recording-${CSS.escape(String(recordingId))}`);
+    const diagnosticId = item?.querySelector(".result[data-diagnostic-id]")?.dataset.diagnosticId;
+    if (!item || !diagnosticId || item.querySelector(".spectrogram")) return;
+    try {
+      const response = await fetch(this.cardUrl(diagnosticId), { credentials: "same-origin" });
+      if (response.status !== 200) return;
+      const page = new DOMParser().parseFromString(await response.text(), "text/html");
+      const figure = page.querySelector(".spectrogram");
+      if (figure && !item.querySelector(".spectrogram")) {
+        item.querySelector(".audio-player").after(document.importNode(figure, true));
+      }
+    } catch {
+      // offline: the picture is there on the next visit
     }
   }
 
