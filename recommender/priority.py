@@ -103,21 +103,27 @@ def current_score(priority: ReviewPriority | Priority, queued_at: datetime, now=
     return priority.base_score + age_weight * age_days / settings.RECOMMENDER_AGE_SCALE_DAYS
 
 
-def reasons(priority: ReviewPriority | Priority | None, queued_at: datetime, now=None) -> list[str]:
-    """Why a waiting result is high in the queue, in the clinic's words."""
+def reasons(
+    priority: ReviewPriority | Priority | None, queued_at: datetime, now=None, *, scores=None
+) -> list[str]:
+    """Why a waiting result is where it is in the queue, in the clinic's words; never empty.
+
+    A result not scored yet (seconds after its analysis, or with no recommender running) has its
+    uncertainty read from its own ``scores``; one with nothing to flag says it is confident and
+    new, so the queue that promises a reason for each result gives one."""
     now = now or timezone.now()
     found = []
-    if priority is not None:
-        if priority.uncertainty >= settings.RECOMMENDER_UNCERTAIN_AT:
-            found.append(_("uncertain"))
-        if (priority.disagreement or 0.0) >= settings.RECOMMENDER_DISAGREES_AT:
-            found.append(_("disagrees with similar cases"))
+    uncertainty = priority.uncertainty if priority is not None else uncertainty_of(scores)
+    if uncertainty >= settings.RECOMMENDER_UNCERTAIN_AT:
+        found.append(_("uncertain"))
+    if priority is not None and (priority.disagreement or 0.0) >= settings.RECOMMENDER_DISAGREES_AT:
+        found.append(_("disagrees with similar cases"))
     days = int((now - queued_at).total_seconds() // DAY_S)
     if days >= 1:
         found.append(
             ngettext("waiting %(days)d day", "waiting %(days)d days", days) % {"days": days}
         )
-    return found
+    return found or [_("confident result, less than a day old")]
 
 
 _ROW_FIELDS = ("pk", "scores", "queued_at", "patient_id", "patient__site_id", "model_version_id",

@@ -1,6 +1,7 @@
 """Reads of the recommender, each scoped by ``portal.core.permissions``.
 
-``similar_cases``: the k most similar *reviewed* diagnostics a user may see, other patients only.
+``similar_cases``: the k most similar *reviewed* diagnostics a user may see, other patients only,
+recordings of the same kind only.
 The index is asked for more raw neighbours than wanted (rows of the user's sites only), then the
 permission queryset decides which exist for this user, so a case of another site never appears,
 even when it is the nearest raw neighbour or the index's site map is out of date. When too few
@@ -31,7 +32,7 @@ from diagnostics.selectors import diagnostics_for
 from portal.core import permissions
 from recommender import embeddings, priority, scoring
 from recommender.live import live_index
-from recommender.models import Interaction
+from recommender.models import Interaction, InteractionKind
 
 
 @dataclass(frozen=True)
@@ -99,9 +100,12 @@ def _reachable_sites(user) -> list[int]:
 
 
 def _visible_reviewed(user, diagnostic: Diagnostic) -> QuerySet[Diagnostic]:
+    """The cases that may be offered: reviewed, visible, another patient's, and a recording of
+    the same kind (a cough beside coughs, a breath beside breaths: the sounds differ too much
+    for a comparison across kinds to mean anything to a clinician). A join in the one query."""
     return (
         diagnostics_for(user)
-        .filter(status=DiagnosticStatus.SUCCEEDED)
+        .filter(status=DiagnosticStatus.SUCCEEDED, recording__kind=diagnostic.recording.kind)
         .exclude(review_label="")
         .exclude(patient_id=diagnostic.patient_id)
     )
@@ -120,6 +124,20 @@ def co_interactions(diagnostic_id: int) -> dict[int, float]:
     return scoring.co_interaction(
         (target if source == diagnostic_id else source, kind) for _, source, target, kind in rows
     )
+
+
+def feedback_given(*, user, source_id: int, case_ids) -> dict[int, str]:
+    """``user``'s latest "Similar" / "Not similar" on each of ``case_ids`` seen beside
+    ``source_id``: ``{case id: "marked_similar" | "dismissed"}`` (one query)."""
+    rows = (
+        Interaction.objects.filter(
+            user=user, source_id=source_id, diagnostic_id__in=list(case_ids),
+            kind__in=(InteractionKind.MARKED_SIMILAR, InteractionKind.DISMISSED),
+        )
+        .order_by("at", "id")
+        .values_list("diagnostic_id", "kind")
+    )  # fmt: skip
+    return dict(rows)  # the latest of each case last, so it wins
 
 
 def _query_terms(diagnostic: Diagnostic) -> frozenset[str]:
@@ -318,5 +336,7 @@ def review_item(diagnostic: Diagnostic, *, now: datetime | None = None) -> Revie
     stored = getattr(diagnostic, "review_priority", None)
     score = priority.current_score(stored, diagnostic.queued_at, now) if stored else 0.0
     return ReviewItem(
-        diagnostic, round(score, 4), priority.reasons(stored, diagnostic.queued_at, now)
+        diagnostic,
+        round(score, 4),
+        priority.reasons(stored, diagnostic.queued_at, now, scores=diagnostic.scores),
     )

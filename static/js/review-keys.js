@@ -1,6 +1,8 @@
 // Keyboard shortcuts of the review queue: j/k move between results, p plays or pauses the
 // recording, c confirms, i marks inconclusive, x moves to the "correct to" choice (Enter there
-// submits the correction). Keys typed into a field are left alone.
+// submits the correction). Keys typed into a field are left alone. Each result is one line; the
+// current one (j/k, or focus) opens to show its player, spectrogram and review form, and the
+// others close, so the list stays short.
 const list = document.querySelector("[data-review-list]");
 
 function items() {
@@ -14,8 +16,17 @@ function select(index) {
   if (!all.length) return;
   current = Math.max(0, Math.min(index, all.length - 1));
   all.forEach((item, i) => item.classList.toggle("is-current", i === current));
+  open(all[current]);
   all[current].focus();
   all[current].scrollIntoView({ block: "nearest", behavior: "smooth" });
+}
+
+function open(item) {
+  for (const details of list.querySelectorAll("[data-review-details][open]")) {
+    if (!item.contains(details)) details.open = false;
+  }
+  const details = item.querySelector("[data-review-details]");
+  if (details) details.open = true;
 }
 
 function currentItem() {
@@ -63,6 +74,7 @@ if (list) {
     if (item) {
       current = items().indexOf(item);
       items().forEach((other) => other.classList.toggle("is-current", other === item));
+      open(item);
     }
   });
 }

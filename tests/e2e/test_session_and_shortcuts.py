@@ -46,8 +46,8 @@ def test_the_review_queue_works_from_the_keyboard(page, server, clinician, site)
 
     page.keyboard.press("j")
     assert page.evaluate("() => document.activeElement.id") == f"review-{first.pk}"
-    page.keyboard.press("c")
-    page.wait_for_url(f"{server.url}/review/")
+    with page.expect_navigation():  # back to the same URL: wait for the new page's load
+        page.keyboard.press("c")
     page.wait_for_selector(f"#review-{first.pk}", state="detached")
     page.keyboard.press("j")
     page.keyboard.press("x")

@@ -6,7 +6,8 @@ from django.template.loader import render_to_string
 
 from recommender import indexing
 from recommender.panel import panel_context
-from tests.factories import PatientFactory
+from recommender.services import record_feedback
+from tests.factories import PatientFactory, UserFactory
 from tests.recommender.cases import axis_vector, case, near
 
 pytestmark = pytest.mark.django_db
@@ -18,8 +19,12 @@ def query(site, version):
 
 
 def test_the_panel_gets_diagnostics_with_similarity_links_and_shares(
-    query, site, version, clinician, django_assert_max_num_queries
+    site, version, clinician, django_assert_max_num_queries
 ):
+    query = case(patient=PatientFactory(site=site), vector=axis_vector(), version=version,
+                 kind="breath")  # fmt: skip
+    case(patient=PatientFactory(site=site), vector=near(0.99, 20), version=version,
+         review_label="healthy")  # the nearest, but a cough: not beside a breath  # fmt: skip
     similar = [
         case(patient=PatientFactory(site=site), vector=near(0.9 - i / 10, 10 + i),
              version=version, review_label=label, kind="breath")
@@ -28,7 +33,7 @@ def test_the_panel_gets_diagnostics_with_similarity_links_and_shares(
     indexing.rebuild_index(reason="test")
     panel_context(diagnostic=query, user=clinician)  # the process loads the index once
 
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):
         context = panel_context(diagnostic=query, user=clinician)
         cases = context["similar_cases"]
         kinds = [c.recording.get_kind_display() for c in cases]
@@ -43,6 +48,7 @@ def test_the_panel_gets_diagnostics_with_similarity_links_and_shares(
         "2 of 3 similar confirmed cases: possible respiratory anomaly"
     )
     assert [s["count"] for s in context["similar_shares"]] == [2, 1]
+    assert [c.feedback for c in cases] == ["", "", ""]
     assert context["similar_unavailable"] == "" and context["similar_source"] == query.pk
     html = render_to_string("diagnostics/_similar_cases.html", context)
     assert f"/diagnostics/{first.pk}/" in html
@@ -53,3 +59,24 @@ def test_without_an_index_the_panel_is_empty_and_says_why(query, clinician):
 
     assert context["similar_cases"] == [] and context["similar_shares"] == []
     assert context["similar_unavailable"] == "no_index" and context["similar_summary"] == ""
+
+
+def test_the_panel_shows_the_users_latest_feedback_on_each_case(query, site, version, clinician):
+    similar = [
+        case(patient=PatientFactory(site=site), vector=near(0.9 - i / 10, 10 + i),
+             version=version, review_label="anomaly")
+        for i in range(3)
+    ]  # fmt: skip
+    indexing.rebuild_index(reason="test")
+    record_feedback(actor=clinician, diagnostic=query, other=similar[0], kind="dismissed")
+    record_feedback(actor=clinician, diagnostic=query, other=similar[0], kind="marked_similar")
+    record_feedback(actor=clinician, diagnostic=query, other=similar[1], kind="dismissed")
+    record_feedback(actor=UserFactory(), diagnostic=query, other=similar[2], kind="dismissed")
+
+    context = panel_context(diagnostic=query, user=clinician)
+
+    feedback = {c.pk: c.feedback for c in context["similar_cases"]}
+    assert feedback == {similar[0].pk: "marked_similar", similar[1].pk: "dismissed",
+                        similar[2].pk: ""}  # fmt: skip
+    html = render_to_string("diagnostics/_similar_cases.html", context)
+    assert html.count('aria-pressed="true"') == 2

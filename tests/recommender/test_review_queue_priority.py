@@ -51,7 +51,8 @@ def test_the_queue_is_ordered_by_priority_with_reasons(queue, clinician):
         queue["uncertain"], queue["disagreeing"], queue["old"], queue["sure"],
     ]  # fmt: skip
     assert [item.reasons for item in items] == [
-        ["uncertain"], ["disagrees with similar cases"], ["waiting 10 days"], [],
+        ["uncertain"], ["disagrees with similar cases"], ["waiting 10 days"],
+        ["confident result, less than a day old"],
     ]  # fmt: skip
     assert [item.score for item in items] == sorted((item.score for item in items), reverse=True)
 

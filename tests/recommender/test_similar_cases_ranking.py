@@ -72,8 +72,7 @@ def test_matching_symptoms_lift_a_slightly_less_similar_sound(site, version, cli
     symptoms = {"fever": True, "shortness_of_breath": True, "cough_days": 14}
     query = case(patient=PatientFactory(site=site), vector=axis_vector(), version=version,
                  symptoms=symptoms)  # fmt: skip
-    unlike = reviewed(site, version, 0.90, 10, symptoms={"fever": False, "cough_days": 0},
-                      kind="breath")  # fmt: skip
+    unlike = reviewed(site, version, 0.90, 10, symptoms={"fever": False, "cough_days": 0})
     alike = reviewed(site, version, 0.88, 11, symptoms=symptoms)
     indexing.rebuild_index(reason="test")
 
@@ -81,6 +80,18 @@ def test_matching_symptoms_lift_a_slightly_less_similar_sound(site, version, cli
 
     assert ids(result) == [alike.pk, unlike.pk]
     assert result.cases[0].metadata > result.cases[1].metadata
+
+
+def test_only_recordings_of_the_same_kind_are_offered(query, site, version, clinician):
+    breaths = [reviewed(site, version, 0.99 - i / 100, 10 + i, kind="breath") for i in range(12)]
+    cough = reviewed(site, version, 0.5, 30)
+    indexing.rebuild_index(reason="test")
+
+    result = similar_cases(diagnostic=query, user=clinician, k=3)  # a cough
+
+    assert ids(result) == [cough.pk]  # the search widened past a dozen nearer breaths
+    from_a_breath = ids(similar_cases(diagnostic=breaths[0], user=clinician, k=20))
+    assert sorted(from_a_breath) == sorted(b.pk for b in breaths[1:])  # the query's own kind
 
 
 def test_the_search_widens_when_the_nearest_are_not_reviewed(query, site, version, clinician):

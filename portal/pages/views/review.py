@@ -30,7 +30,8 @@ def review_index(request):
     now = timezone.now()
     for diagnostic in page.items:
         stored = getattr(diagnostic, "review_priority", None)
-        diagnostic.priority_reasons = reasons(stored, diagnostic.queued_at, now)
+        diagnostic.priority_reasons = reasons(stored, diagnostic.queued_at, now,
+                                              scores=diagnostic.scores)  # fmt: skip
     record_event(action="review_queue.viewed", actor=request.user, context=AuditContext.of(request),
                  detail={"diagnostics": [d.pk for d in page.items]})  # fmt: skip
     return render(request, "portal/review_queue.html", {
