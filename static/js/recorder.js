@@ -2,7 +2,7 @@
 // AnalyserNode), a timer that stops at the maximum length, play back and re-record, or a chosen
 // file instead; then the upload through the offline-safe queue, with its progress and the server's
 // error message in plain words next to the recorder.
-import { gettext, interpolate, formatDuration, formatNumber } from "./i18n.js";
+import { gettext, ngettext, interpolate, formatDuration, formatNumber } from "./i18n.js";
 import { enqueue, uploads, refreshCount, retryAllNow } from "./upload-queue.js";
 
 const MIME_TYPES = ["audio/webm;codecs=opus", "audio/ogg;codecs=opus", "audio/webm", "audio/mp4"];
@@ -154,7 +154,7 @@ class Recorder {
     this.show("stop", false);
     this.show("rerecord", true);
     if (this.seconds < minimum) {
-      this.message(interpolate(gettext("This recording is too short: record at least %(seconds)s seconds."), { seconds: formatNumber(minimum) }));
+      this.message(interpolate(ngettext("This recording is too short: record at least %(seconds)s second.", "This recording is too short: record at least %(seconds)s seconds.", minimum), { seconds: formatNumber(minimum) }));
       this.el("[data-action=upload]").disabled = true;
     }    // Stop has just been hidden: the focus goes on to what comes next, not to the page's body.
     const upload = this.el("[data-action=upload]");
