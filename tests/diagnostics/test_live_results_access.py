@@ -170,6 +170,31 @@ def test_a_diagnostics_socket_keeps_only_its_own_of_its_patients_changes(client,
     assert [m["id"] for m in seen_by_everyone] == [sibling.pk, diagnostic.pk]
 
 
+def test_a_rendered_spectrogram_is_announced_to_the_patients_sockets_only(client, clinician, site):
+    patient = PatientFactory(site=site)
+    diagnostic = DiagnosticFactory(recording__patient=patient)
+    cookie = session_cookie(client, clinician)
+
+    async def scenario():
+        own = Socket(f"/ws/diagnostics/{diagnostic.pk}/", cookie)
+        everyone = Socket(f"/ws/patients/{patient.pk}/", cookie)
+        assert (await own.connect())[0] and (await everyone.connect())[0]
+        await own.receive_json()
+        await everyone.receive_json()
+        await database_sync_to_async(live.publish_spectrogram)(diagnostic.recording)
+        message = await everyone.receive_json()
+        own_quiet = await own.receive_nothing(timeout=0.5)
+        for socket in (own, everyone):
+            await socket.disconnect()
+        return message, own_quiet
+
+    message, own_quiet = async_to_sync(scenario)()
+
+    assert message == {"type": "spectrogram", "recording": diagnostic.recording_id,
+                       "patient": patient.pk}  # fmt: skip
+    assert own_quiet  # a diagnostic's socket says only what its diagnostic does
+
+
 @pytest.mark.parametrize("consumer", [DiagnosticConsumer, PatientConsumer])
 def test_a_change_made_just_after_the_state_is_read_still_arrives(
     client, clinician, site, monkeypatch, consumer
