@@ -127,7 +127,7 @@ def reasons(
 
 
 _ROW_FIELDS = ("pk", "scores", "queued_at", "patient_id", "patient__site_id", "model_version_id",
-               "embedding")  # fmt: skip
+               "embedding", "recording__kind")  # fmt: skip
 
 
 def refresh_review_priorities(*, diagnostic_ids=None, batch: int = 1000) -> int:
@@ -162,7 +162,8 @@ def _query_vectors(rows: list[dict], version_id: int) -> dict[int, np.ndarray]:
 
 
 def _neighbour_labels(rows: list[dict], state: LiveState) -> dict[int, list[str]]:
-    """Confirmed labels of each row's nearest reviewed cases of its own site, other patients."""
+    """Confirmed labels of each row's nearest reviewed cases of its own site, other patients,
+    recordings of its own kind (the cases the similar-cases panel would show beside it)."""
     wanted = settings.RECOMMENDER_PRIORITY_NEIGHBOURS
     fetch = wanted * settings.RECOMMENDER_OVERFETCH
     vectors = _query_vectors(rows, state.model_version_id)
@@ -174,18 +175,19 @@ def _neighbour_labels(rows: list[dict], state: LiveState) -> dict[int, list[str]
             ).ids
     candidates = {int(i) for ids in found.values() for i in ids}
     reviewed = {
-        pk: (label, patient, site)
-        for pk, label, patient, site in Diagnostic.objects.filter(
+        pk: (label, patient, site, kind)
+        for pk, label, patient, site, kind in Diagnostic.objects.filter(
             pk__in=candidates, status=DiagnosticStatus.SUCCEEDED
         )
         .exclude(review_label="")
-        .values_list("pk", "review_label", "patient_id", "patient__site_id")
+        .values_list("pk", "review_label", "patient_id", "patient__site_id", "recording__kind")
     }
     labels: dict[int, list[str]] = defaultdict(list)
     for row in rows:
+        own = (row["patient__site_id"], row["recording__kind"])
         for other in found.get(row["pk"], ()):
             match = reviewed.get(int(other))
-            if match and match[1] != row["patient_id"] and match[2] == row["patient__site_id"]:
+            if match and match[1] != row["patient_id"] and match[2:] == own:
                 labels[row["pk"]].append(match[0])
                 if len(labels[row["pk"]]) == wanted:
                     break

@@ -64,6 +64,23 @@ def test_disagreement_counts_only_the_same_sites_confirmed_cases(queue):
     assert queue["elsewhere"].review_priority.neighbour_labels == {"anomaly": 8}
 
 
+def test_disagreement_counts_only_confirmed_recordings_of_the_same_kind(site, version):
+    for i in range(5):  # the nearest confirmed cases are breaths, all anomalies
+        case(patient=PatientFactory(site=site), vector=near(0.99, 10 + i), version=version,
+             review_label="anomaly", kind="breath")  # fmt: skip
+    for i in range(4):
+        case(patient=PatientFactory(site=site), vector=near(0.9, 20 + i), version=version,
+             review_label="healthy")  # fmt: skip
+    cough = case(patient=PatientFactory(site=site), vector=axis_vector(), version=version,
+                 label="healthy", p_anomaly=0.05)  # fmt: skip
+    indexing.rebuild_index(reason="test")
+
+    priority.refresh_review_priorities(diagnostic_ids=[cough.pk])
+
+    stored = ReviewPriority.objects.get(diagnostic=cough)
+    assert stored.neighbour_labels == {"healthy": 4} and stored.disagreement == 0.0
+
+
 def test_uncertainty_peaks_at_a_coin_toss():
     assert priority.uncertainty_of({"anomaly": 0.5, "healthy": 0.5}) == 1.0
     assert priority.uncertainty_of({"anomaly": 0.75}) == pytest.approx(0.5)
