@@ -4,9 +4,10 @@ Three signals, weighted by ``RECOMMENDER_PRIORITY_WEIGHTS``:
 
 - uncertainty: ``1 - |p_anomaly - 0.5| * 2`` (1 at a coin toss, 0 when the model is sure), or the
   normalised entropy of the scores for a model without an ``anomaly`` label;
-- disagreement: the share of the most similar reviewed cases *of the same site* whose confirmed
-  label differs from the model's leaning (same site, so that nothing about another site's cases
-  reaches a user through a score); unknown with fewer than ``RECOMMENDER_PRIORITY_MIN_NEIGHBOURS``;
+- disagreement: the share of the most similar reviewed cases *of the same site* and the same kind
+  of recording whose confirmed label differs from the model's leaning (same site, so that nothing
+  about another site's cases reaches a user through a score); unknown with fewer than
+  ``RECOMMENDER_PRIORITY_MIN_NEIGHBOURS``;
 - waiting time: the full age weight per ``RECOMMENDER_AGE_SCALE_DAYS`` waited, without a cap, so
   nothing waits for ever.
 

@@ -1,8 +1,8 @@
 // Keyboard shortcuts of the review queue: j/k move between results, p plays or pauses the
 // recording, c confirms, i marks inconclusive, x moves to the "correct to" choice (Enter there
 // submits the correction). Keys typed into a field are left alone. Each result is one line; the
-// current one (j/k, or focus) opens to show its player, spectrogram and review form, and the
-// others close, so the list stays short.
+// current one (j/k, or a click on its line) opens to show its player, spectrogram and review
+// form, and the others close, so the list stays short.
 const list = document.querySelector("[data-review-list]");
 
 function items() {
@@ -74,7 +74,6 @@ if (list) {
     if (item) {
       current = items().indexOf(item);
       items().forEach((other) => other.classList.toggle("is-current", other === item));
-      open(item);
     }
   });
 }

@@ -38,6 +38,9 @@ def test_the_review_queue_is_one_line_a_result_each_with_its_reason(page, server
     page.steps("second result open")
     assert page.evaluate("() => document.activeElement.id") == items[1].get_attribute("id")
     assert [item.query_selector("audio").is_visible() for item in items[:3]] == [False, True, False]
+
+    page.click(f"#{items[2].get_attribute('id')} summary")  # a click on a line opens it instead
+    assert [item.query_selector("audio").is_visible() for item in items[:3]] == [False, False, True]
     assert page.console_errors == []
 
 
