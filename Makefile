@@ -28,7 +28,8 @@ format: $(VENV)/.dev
 # lines of a file does not conflict in the catalogues. Translate the new (empty) and fuzzy entries,
 # then compile the committed .mo files. tests/test_translations.py makes the same extraction and
 # fails on any gap. Needs GNU gettext (apt-get install gettext).
-MAKEMESSAGES := $(BIN)/python manage.py makemessages -l ar --no-obsolete --add-location file
+MAKEMESSAGES := $(BIN)/python manage.py makemessages -l ar --no-obsolete --add-location file \
+	--ignore var --ignore test-artifacts --ignore node_modules
 
 messages: $(VENV)/.dev
 	$(MAKEMESSAGES) -d django

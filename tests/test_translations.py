@@ -22,8 +22,10 @@ DOMAINS = ("django", "djangojs")
 ARABIC_PLURALS = 6
 # The options of `make messages` (Makefile): locations name files only, so that work on
 # different lines of one file does not conflict in the catalogues.
-MAKEMESSAGES = {"locale": ["ar"], "no_obsolete": True, "add_location": "file", "verbosity": 0}
-NOT_SOURCE = shutil.ignore_patterns(".*", "var", "test-artifacts", "node_modules", "__pycache__")
+IGNORED = ["var", "test-artifacts", "node_modules"]
+MAKEMESSAGES = {"locale": ["ar"], "no_obsolete": True, "add_location": "file",
+                "ignore_patterns": IGNORED, "verbosity": 0}  # fmt: skip
+NOT_SOURCE = shutil.ignore_patterns(".*", "__pycache__", *IGNORED)
 HOW_TO_FIX = (
     "run `make messages`, translate them in locale/ar/LC_MESSAGES, then `make compilemessages`"
 )

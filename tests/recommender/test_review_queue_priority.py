@@ -81,6 +81,19 @@ def test_disagreement_counts_only_confirmed_recordings_of_the_same_kind(site, ve
     assert stored.neighbour_labels == {"healthy": 4} and stored.disagreement == 0.0
 
 
+def test_every_waiting_result_has_a_reason_scored_or_not(site, version):
+    now = timezone.now()
+    unsure = case(patient=PatientFactory(site=site), vector=axis_vector(), version=version,
+                  p_anomaly=0.55)  # fmt: skip
+    sure = case(patient=PatientFactory(site=site), vector=axis_vector(), version=version)
+
+    assert ReviewPriority.objects.count() == 0  # neither scored yet
+    assert priority.reasons(None, unsure.queued_at, now, scores=unsure.scores) == ["uncertain"]
+    assert priority.reasons(None, sure.queued_at, now, scores=sure.scores) == [
+        "confident result, less than a day old"
+    ]
+
+
 def test_uncertainty_peaks_at_a_coin_toss():
     assert priority.uncertainty_of({"anomaly": 0.5, "healthy": 0.5}) == 1.0
     assert priority.uncertainty_of({"anomaly": 0.75}) == pytest.approx(0.5)
