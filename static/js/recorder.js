@@ -156,7 +156,8 @@ class Recorder {
     if (this.seconds < minimum) {
       this.message(interpolate(ngettext("This recording is too short: record at least %(seconds)s second.", "This recording is too short: record at least %(seconds)s seconds.", minimum), { seconds: formatNumber(minimum) }));
       this.el("[data-action=upload]").disabled = true;
-    }    // Stop has just been hidden: the focus goes on to what comes next, not to the page's body.
+    }
+    // Stop has just been hidden: the focus goes on to what comes next, not to the page's body.
     const upload = this.el("[data-action=upload]");
     (upload.disabled ? this.el("[data-action=rerecord]") : upload).focus();
   }
