@@ -7,6 +7,7 @@ model version (administrators only; exactly one production version stays true).
 from django.contrib import admin, messages
 from django.db import transaction
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
 from diagnostics import registry
 from diagnostics.models import Diagnostic, DiagnosticStatus, ModelStatus, ModelVersion
@@ -36,12 +37,12 @@ class ModelVersionAdmin(AuditedModelAdmin):
     exclude = ["metrics"]
     actions = ["promote", "demote", "archive", export_as_csv]
 
-    @admin.display(description="AUC (held out)")
+    @admin.display(description=_("AUC (held out)"))
     def auc(self, obj):
         value = obj.metrics.get("roc_auc")
         return f"{value:.3f}" if isinstance(value, int | float) else "-"
 
-    @admin.display(description="Metrics")
+    @admin.display(description=_("Metrics"))
     def metrics_table(self, obj):
         if not obj.metrics:
             return "-"
@@ -65,7 +66,7 @@ class ModelVersionAdmin(AuditedModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Promote to production (archives the current one)")
+    @admin.action(description=_("Promote to production (archives the current one)"))
     def promote(self, request, queryset):
         if not self._only_one(request, queryset):
             return
@@ -73,11 +74,11 @@ class ModelVersionAdmin(AuditedModelAdmin):
         self.log_change(request, version, [{"changed": {"fields": ["status"]}}])
         messages.success(request, f"{version} is now the production model.")
 
-    @admin.action(description="Demote to candidate")
+    @admin.action(description=_("Demote to candidate"))
     def demote(self, request, queryset):
         self._set_status(request, queryset, ModelStatus.CANDIDATE)
 
-    @admin.action(description="Archive")
+    @admin.action(description=_("Archive"))
     def archive(self, request, queryset):
         self._set_status(request, queryset, ModelStatus.ARCHIVED)
 
@@ -138,7 +139,7 @@ class DiagnosticAdmin(AuditedModelAdmin):
     def has_add_permission(self, request):
         return False  # diagnostics come from uploads
 
-    @admin.action(description="Retry the selected failed analyses")
+    @admin.action(description=_("Retry the selected failed analyses"))
     def retry_failed(self, request, queryset):
         failed = list(queryset.filter(status=DiagnosticStatus.FAILED).select_related("patient"))
         for diagnostic in failed:

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class PortalConfig(AppConfig):
@@ -9,4 +10,4 @@ class PortalConfig(AppConfig):
 
     name = "portal"
     label = "portal_site"
-    verbose_name = "Portal"
+    verbose_name = _("Portal")

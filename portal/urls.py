@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from django_otp.admin import OTPAdminSite
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -12,9 +13,9 @@ from portal import health, two_factor
 admin.site.__class__ = OTPAdminSite
 admin.site.login_form = two_factor.AdminSignInForm
 
-admin.site.site_header = "Respiratory audio portal"
-admin.site.site_title = "Respiratory audio portal"
-admin.site.index_title = "Administration"
+admin.site.site_header = _("Respiratory audio portal")
+admin.site.site_title = _("Respiratory audio portal")
+admin.site.index_title = _("Administration")
 
 urlpatterns = [
     path("", include("portal.pages.urls")),

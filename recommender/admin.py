@@ -3,6 +3,7 @@ derived; interactions are a log). Rows about diagnostics are scoped by ``portal.
 
 from django.contrib import admin
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
 from diagnostics.selectors import diagnostics_for
 from recommender.evaluation import METHODS
@@ -80,23 +81,23 @@ class RecommenderEvaluationAdmin(ReadOnlyAdmin):
         value = obj.results.get(method, {}).get("precision")
         return f"{value:.3f}" if isinstance(value, int | float) else "-"
 
-    @admin.display(description="hybrid P@k")
+    @admin.display(description=_("hybrid P@k"))
     def hybrid(self, obj):
         return self._precision(obj, "hybrid")
 
-    @admin.display(description="embedding P@k")
+    @admin.display(description=_("embedding P@k"))
     def embedding_only(self, obj):
         return self._precision(obj, "embedding")
 
-    @admin.display(description="metadata P@k")
+    @admin.display(description=_("metadata P@k"))
     def metadata_only(self, obj):
         return self._precision(obj, "metadata")
 
-    @admin.display(description="random P@k")
+    @admin.display(description=_("random P@k"))
     def random(self, obj):
         return self._precision(obj, "random")
 
-    @admin.display(description="Results")
+    @admin.display(description=_("Results"))
     def results_table(self, obj):
         rows = format_html_join(
             "",

@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from portal.core import enrolment, permissions, revocation
 from portal.core.admin_base import AuditedModelAdmin, PseudonymAdmin, export_as_csv
@@ -36,7 +37,7 @@ def administered_sites(request):
 admin.site.unregister(User)
 
 
-@admin.action(description="Issue a one-time link to set up an authenticator app")
+@admin.action(description=_("Issue a one-time link to set up an authenticator app"))
 def issue_enrolment_link(modeladmin, request, queryset):
     """One link per selected user, shown once here for the administrator to pass on."""
     for user in queryset:

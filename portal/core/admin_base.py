@@ -11,6 +11,7 @@ import csv
 
 from django.contrib import admin
 from django.http import StreamingHttpResponse
+from django.utils.translation import gettext_lazy as _
 
 from portal.core.audit import AuditContext, record_event
 
@@ -89,7 +90,7 @@ class _Echo:
         return value
 
 
-@admin.action(description="Export the selected rows as CSV")
+@admin.action(description=_("Export the selected rows as CSV"))
 def export_as_csv(modeladmin, request, queryset):
     """Stream the list columns of the selected rows; the export itself is audited."""
     names = [name for name in modeladmin.get_list_display(request) if name != "action_checkbox"]

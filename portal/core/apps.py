@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class ClinicCoreConfig(AppConfig):
@@ -11,7 +12,7 @@ class ClinicCoreConfig(AppConfig):
 
     name = "portal.core"
     label = "portal"
-    verbose_name = "Clinic"
+    verbose_name = _("Clinic")
 
     def ready(self):
         from portal.core.audit import connect_sign_in_events
