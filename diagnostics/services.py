@@ -60,32 +60,39 @@ def submit_recording(
     existing = _existing_submission(patient, inspected.sha256)
     if existing is not None:
         return existing
-    key = media.recording_key(site=patient.site, extension=inspected.extension)
-    media.put_object(key=key, file=file)
+    # The pending row first, committed on its own: a crash while the object is written leaves a
+    # row naming it, which reconcile_storage finds at once (media_assets.services).
+    try:
+        pending = media.open_server_upload(
+            patient=patient, kind=kind, inspected=inspected, original_name=original_name,
+            user=actor,
+        )  # fmt: skip
+    except DatabaseError as exc:
+        logger.warning("recording not saved", extra={"error": type(exc).__name__})
+        raise RecordingNotSaved from exc
     try:
         with transaction.atomic():
-            recording = media.create_stored_recording(
-                patient=patient, kind=kind, key=key, inspected=inspected,
-                original_name=original_name, user=actor,
-            )  # fmt: skip
+            held = media.hold_upload(pending)  # live while this transaction lasts
+            media.put_object(key=held.storage_key, file=file)
+            recording = media.mark_upload_stored(recording=held, inspected=inspected)
             diagnostic = _queue_diagnostic(recording=recording, symptoms=symptoms)
             record_event(
                 action="recording.created", actor=actor, obj=recording, patient=patient,
                 context=audit, detail={"kind": kind, "diagnostic": diagnostic.pk},
             )  # fmt: skip
     except IntegrityError:
-        media.discard_object(key)
+        media.abandon_upload(pending)
         # Another upload of the same bytes for this patient committed first.
         existing = _existing_submission(patient, inspected.sha256)
         if existing is None:
             raise
         return existing
     except DatabaseError as exc:
-        media.discard_object(key)
+        media.abandon_upload(pending)
         logger.warning("recording not saved", extra={"error": type(exc).__name__})
         raise RecordingNotSaved from exc
     except BaseException:
-        media.discard_object(key)
+        media.abandon_upload(pending)
         raise
     return Submission(recording=recording, diagnostic=diagnostic, duplicate=False)
 

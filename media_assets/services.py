@@ -1,9 +1,13 @@
 """Every write about recordings and their stored objects.
 
-The rule that keeps storage and database consistent: an object is written *before* the row that
-names it commits, and is removed again if that commit fails. A crash between the two can only leave
-an object without a row, which ``reconcile_storage`` finds and removes after a grace period; a
-stored recording therefore always has its object. The "store, then diagnose" workflow that wraps
+The rule that keeps storage and database consistent: a row names an object before the object is
+written. An upload the server writes itself first commits a *pending* row with its storage key
+(``open_server_upload``), then writes the object while it holds that row locked
+(``hold_upload``), and turns the row into a stored recording in the same transaction. A crash
+anywhere in between leaves at worst a pending row (with or without its object) that no live upload
+holds, which ``reconcile_storage`` finds at once (``media_assets.maintenance``); a failure that the
+process survives removes both (``abandon_upload``). A stored recording therefore always has its
+object, and no object is ever left that no row names. The "store, then diagnose" workflow that wraps
 these steps lives in ``diagnostics.services``.
 """
 
@@ -19,6 +23,8 @@ from pathlib import PurePosixPath, PureWindowsPath
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
+from django.db import DatabaseError
+from django.db.models import Q
 from django.utils import timezone
 
 from media_assets import audio
@@ -131,35 +137,47 @@ def discard_object(key: str) -> None:
         logger.warning("could not remove an uncommitted object", extra={"key": key})
 
 
-def create_stored_recording(
-    *,
-    patient: Patient,
-    kind: str,
-    key: str,
-    inspected: InspectedAudio,
-    original_name: str,
-    user,
+def open_server_upload(
+    *, patient: Patient, kind: str, inspected: InspectedAudio, original_name: str, user
 ) -> Recording:
-    """Insert the row for an object already written; call inside the caller's transaction."""
-    now = timezone.now()
-    decoded = inspected.decoded
+    """The pending row of an upload the server writes itself, committed before its object is
+    written, so that a crash while writing leaves a row that names the object.
+
+    Its checked content type tells it from a direct upload's pending row (whose bytes are checked
+    only when the client completes it): ``IN_REQUEST_UPLOADS``.
+    """
     return Recording.objects.create(
         patient=patient,
         kind=kind,
-        status=RecordingStatus.STORED,
-        storage_key=key,
+        status=RecordingStatus.PENDING,
+        storage_key=recording_key(site=patient.site, extension=inspected.extension),
         original_name=clean_original_name(original_name),
         content_type=inspected.content_type,
         size_bytes=inspected.size_bytes,
         sha256=inspected.sha256,
-        duration_s=round(decoded.duration_s, 3),
-        sample_rate=decoded.original_sample_rate,
-        channels=decoded.channels,
-        quality=inspected.quality.as_dict(),
         uploaded_by=user if user is not None and user.is_authenticated else None,
-        created_at=now,
-        stored_at=now,
     )
+
+
+# Pending rows whose bytes the server checked and is writing within a request (direct uploads'
+# pending rows get their content type only when completed).
+IN_REQUEST_UPLOADS = Q(status=RecordingStatus.PENDING) & ~Q(content_type="")
+
+
+def hold_upload(recording: Recording) -> Recording:
+    """Lock an upload's pending row for the caller's transaction: while it is held the upload is
+    live, and ``reconcile_storage`` leaves it alone; a process that dies lets go of it."""
+    return Recording.objects.select_for_update().get(pk=recording.pk)
+
+
+def abandon_upload(recording: Recording) -> None:
+    """Remove an upload that did not become a stored recording: its object, then its pending row.
+    Whatever cannot be removed now is left to ``reconcile_storage``, which finds it at once."""
+    discard_object(recording.storage_key)
+    try:
+        Recording.objects.filter(pk=recording.pk, status=RecordingStatus.PENDING).delete()
+    except DatabaseError:
+        logger.warning("could not remove an abandoned upload", extra={"recording": recording.pk})
 
 
 # --- Direct uploads (straight to object storage) ------------------------------------------------------------
@@ -260,7 +278,8 @@ def discard_pending_upload(*, recording: Recording) -> None:
 
 
 def mark_upload_stored(*, recording: Recording, inspected: InspectedAudio) -> Recording:
-    """Turn a verified pending upload into a stored recording (inside the caller's transaction)."""
+    """Turn a pending upload whose object is written and checked into a stored recording (inside
+    the caller's transaction)."""
     decoded = inspected.decoded
     recording.status = RecordingStatus.STORED
     recording.content_type = inspected.content_type

@@ -27,6 +27,11 @@ def derived_key(storage_key: str, *, prefix: str, suffix: str) -> str:
     return f"{prefix}{stem}{suffix}"
 
 
+def open_object(key: str):
+    """A stored object opened for reading, through the storage (whatever wraps it)."""
+    return default_storage.open(key, "rb")
+
+
 def analysis_audio(storage_key: str) -> audio.DecodedAudio:
     """A stored recording decoded to the analysis signal (mono, ``ANALYSIS_SAMPLE_RATE``): what
     the model, the spectrogram and the research copy all start from. Raises ``audio``'s

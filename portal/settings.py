@@ -286,6 +286,12 @@ ANALYSIS_SAMPLE_RATE = 16000
 PENDING_UPLOAD_MAX_AGE_S = env.int("PENDING_UPLOAD_MAX_AGE_S", default=24 * 3600)
 DIRECT_UPLOAD_EXPIRE_S = env.int("DIRECT_UPLOAD_EXPIRE_S", default=15 * 60)
 RECONCILE_GRACE_S = env.int("RECONCILE_GRACE_S", default=3600)
+# An upload the server writes holds its pending row locked; one older than this that nobody holds
+# was abandoned by a process that died (media_assets.maintenance). It only bridges the moment
+# between the row's commit and its lock (SQLite, without row locks, waits RECONCILE_GRACE_S).
+RECONCILE_UPLOAD_GRACE_S = env.int("RECONCILE_UPLOAD_GRACE_S", default=2)
+# `reconcile_storage --verify` reads stored objects at most this fast, beside live traffic.
+RECONCILE_VERIFY_BYTES_PER_S = env.int("RECONCILE_VERIFY_BYTES_PER_S", default=20 * 1024 * 1024)
 # Hourly upload quotas per clinician and per site (media_assets.quotas); 0 turns one off.
 UPLOAD_QUOTA_USER_PER_HOUR = env.int("UPLOAD_QUOTA_USER_PER_HOUR", default=120)
 UPLOAD_QUOTA_USER_BYTES_PER_HOUR = env.int("UPLOAD_QUOTA_USER_BYTES_PER_HOUR", default=500 * 2**20)
