@@ -5,7 +5,11 @@ direct uploads, listing every object under a prefix with its age) is added here 
 so no other module asks which backend is configured.
 """
 
+import errno
+import io
 import os
+import stat
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
@@ -27,20 +31,71 @@ def derived_key(storage_key: str, *, prefix: str, suffix: str) -> str:
     return f"{prefix}{stem}{suffix}"
 
 
+# --- Reading with a deadline ----------------------------------------------------------------------
+# A read that hangs (a FIFO or a device where a file was, a hung mount, an object store that stops
+# sending) must fail its recording alone, within STORAGE_READ_TIMEOUT_S, and give its thread back.
+# A blocked open() of a FIFO cannot be interrupted in a thread, so a local file is first opened
+# without blocking and must be a regular file; S3's client has connect and read timeouts
+# (settings); and the whole read has a deadline, checked between chunks.
+
+READ_CHUNK = 1024 * 1024
+
+
+class UnreadableObject(OSError):
+    """The stored object is not a regular file (a FIFO, a device, a directory)."""
+
+
+class ReadDeadlineExceeded(TimeoutError):
+    """Reading the stored object took longer than ``STORAGE_READ_TIMEOUT_S``."""
+
+
 def open_object(key: str):
-    """A stored object opened for reading, through the storage (whatever wraps it)."""
+    """A stored object opened for reading, through the storage (whatever wraps it); raises
+    ``UnreadableObject`` at once for a local path that is not a regular file."""
+    _refuse_irregular_file(key)
     return default_storage.open(key, "rb")
+
+
+def read_object(key: str, *, timeout_s: float | None = None) -> bytes:
+    """A stored object's bytes, read within ``timeout_s`` (``STORAGE_READ_TIMEOUT_S``) or
+    ``ReadDeadlineExceeded``."""
+    timeout_s = settings.STORAGE_READ_TIMEOUT_S if timeout_s is None else timeout_s
+    deadline = time.monotonic() + timeout_s
+    buffer = io.BytesIO()
+    with open_object(key) as handle:
+        while chunk := handle.read(READ_CHUNK):
+            buffer.write(chunk)
+            if time.monotonic() > deadline:
+                raise ReadDeadlineExceeded(errno.ETIMEDOUT, "storage read past its deadline")
+    buffer.seek(0)
+    return buffer.getvalue()
+
+
+def _refuse_irregular_file(key: str) -> None:
+    if is_s3():
+        return
+    try:
+        path = default_storage.path(key)
+    except NotImplementedError:
+        return
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # never waits for a FIFO's writer
+    try:
+        mode = os.fstat(descriptor).st_mode
+    finally:
+        os.close(descriptor)
+    if not stat.S_ISREG(mode):
+        raise UnreadableObject(errno.EINVAL, "the stored object is not a regular file")
 
 
 def analysis_audio(storage_key: str) -> audio.DecodedAudio:
     """A stored recording decoded to the analysis signal (mono, ``ANALYSIS_SAMPLE_RATE``): what
-    the model, the spectrogram and the research copy all start from. Raises ``audio``'s
-    ``AudioRejected`` (not for a recording the upload accepted) or a storage error."""
-    with default_storage.open(storage_key, "rb") as handle:
-        return audio.decode(
-            handle, max_duration_s=settings.RECORDING_MAX_SECONDS, min_duration_s=0,
-            target_rate=settings.ANALYSIS_SAMPLE_RATE,
-        )  # fmt: skip
+    the model, the spectrogram, the research copy and the recommender's embeddings all start
+    from, read within the storage deadline. Raises ``audio``'s ``AudioRejected`` (not for a
+    recording the upload accepted) or a storage error (``STORAGE_ERRORS``)."""
+    return audio.decode(
+        io.BytesIO(read_object(storage_key)), max_duration_s=settings.RECORDING_MAX_SECONDS,
+        min_duration_s=0, target_rate=settings.ANALYSIS_SAMPLE_RATE,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from botocore.config import Config as BotoConfig
 from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
@@ -253,6 +254,18 @@ elif STORAGE_BACKEND == "local":
     }
 else:
     raise ImproperlyConfigured("STORAGE_BACKEND must be 'local' or 's3'.")
+
+# Every read of a stored recording (analysis, spectrogram, research copy, embeddings) ends within
+# STORAGE_READ_TIMEOUT_S or fails that recording alone (media_assets.storage.read_object); S3's
+# client gives up on a connection or a silent socket sooner.
+STORAGE_READ_TIMEOUT_S = env.float("STORAGE_READ_TIMEOUT_S", default=15.0)
+STORAGE_CONNECT_TIMEOUT_S = env.float("STORAGE_CONNECT_TIMEOUT_S", default=5.0)
+if STORAGE_BACKEND == "s3":
+    _default_storage["OPTIONS"]["client_config"] = BotoConfig(
+        connect_timeout=STORAGE_CONNECT_TIMEOUT_S,
+        read_timeout=STORAGE_READ_TIMEOUT_S,
+        retries={"max_attempts": 3, "mode": "standard"},
+    )
 
 STORAGES = {
     "default": _default_storage,

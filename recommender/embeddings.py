@@ -16,13 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 import psycopg
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from diagnostics.models import Diagnostic, DiagnosticStatus, ModelVersion
 from media_assets import audio
+from media_assets.storage import analysis_audio
 from portal.core.storage import STORAGE_ERRORS
 from recommender.index import DIMENSION
 from recommender.models import CaseEmbedding
@@ -164,13 +164,7 @@ def embed_diagnostics(batch: list[Diagnostic], version: ModelVersion, model) -> 
 
 def _samples_of(diagnostic: Diagnostic) -> np.ndarray | None:
     try:
-        with default_storage.open(diagnostic.recording.storage_key, "rb") as handle:
-            return audio.decode(
-                handle,
-                max_duration_s=settings.RECORDING_MAX_SECONDS,
-                min_duration_s=0,
-                target_rate=settings.ANALYSIS_SAMPLE_RATE,
-            ).samples
+        return analysis_audio(diagnostic.recording.storage_key).samples
     except (audio.AudioRejected, *STORAGE_ERRORS) as exc:
         logger.warning(
             "recording not re-embedded",

@@ -19,7 +19,7 @@ import time
 from django.conf import settings
 
 from diagnostics import inference_queue
-from diagnostics.inference.claims import after_claim, claim_batch, claim_next
+from diagnostics.inference.claims import after_claim, claim_batch, claim_next, release_claims
 from diagnostics.inference.stream import analyse
 from diagnostics.models import Diagnostic
 
@@ -47,7 +47,13 @@ def run_diagnostic(*, diagnostic_id: int, task_id: str) -> None:
         return batch
 
     tried_before = any(d.attempts > 1 for d in claimed)
-    analyse(claimed, then=None if tried_before else next_batch)
+    try:
+        analyse(claimed, then=None if tried_before else next_batch)
+    except BaseException:
+        # The task gives up (its time limit, an error): what it still holds goes back to the
+        # queue now, a message each, not at the sweeper's next pass.
+        release_claims(task_id)
+        raise
 
 
 def claim(*, diagnostic_id: int, task_id: str) -> list[Diagnostic]:

@@ -9,8 +9,10 @@ attempts beside it; anything tried before runs alone. Each claim passes the brok
 (``inference_queue.pass_on``) for the first attempts it leaves waiting.
 """
 
+import logging
+
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -18,6 +20,8 @@ from diagnostics import inference_queue
 from diagnostics.inference.results import fail
 from diagnostics.metrics import QUEUE_WAIT_SECONDS
 from diagnostics.models import Diagnostic, DiagnosticStatus
+
+logger = logging.getLogger("diagnostics.inference")
 
 NOT_LOOKED = object()  # a claim that did not find out which first attempt waits longest
 
@@ -119,6 +123,14 @@ def _waiting_first_attempts(*, limit: int, exclude: int | None = None) -> list[D
     if exclude is not None:
         waiting = waiting.exclude(pk=exclude)
     return list(waiting[:limit])
+
+
+def release_claims(task_id: str) -> None:
+    """Send every diagnostic this task still holds back to the queue (a task that gives up)."""
+    try:
+        _requeue_batch_mates(task_id)
+    except DatabaseError:
+        logger.warning("claims not released; the sweeper will", extra={"task_id": task_id})
 
 
 def _requeue_batch_mates(task_id: str, *, keep: Diagnostic | None = None) -> None:

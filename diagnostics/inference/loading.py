@@ -6,13 +6,17 @@ decoded in a fraction of a millisecond, less than handing it to a thread costs (
 turn, 2.8 ms on threads), so local storage is read in turn.
 """
 
+import errno
 import time
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+
+from django.conf import settings
 
 from diagnostics.inference.results import fail, retry_later
 from diagnostics.models import Diagnostic
 from media_assets import audio
-from media_assets.storage import analysis_audio, is_s3
+from media_assets.storage import ReadDeadlineExceeded, analysis_audio, is_s3
 from portal.core.storage import STORAGE_ERRORS
 from portal.core.threads import process_executor
 
@@ -31,8 +35,18 @@ def start_fetching(diagnostics: list[Diagnostic]):
     pool = process_executor("audio-loader", LOADER_THREADS)
     if is_s3():
         futures = [pool.submit(_fetch_and_decode, diagnostic) for diagnostic in diagnostics]
-        return lambda: [future.result() for future in futures]
+        deadline = time.monotonic() + settings.STORAGE_READ_TIMEOUT_S + 1
+        return lambda: [_within(future, deadline) for future in futures]
     return pool.submit(lambda: [_fetch_and_decode(d) for d in diagnostics]).result
+
+
+def _within(future, deadline: float) -> Loaded | Exception:
+    """The fetch's outcome, or a deadline error once the batch's deadline has passed."""
+    try:
+        return future.result(timeout=max(0.0, deadline - time.monotonic()))
+    except FutureTimeout:
+        future.cancel()
+        return ReadDeadlineExceeded(errno.ETIMEDOUT, "storage read past its deadline")
 
 
 def load_batch(diagnostics: list[Diagnostic], *, fetched=None) -> list[Loaded]:

@@ -48,3 +48,13 @@ def summary(request, test: str, **counts) -> None:
     capture = request.config.pluginmanager.getplugin("capturemanager")
     with capture.global_and_fixture_disabled():
         print(f"\n[faults] {test}: {fields}", file=sys.stderr, flush=True)
+
+
+def has_reader(path: Path) -> bool:
+    """Whether some process has the FIFO open for reading, or is blocked opening it (a thread
+    stuck on the hung file). Probing lets such a reader go."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+    except OSError:  # ENXIO: nobody reads it
+        return False
+    return True
