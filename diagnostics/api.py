@@ -1,6 +1,7 @@
 """Diagnostics over REST: the list (filters, cursor pages), the detail that is the polling fallback
-for live results (ETag and Last-Modified, answered 304 when unchanged), review and retry; and the
-model registry (``GET /api/v1/models/``).
+for live results (ETag and Last-Modified, answered 304 when unchanged), a patient's pending results
+(what a live page reconciles with, by ETag), review and retry; and the model registry
+(``GET /api/v1/models/``).
 
 Everything is scoped by ``portal.core.permissions`` (a diagnostic of another site is a 404) and every
 read of patient data is audited.
@@ -20,9 +21,11 @@ from diagnostics.serializers import (
     DiagnosticDetailSerializer,
     DiagnosticSerializer,
     ModelVersionSerializer,
+    PendingResultsSerializer,
     ReviewSerializer,
 )
 from diagnostics.services import retry_diagnostic
+from portal.core import permissions
 from portal.core.audit import AuditContext, record_event
 from portal.core.rest.access import IsSiteMember
 from portal.core.rest.conditional import conditional_response
@@ -81,6 +84,37 @@ class DiagnosticDetailView(APIView):
             on_send=lambda: record_event(
                 action="diagnostic.viewed", actor=request.user, obj=diagnostic,
                 patient=diagnostic.patient, context=AuditContext.of(request),
+            ),
+        )  # fmt: skip
+
+
+RECENT_RESULTS = 20  # as many as a page's socket sends on connect (diagnostics.consumers)
+
+
+def pending_body(patient) -> dict:
+    """The patient's queued and running diagnostics, and the most recent ones, by id and status
+    only: a queue position would change the body (and its ETag) at every analysis."""
+    diagnostics = Diagnostic.objects.filter(patient=patient)
+    pending = diagnostics.filter(status__in=(DiagnosticStatus.QUEUED, DiagnosticStatus.RUNNING))
+    return {
+        "patient": patient.pk,
+        "pending": list(pending.order_by("id").values("id", "status")),
+        "recent": list(diagnostics.order_by("-id").values("id", "status")[:RECENT_RESULTS]),
+    }
+
+
+class PatientPendingResultsView(APIView):
+    """``GET /api/v1/patients/{id}/pending/``: what a live page reconciles with whenever it may
+    have missed a message; 304 while nothing changed."""
+
+    @extend_schema(responses={200: PendingResultsSerializer, 304: None})
+    def get(self, request, pk: int):
+        patient = permissions.visible_patient(request.user, pk)
+        return conditional_response(
+            request, pending_body(patient), last_modified=None,
+            on_send=lambda: record_event(
+                action="patient.pending_viewed", actor=request.user, obj=patient,
+                context=AuditContext.of(request),
             ),
         )  # fmt: skip
 

@@ -18,6 +18,11 @@ that needs a second factor must have given it in that session (4403 otherwise).
 Without the channel layer (Redis is away) a socket is accepted and closed at once with 4503 (the
 close code of an unavailable part, ``portal.core.errors.ANSWERS``), never answered with a 500: the
 page polls while its socket is closed and tries again with a backoff.
+
+A socket leaves its groups when it closes; one whose process dies cannot, so group memberships
+expire (``CHANNEL_GROUP_EXPIRY_S``) and a live socket renews its own every third of that time.
+A message a page missed (a full channel, a membership lost) is made good by the page's
+reconciliation with ``GET /api/v1/patients/{id}/pending/`` (``static/js/live-results.js``).
 """
 
 import asyncio
@@ -48,6 +53,7 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
     group: str | None = None
     session_groups: tuple[str, ...] = ()
     watchdog: asyncio.Task | None = None
+    renewal: asyncio.Task | None = None
     ended = False
 
     async def connect(self):
@@ -82,6 +88,7 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
         self.group = group
         snapshot = await self._snapshot(user, pk)
         await self.accept()
+        self.renewal = asyncio.create_task(self._renew_memberships())
         for message in snapshot:
             await self.send_json(message)
         self.watchdog = asyncio.create_task(self._watch(user.pk, pk))
@@ -146,8 +153,20 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
         )  # fmt: skip
         await self.close(code=code)
 
+    async def _renew_memberships(self) -> None:
+        """Stay in the groups while the socket lives: memberships expire, so that a channel
+        whose socket died without a goodbye leaves them by itself."""
+        interval = max(1.0, settings.CHANNEL_GROUP_EXPIRY_S / 3)
+        while not self.ended:
+            await asyncio.sleep(interval)
+            for group in (self.group, *self.session_groups):
+                with contextlib.suppress(Exception):  # Redis away: the next renewal tries again
+                    await self.channel_layer.group_add(group, self.channel_name)
+
     async def disconnect(self, code):
         self.ended = True
+        if self.renewal is not None:
+            self.renewal.cancel()
         if self.watchdog is not None and self.watchdog is not asyncio.current_task():
             self.watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -66,6 +66,17 @@ class DiagnosticDetailSerializer(serializers.Serializer):
     reviewed_at = serializers.DateTimeField(allow_null=True)
 
 
+class PendingItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=DiagnosticStatus.choices)
+
+
+class PendingResultsSerializer(serializers.Serializer):
+    patient = serializers.IntegerField()
+    pending = PendingItemSerializer(many=True, help_text="Queued and running, oldest first.")
+    recent = PendingItemSerializer(many=True, help_text="The 20 most recent, newest first.")
+
+
 class ReviewSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=Decision.CHOICES)
     label = serializers.ChoiceField(

@@ -212,10 +212,23 @@ CACHES = {
         "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
     }
 }
+# Live results (diagnostics.live): a page's channel holds up to CHANNEL_CAPACITY messages while
+# its socket is slow to read them (a burst of 1,000 uploads for one patient is 2,000 messages,
+# "running" and the result, of about half a kilobyte each); beyond that the page reconciles with
+# GET /api/v1/patients/{id}/pending/. A socket renews its group membership every third of
+# CHANNEL_GROUP_EXPIRY_S, so the channel of one that died without a goodbye leaves its group
+# within that time.
+CHANNEL_CAPACITY = env.int("CHANNEL_CAPACITY", default=2000)
+CHANNEL_GROUP_EXPIRY_S = env.int("CHANNEL_GROUP_EXPIRY_S", default=300)
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": "portal-channels"},
+        "CONFIG": {
+            "hosts": [REDIS_URL],
+            "prefix": "portal-channels",
+            "capacity": CHANNEL_CAPACITY,
+            "group_expiry": CHANNEL_GROUP_EXPIRY_S,
+        },
     }
 }
 

@@ -26,6 +26,11 @@ urlpatterns = [
     path("patients/", patients_api.PatientListCreateView.as_view(), name="patient-list"),
     path("patients/lookup/", patients_api.PatientLookupView.as_view(), name="patient-lookup"),
     path("patients/<int:pk>/", patients_api.PatientDetailView.as_view(), name="patient-detail"),
+    path(
+        "patients/<int:pk>/pending/",
+        diagnostics_api.PatientPendingResultsView.as_view(),
+        name="patient-pending-results",
+    ),
     path("diagnostics/", diagnostics_api.DiagnosticListView.as_view(), name="diagnostic-list"),
     path(
         "diagnostics/<int:pk>/",

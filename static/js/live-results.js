@@ -2,6 +2,11 @@
 // for {"type": "diagnostic", id, status, queue_position, ...}; while the socket is down it polls
 // GET /api/v1/diagnostics/<id>/ for the unfinished ones, and where that endpoint does not answer
 // (404), the page's own card URL with ?unless=<status> (204 while nothing changed).
+// A message can be missed even while the socket is open (a channel over capacity, a group
+// membership lost), so the page also reconciles with GET /api/v1/patients/<id>/pending/ (an ETag
+// poll: 304 while nothing changed) whenever it may have missed one: when the socket opens (again),
+// when the page becomes visible, after a burst of messages, and every few seconds while anything
+// on it is still queued or running.
 // When a diagnostic changes status, its server-rendered card replaces the old one, so the label,
 // confidence, model version and synthetic notice look exactly as after a reload. A
 // {"type": "spectrogram", recording} message adds the recording's picture to its card.
@@ -9,6 +14,8 @@ import { gettext, interpolate, formatNumber } from "./i18n.js";
 
 const FINISHED = new Set(["succeeded", "failed"]);
 const POLL_MS = 4000;
+const RECONCILE_MS = 5000; // while anything on the page is queued or running
+const AFTER_BURST_MS = 1500; // quiet time after the last message before checking what was missed
 const STATUS_TEXT = {
   queued: gettext("Queued"),
   running: gettext("Analysing"),
@@ -36,11 +43,64 @@ class LiveTimeline {
     this.pollTimer = null;
     this.apiMissing = false;
     this.refreshing = new Set();
+    this.pendingEtag = null;
+    this.burstTimer = null;
+    this.reconciling = false;
     // Diagnostics missing from the page are shown only if they are newer than all on it and this
     // is the first page: the socket's snapshot also names older ones that are simply not listed.
     this.newest = Math.max(0, ...this.results().map((el) => Number(el.dataset.diagnosticId)));
     document.addEventListener("portal:recording-delivered", (event) => this.onDelivered(event.detail));
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "visible") this.reconcile();
+    });
+    setInterval(() => {
+      if (document.visibilityState === "visible" && this.anyUnfinished()) this.reconcile();
+    }, RECONCILE_MS);
     this.connect();
+  }
+
+  anyUnfinished() {
+    return this.results().some((el) => !FINISHED.has(el.dataset.status));
+  }
+
+  // Ask the server which of the patient's diagnostics are still pending and which are the most
+  // recent, and bring every card that disagrees up to date (its server-rendered card).
+  async reconcile() {
+    const url = this.list.dataset.pendingUrl;
+    if (!url || this.reconciling) return;
+    this.reconciling = true;
+    try {
+      const headers = { Accept: "application/json" };
+      if (this.pendingEtag) headers["If-None-Match"] = this.pendingEtag;
+      const response = await fetch(url, { headers, credentials: "same-origin" });
+      if (response.status === 304 || !response.ok) return;
+      const body = await response.json();
+      const known = new Map();
+      for (const item of [...body.recent, ...body.pending]) known.set(String(item.id), item.status);
+      for (const [id, status] of known) {
+        // Only what differs: a card's queue position (from its messages) is kept.
+        if (this.result(id)?.dataset.status !== status) this.apply({ id, status });
+      }
+      // A card still unfinished here that the server no longer lists as pending has finished.
+      const pending = new Set(body.pending.map((item) => String(item.id)));
+      for (const element of this.results()) {
+        const id = element.dataset.diagnosticId;
+        if (!FINISHED.has(element.dataset.status) && !pending.has(id) && !known.has(id)) {
+          this.refresh(id, element.dataset.status);
+        }
+      }
+      this.pendingEtag = response.headers.get("ETag");
+    } catch {
+      // offline: the next trigger tries again
+    } finally {
+      this.reconciling = false;
+    }
+  }
+
+  // Messages come in bursts (a batch's results); once one has ended, check nothing was lost.
+  afterBurst() {
+    clearTimeout(this.burstTimer);
+    this.burstTimer = setTimeout(() => this.reconcile(), AFTER_BURST_MS);
   }
 
   results() {
@@ -69,6 +129,7 @@ class LiveTimeline {
       this.reconnectDelay = 1000;
       this.stopPolling();
       this.say(gettext("Live"));
+      this.reconcile(); // what changed while the socket was down
     });
     socket.addEventListener("message", (event) => {
       let message;
@@ -77,8 +138,10 @@ class LiveTimeline {
       } catch {
         return;
       }
-      if (message.type === "diagnostic") this.apply(message);
-      else if (message.type === "spectrogram") this.addSpectrogram(message.recording);
+      if (message.type === "diagnostic") {
+        this.apply(message);
+        this.afterBurst();
+      } else if (message.type === "spectrogram") this.addSpectrogram(message.recording);
     });
     socket.addEventListener("close", () => {
       this.socket = null;
