@@ -34,6 +34,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from redis.exceptions import RedisError
 
 from diagnostics import live
 from diagnostics.selectors import diagnostics_for
@@ -160,7 +161,7 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
         while not self.ended:
             await asyncio.sleep(interval)
             for group in (self.group, *self.session_groups):
-                with contextlib.suppress(Exception):  # Redis away: the next renewal tries again
+                with contextlib.suppress(RedisError, OSError):  # the next renewal tries again
                     await self.channel_layer.group_add(group, self.channel_name)
 
     async def disconnect(self, code):

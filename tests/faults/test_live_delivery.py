@@ -16,7 +16,7 @@ import pytest
 import redis
 import websockets
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import channel_layers
 from django.conf import settings
 
 from diagnostics import live
@@ -39,10 +39,12 @@ def group_key(patient_id: int) -> str:
 
 
 def test_a_burst_for_one_patient_is_held_for_a_page_that_reads_it_late():
-    layer = get_channel_layer()
     burst = 600  # one patient's 300 uploads: a "running" and a result each
 
     async def scenario():
+        # A layer of its own, as configured: the process's shared one keeps its connections on
+        # the loop of the live publisher.
+        layer = channel_layers.make_backend("default")
         channel = await layer.new_channel()  # a page's socket that is busy for a moment
         await layer.group_add("patient-burst", channel)
         for number in range(burst):
@@ -55,7 +57,7 @@ def test_a_burst_for_one_patient_is_held_for_a_page_that_reads_it_late():
             except TimeoutError:
                 break
         await layer.group_discard("patient-burst", channel)
-        await layer.flush()
+        await layer.close_pools()
         return received
 
     received = async_to_sync(scenario)()
