@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 from django.core.files.storage import FileSystemStorage
@@ -58,3 +59,28 @@ def has_reader(path: Path) -> bool:
     except OSError:  # ENXIO: nobody reads it
         return False
     return True
+
+
+class _Trickle:
+    """A file that hands out a few kilobytes at a time, slowly: an object store that keeps the
+    connection open but has all but stopped sending."""
+
+    def __init__(self, file, chunk: int = 4096, pause_s: float = 0.05) -> None:
+        self.file, self.chunk, self.pause_s = file, chunk, pause_s
+
+    def read(self, size: int = -1) -> bytes:
+        time.sleep(self.pause_s)
+        return self.file.read(self.chunk if size < 0 else min(size, self.chunk))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.file.close()
+
+
+class TrickleStorage(FileSystemStorage):
+    """Local storage whose reads crawl (``_Trickle``)."""
+
+    def open(self, name, mode="rb"):
+        return _Trickle(super().open(name, mode))

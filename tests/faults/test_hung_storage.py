@@ -3,6 +3,8 @@ recording alone and at once: a real inference worker analyses the rest of its ba
 seconds and keeps no thread stuck on the file; the spectrogram job and the research copy give up
 on it too; and work a worker gives up on (its time limit) goes back to the queue at once."""
 
+import subprocess
+import sys
 import threading
 import time
 
@@ -11,6 +13,7 @@ from django.db import transaction
 
 from diagnostics import spectrogram
 from diagnostics.models import Diagnostic, DiagnosticStatus
+from media_assets.storage import ReadDeadlineExceeded, analysis_audio
 from portal.core.storage import STORAGE_ERRORS
 from portal.research.audio import research_copy
 from tests.diagnostics.conftest import (  # noqa: F401  (the inference tests' fixtures)
@@ -30,6 +33,7 @@ from tests.diagnostics.inference_steps import (
 )
 from tests.factories import PatientFactory
 from tests.faults.storage_faults import has_reader, release_fifo, replace_with_fifo, summary
+from tests.processes import ROOT, production_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -110,6 +114,49 @@ def test_the_other_readers_of_a_hung_file_give_up_on_it(job, clinician, site, me
             error=type(error).__name__, threads_stuck=int(stuck_reader))  # fmt: skip
     assert isinstance(error, STORAGE_ERRORS)
     assert not stuck_reader
+
+
+def test_a_read_that_crawls_fails_at_the_storage_deadline(
+    clinician, site, media_root, settings, request
+):
+    recording = submit(PatientFactory(site=site), clinician, seed=340).recording
+    settings.STORAGE_READ_TIMEOUT_S = 0.5
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "tests.faults.storage_faults.TrickleStorage",
+            "OPTIONS": {"location": str(media_root)},
+        },
+    }
+    started = time.monotonic()
+
+    error = gives_up_within(5, lambda: analysis_audio(recording.storage_key))
+
+    took = time.monotonic() - started
+    summary(request, "crawling storage read", error=type(error).__name__, after_s=round(took, 2))
+    assert isinstance(error, ReadDeadlineExceeded) and isinstance(error, STORAGE_ERRORS)
+    assert took < 1.5
+
+
+def test_s3_reads_have_connect_and_read_timeouts(tmp_path):
+    env = {**production_env(tmp_path), "STORAGE_BACKEND": "s3",
+           "AWS_STORAGE_BUCKET_NAME": "recordings", "AWS_S3_REGION_NAME": "eu-west-1",
+           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "STORAGE_READ_TIMEOUT_S": "7", "STORAGE_CONNECT_TIMEOUT_S": "3"}  # fmt: skip
+    script = (
+        "import django; django.setup()\n"
+        "from django.core.files.storage import default_storage as s\n"
+        "c = s.connection.meta.client.meta.config\n"
+        "print(c.connect_timeout, c.read_timeout)"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["3.0", "7.0"]
 
 
 @pytest.mark.usefixtures("production_model")
