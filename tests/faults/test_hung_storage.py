@@ -16,13 +16,6 @@ from diagnostics.models import Diagnostic, DiagnosticStatus
 from media_assets.storage import ReadDeadlineExceeded, analysis_audio
 from portal.core.storage import STORAGE_ERRORS
 from portal.research.audio import research_copy
-from tests.diagnostics.conftest import (  # noqa: F401  (the inference tests' fixtures)
-    empty_broker,
-    fault_dir,
-    production_model,
-    tiny_artifact,
-    worker_env,
-)
 from tests.diagnostics.inference_steps import (
     all_finished,
     held,
@@ -40,15 +33,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 @pytest.mark.usefixtures("production_model")
 def test_a_hung_file_fails_alone_and_the_rest_of_its_batch_is_analysed_within_seconds(
-    clinician, site, tmp_path, media_root, request
+    clinician, site, tmp_path, media_root, worker_env, request
 ):
-    env = request.getfixturevalue("worker_env")
     patient = PatientFactory(site=site)
     with transaction.atomic():  # one commit: the first task claims the four as one batch
         hung, *others = [submit(patient, clinician, seed=300 + i) for i in range(4)]
     fifo = media_root / hung.recording.storage_key
     replace_with_fifo(fifo)
-    worker = inference_worker(env, tmp_path)
+    worker = inference_worker(worker_env, tmp_path)
     started = time.monotonic()
     try:
         others_s = wait_for(
@@ -161,18 +153,17 @@ def test_s3_reads_have_connect_and_read_timeouts(tmp_path):
 
 @pytest.mark.usefixtures("production_model")
 def test_work_a_worker_gives_up_on_goes_back_to_the_queue_at_once(
-    clinician, site, tmp_path, request
+    clinician, site, tmp_path, worker_env, fault_dir, request
 ):
-    env, faults = request.getfixturevalue("worker_env"), request.getfixturevalue("fault_dir")
     # The faulty worker holds a batch holding "hold-" past the task's soft time limit: the task
     # gives up, and its whole batch must go back to the queue then, not at the sweeper's pass.
-    worker = inference_worker({**env, "CELERY_TASK_SOFT_TIME_LIMIT": "6"}, tmp_path)
+    worker = inference_worker({**worker_env, "CELERY_TASK_SOFT_TIME_LIMIT": "6"}, tmp_path)
     patient = PatientFactory(site=site)
     try:
         with transaction.atomic():
             slow = submit(patient, clinician, seed=330, name="hold-330.wav")
             mates = [submit(patient, clinician, seed=331 + i) for i in range(2)]
-        wait_for(held(faults, slow), within=30, what="the batch held", logs=[worker])
+        wait_for(held(fault_dir, slow), within=30, what="the batch held", logs=[worker])
         back_s = wait_for(
             all_finished(slow, *mates), within=30, what="the batch analysed after the time limit",
             logs=[worker],

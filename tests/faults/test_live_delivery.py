@@ -21,7 +21,6 @@ from django.conf import settings
 
 from diagnostics import live
 from diagnostics.models import Diagnostic, DiagnosticStatus
-from tests.diagnostics.conftest import production_model, tiny_artifact  # noqa: F401
 from tests.factories import PatientFactory
 from tests.faults.storage_faults import summary
 from tests.media_assets.uploading import cough_wav
@@ -163,6 +162,7 @@ def browse_patient_page(base_url, cookie_value, patient_id, expected, ready, upl
 
 
 @pytest.mark.e2e
+@pytest.mark.usefixtures("production_model")
 def test_every_result_of_a_burst_reaches_an_open_page_even_when_its_messages_are_lost(
     process_env, tmp_path, client, clinician, site, request
 ):
@@ -170,7 +170,6 @@ def test_every_result_of_a_burst_reaches_an_open_page_even_when_its_messages_are
         if os.environ.get("CI") == "true":
             pytest.fail(f"no browser at {CHROMIUM}")
         pytest.skip(f"no browser at {CHROMIUM}: apt-get install -y chromium")
-    request.getfixturevalue("production_model")
     patient = PatientFactory(site=site)
     cookie = session_cookie(client, clinician).split("=", 1)[1]
     env = {**process_env, "MODEL_CACHE_DIR": str(tmp_path / "model-cache"),
