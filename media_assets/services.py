@@ -31,7 +31,7 @@ from media_assets import audio
 from media_assets.errors import StorageUnavailable, UploadClosed, UploadMismatch, UploadNotReceived
 from media_assets.models import Recording, RecordingStatus
 from media_assets.quality import Quality, measure_quality
-from media_assets.storage import object_size
+from media_assets.storage import object_size, open_object
 from portal.core.models import Patient, Site
 from portal.core.storage import STORAGE_ERRORS
 
@@ -250,7 +250,7 @@ def fetch_uploaded_object(*, recording: Recording):
         )
     with tempfile.TemporaryFile() as local:
         try:
-            with default_storage.open(recording.storage_key, "rb") as remote:
+            with open_object(recording.storage_key) as remote:
                 while chunk := remote.read(HASH_CHUNK):
                     local.write(chunk)
         except STORAGE_ERRORS as exc:

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_safe
 
 from media_assets.models import RecordingStatus
 from media_assets.selectors import recordings_for
+from media_assets.storage import UnreadableObject, open_object
 from portal.core import permissions
 from portal.core.audit import AuditContext, record_event
 
@@ -119,10 +120,11 @@ def recording_audio(request, pk: int):
 
 def _serve_local(request, recording):
     try:
-        handle = default_storage.open(recording.storage_key, "rb")
-    except FileNotFoundError:
-        # A stored row without its object: reconcile_storage will quarantine it.
-        logger.warning("stored recording has no object", extra={"recording": recording.pk})
+        handle = open_object(recording.storage_key)
+    except (FileNotFoundError, UnreadableObject):
+        # A stored row without its object (reconcile_storage will quarantine it), or something
+        # that is not a file where it was, which is refused without blocking on it.
+        logger.warning("stored recording has no readable object", extra={"recording": recording.pk})
         raise Http404("Recording audio not available.") from None
     size = recording.size_bytes
     try:

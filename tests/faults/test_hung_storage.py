@@ -108,6 +108,29 @@ def test_the_other_readers_of_a_hung_file_give_up_on_it(job, clinician, site, me
     assert not stuck_reader
 
 
+def test_the_audio_view_answers_at_once_for_a_hung_file(
+    client, clinician, site, media_root, request
+):
+    recording = submit(PatientFactory(site=site), clinician, seed=325).recording
+    fifo = media_root / recording.storage_key
+    replace_with_fifo(fifo)
+    client.force_login(clinician)
+    answers = []
+    try:
+        error = gives_up_within(
+            5, lambda: answers.append(client.get(f"/media/recordings/{recording.pk}/audio"))
+        )
+        stuck_reader = has_reader(fifo)
+    finally:
+        release_fifo(fifo)
+
+    summary(request, "hung storage read (audio view)", status=answers[0].status_code if answers else None,
+            threads_stuck=int(stuck_reader))  # fmt: skip
+    assert error is None
+    assert answers[0].status_code == 404
+    assert not stuck_reader
+
+
 def test_a_read_that_crawls_fails_at_the_storage_deadline(
     clinician, site, media_root, settings, request
 ):
