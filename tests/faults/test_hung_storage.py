@@ -9,7 +9,7 @@ import threading
 import time
 
 import pytest
-from django.db import transaction
+from django.db import connections, transaction
 
 from diagnostics import spectrogram
 from diagnostics.models import Diagnostic, DiagnosticStatus
@@ -77,6 +77,8 @@ def gives_up_within(seconds: float, job) -> BaseException | None:
             outcome.append(None)
         except BaseException as exc:
             outcome.append(exc)
+        finally:
+            connections.close_all()  # this thread's own, or the test database outlives the run
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
