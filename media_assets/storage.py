@@ -67,7 +67,6 @@ def read_object(key: str, *, timeout_s: float | None = None) -> bytes:
             buffer.write(chunk)
             if time.monotonic() > deadline:
                 raise ReadDeadlineExceeded(errno.ETIMEDOUT, "storage read past its deadline")
-    buffer.seek(0)
     return buffer.getvalue()
 
 
