@@ -12,8 +12,10 @@ What a Safe Harbor row holds, and why it is allowed:
 - symptoms from their closed vocabulary (``diagnostics.symptoms``: flags, a number of days and
   known conditions as one flag per condition), never free text;
 - ``year`` of the recording (the only element of a date Safe Harbor keeps);
-- the model's ``label``, ``confidence`` and ``model_version``, and the clinician's
-  ``reviewed_label`` (not the note, not the reviewer).
+- the model's ``label``, ``confidence`` and ``model_version``, what that model was trained on
+  (``model_trained_on``: ``synthetic`` or the data set's name) and ``model_synthetic``, so a result
+  of a demonstration model is never read as a real one's; and the clinician's ``reviewed_label``
+  (not the note, not the reviewer).
 
 The limited data set (only with a data-use agreement) adds ``recorded_on`` and ``reviewed_on`` to
 the day and ``audio_url``, the endpoint that issues a short-lived link to the recording.
@@ -127,6 +129,14 @@ def _model_version() -> Case:
     )
 
 
+def _model_synthetic() -> Case:
+    """``true`` for a model trained on synthetic sounds (``ModelVersion.is_synthetic``)."""
+    return _flag(
+        Q(model_version__trained_on="synthetic"),
+        Q(model_version__isnull=False) & ~Q(model_version__trained_on="synthetic"),
+    )
+
+
 def _audio_url() -> Concat:
     prefix, suffix = reverse("research-audio-link", args=["PSEUDONYM"]).split("PSEUDONYM")
     return Concat(
@@ -160,6 +170,8 @@ def safe_harbor_columns() -> list[Column]:
         Column("label", NullIf(F("label"), Value("")), "str"),
         Column("confidence", F("confidence"), "float"),
         Column("model_version", _model_version(), "str"),
+        Column("model_trained_on", F("model_version__trained_on"), "str"),
+        Column("model_synthetic", _model_synthetic(), "bool"),
         Column("reviewed_label", NullIf(F("review_label"), Value("")), "str"),
     ]
     return columns
