@@ -41,6 +41,9 @@ COSWARA_KINDS = {
     "vowel-o": "speech",
 }
 COSWARA_METADATA_NAMES = ("combined_data.csv", "metadata.csv")
+# The metadata field each data set writes its health status in (named in imported reviews' notes).
+STATUS_FIELDS = {"coughvid": "status", "coswara": "covid_status"}
+SEXES = {"female": "female", "male": "male", "other": "other"}
 
 
 class DatasetLayoutError(Exception):
@@ -56,6 +59,52 @@ class LabelledFile:
     kind: str
     source: str
     subject: str
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a data set says about one subject beside the label: the status as written, the age
+    in whole years (None when absent or implausible) and the sex (``female``, ``male``, ``other``
+    or ``""`` when not stated)."""
+
+    id: str
+    status: str
+    age: int | None
+    sex: str
+
+
+def coughvid_subjects(root: str | Path) -> dict[str, Subject]:
+    """COUGHVID's subjects (one per recording's `<uuid>.json`), keyed by uuid."""
+    subjects = {}
+    for meta_path in sorted(Path(root).glob("*.json")):
+        record = _read_json(meta_path)
+        subjects[meta_path.stem] = Subject(
+            meta_path.stem,
+            str(record.get("status") or ""),
+            _age(record.get("age")),
+            SEXES.get(str(record.get("gender") or "").strip().lower(), ""),
+        )
+    return subjects
+
+
+def coswara_subjects(
+    root: str | Path, *, metadata_csv: str | Path | None = None
+) -> dict[str, Subject]:
+    """Coswara's participants from its metadata file (columns `id`, `covid_status`, `a`, `g`)."""
+    path = Path(metadata_csv) if metadata_csv else _coswara_csv(Path(root))
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    subjects = {}
+    for row in rows:
+        pid = (row.get("id") or "").strip()
+        if pid:
+            subjects[pid] = Subject(
+                pid,
+                (row.get("covid_status") or "").strip(),
+                _age(row.get("a")),
+                SEXES.get((row.get("g") or "").strip().lower(), ""),
+            )
+    return subjects
 
 
 def coughvid(
@@ -148,6 +197,11 @@ def _float(value: object) -> float:
     except (TypeError, ValueError):
         return -math.inf
     return number if math.isfinite(number) else -math.inf
+
+
+def _age(value: object) -> int | None:
+    number = _float(value)
+    return int(number) if 0 <= number <= 120 else None
 
 
 def _first_existing(paths: Iterator[Path]) -> Path | None:

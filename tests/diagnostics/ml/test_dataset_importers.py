@@ -6,7 +6,14 @@ import json
 
 import pytest
 
-from diagnostics.ml.datasets import DatasetLayoutError, coswara, coughvid
+from diagnostics.ml.datasets import (
+    DatasetLayoutError,
+    Subject,
+    coswara,
+    coswara_subjects,
+    coughvid,
+    coughvid_subjects,
+)
 
 
 def _coughvid_record(root, uuid, status, cough_detected, suffix=".webm"):
@@ -103,3 +110,25 @@ def test_coswara_without_metadata_is_a_layout_error(tmp_path):
 def test_missing_folder_is_a_layout_error(tmp_path):
     with pytest.raises(DatasetLayoutError):
         coughvid(tmp_path / "absent")
+
+
+def test_coughvid_subjects_carry_status_age_and_sex_as_written(tmp_path):
+    _coughvid_record(tmp_path, "a1", "symptomatic", 0.9)
+    (tmp_path / "b2.json").write_text(
+        json.dumps({"status": "healthy", "age": 300, "gender": "Male"})
+    )
+    assert coughvid_subjects(tmp_path) == {
+        "a1": Subject("a1", "symptomatic", 40, ""),
+        "b2": Subject("b2", "healthy", None, "male"),
+    }
+
+
+def test_coswara_subjects_read_age_and_sex_from_the_metadata(tmp_path):
+    _coswara_layout(tmp_path)
+    (tmp_path / "combined_data.csv").write_text(
+        "id,a,covid_status,g\np1,34,healthy,female\np2,,positive_mild,other\n"
+    )
+    assert coswara_subjects(tmp_path) == {
+        "p1": Subject("p1", "healthy", 34, "female"),
+        "p2": Subject("p2", "positive_mild", None, "other"),
+    }
