@@ -83,6 +83,8 @@ class DiagnosticStatus(models.TextChoices):
     RUNNING = "running", _("Running")
     SUCCEEDED = "succeeded", _("Succeeded")
     FAILED = "failed", _("Failed")
+    # Imported as training truth (manage.py import_dataset): no analysis was asked for.
+    UNANALYSED = "unanalysed", _("Not analysed")
 
 
 class DiagnosticQuerySet(models.QuerySet):

@@ -51,9 +51,12 @@ def submit_recording(
     actor: AbstractBaseUser,
     original_name: str = "",
     audit: AuditContext | None = None,
+    analyse: bool = True,
 ) -> Submission:
     """Check, store and enqueue an uploaded recording; the same bytes again return the first one.
 
+    ``analyse=False`` stores it with an ``unanalysed`` diagnostic that no worker takes (a data
+    set imported as training truth); ``request_analysis`` queues it later.
     Raises ``media_assets.audio.AudioRejected`` for unusable audio, leaving nothing behind.
     """
     inspected = media.inspect_audio(file=file)
@@ -75,7 +78,7 @@ def submit_recording(
             held = media.hold_upload(pending)  # live while this transaction lasts
             media.put_object(key=held.storage_key, file=file)
             recording = media.mark_upload_stored(recording=held, inspected=inspected)
-            diagnostic = _queue_diagnostic(recording=recording, symptoms=symptoms)
+            diagnostic = _queue_diagnostic(recording=recording, symptoms=symptoms, analyse=analyse)
             record_event(
                 action="recording.created", actor=actor, obj=recording, patient=patient,
                 context=audit, detail={"kind": kind, "diagnostic": diagnostic.pk},
@@ -169,6 +172,23 @@ def retry_diagnostic(
     return diagnostic
 
 
+def request_analysis(*, diagnostic: Diagnostic, actor=None) -> bool:
+    """Queue an ``unanalysed`` diagnostic for the model; False when it was not unanalysed."""
+    with transaction.atomic():
+        updated = Diagnostic.objects.filter(
+            pk=diagnostic.pk, status=DiagnosticStatus.UNANALYSED
+        ).update(status=DiagnosticStatus.QUEUED, queued_at=timezone.now())
+        if not updated:
+            return False
+        record_event(
+            action="diagnostic.analysis_requested", actor=actor, obj=diagnostic,
+            patient=diagnostic.patient,
+        )  # fmt: skip
+        inference_queue.send_on_commit(diagnostic.pk)
+    diagnostic.refresh_from_db()
+    return True
+
+
 class DiagnosticNotRetryable(Conflict):
     code = "not_retryable"
     default_message = "Only a failed analysis can be retried."
@@ -178,10 +198,13 @@ def _first_diagnostic(recording: Recording) -> Diagnostic | None:
     return recording.diagnostics.order_by("queued_at", "id").first()
 
 
-def _queue_diagnostic(*, recording: Recording, symptoms: dict) -> Diagnostic:
+def _queue_diagnostic(*, recording: Recording, symptoms: dict, analyse: bool = True) -> Diagnostic:
     diagnostic = Diagnostic.objects.create(
-        recording=recording, patient=recording.patient, symptoms=symptoms, queued_at=timezone.now()
-    )
+        recording=recording, patient=recording.patient, symptoms=symptoms, queued_at=timezone.now(),
+        status=DiagnosticStatus.QUEUED if analyse else DiagnosticStatus.UNANALYSED,
+    )  # fmt: skip
+    if not analyse:
+        return diagnostic
     inference_queue.send_on_commit(diagnostic.pk)
     # The response need not wait for Redis: the page reads the same state from the database.
     transaction.on_commit(lambda: live.publish_many([diagnostic], wait=False))

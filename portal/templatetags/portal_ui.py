@@ -21,6 +21,7 @@ STATUS_TEXT = {
     DiagnosticStatus.RUNNING: _("Analysing"),
     DiagnosticStatus.SUCCEEDED: _("Result ready"),
     DiagnosticStatus.FAILED: _("Analysis failed"),
+    DiagnosticStatus.UNANALYSED: _("Not analysed"),
 }
 LABEL_ORDER = [Label.HEALTHY, Label.ANOMALY, Label.INCONCLUSIVE]
 
