@@ -1,5 +1,6 @@
 """A clinician's review of a diagnostic: confirm the model's label, correct it, or mark the case
-inconclusive, with a note. (Retrying a failed analysis is ``diagnostics.services.retry_diagnostic``.)
+inconclusive, with a note; and a public data set's label imported as reviewed truth
+(``record_dataset_label``). (Retrying a failed analysis is ``diagnostics.services.retry_diagnostic``.)
 
 Reviews are the ground truth for training, evaluation and recommendations, so each one records who
 decided and when, and writes an audit event in the same transaction. The audit detail names the
@@ -73,3 +74,35 @@ def _review_label(diagnostic: Diagnostic, decision: str, label: str | None) -> s
             raise ReviewRefused(_("Choose the correct label."))
         return label
     raise ReviewRefused(_("Choose confirm, correct or inconclusive."))
+
+
+def record_dataset_label(
+    *, diagnostic: Diagnostic, label: str, source: str, status_field: str, status: str,
+    licence: str,
+) -> bool:  # fmt: skip
+    """Record a public data set's label as the diagnostic's reviewed truth; True if written.
+
+    No clinician decided it, so ``reviewed_by`` stays empty and the note names the source and the
+    metadata field it came from. A review a clinician has made since is never overwritten, and
+    the same label again writes nothing (a re-run of the import is silent).
+    """
+    if label not in (Label.HEALTHY, Label.ANOMALY):
+        raise ValueError(f"not a label a data set can give: {label!r}")
+    note = f"Label from the {source} data set, its {status_field} field: {status}"
+    with transaction.atomic():
+        locked = Diagnostic.objects.select_for_update().get(pk=diagnostic.pk)
+        if locked.reviewed_by_id is not None or (
+            locked.review_label == label and locked.review_note == note
+        ):
+            return False
+        locked.review_label, locked.review_note = label, note
+        locked.reviewed_by, locked.reviewed_at = None, timezone.now()
+        locked.save(update_fields=["review_label", "review_note", "reviewed_by", "reviewed_at"])
+        record_event(
+            action="dataset.label_imported", obj=locked, patient=diagnostic.patient,
+            detail={"dataset": source, "licence": licence, "status_field": status_field,
+                    "fields": ["review_label", "review_note", "reviewed_by", "reviewed_at"]},
+        )  # fmt: skip
+    for name in ("review_label", "review_note", "reviewed_by", "reviewed_at"):
+        setattr(diagnostic, name, getattr(locked, name))
+    return True
