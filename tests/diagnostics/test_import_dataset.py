@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from diagnostics.ml.synth import generate_dataset, to_wav_bytes
 from diagnostics.models import Diagnostic, DiagnosticStatus
+from diagnostics.reviews import review_diagnostic
 from media_assets.models import Recording
 from portal.core.models import AuditEvent, Patient
 from tests.diagnostics.inference_steps import queued_messages
@@ -146,3 +147,21 @@ def test_with_analyse_the_recordings_are_queued_like_uploads(tmp_path, empty_bro
 def test_a_folder_without_the_layout_is_refused(tmp_path):
     with pytest.raises(CommandError, match="metadata"):
         run("coswara", tmp_path)
+
+
+def test_a_re_run_keeps_a_clinicians_later_review(tmp_path, empty_broker, clinician):
+    coughvid_layout(tmp_path)
+    run("coughvid", tmp_path, "--analyse")
+    diagnostic = Diagnostic.objects.get(patient__external_id="coughvid:a1")
+    # As the worker would: a result, which a clinician then corrects.
+    Diagnostic.objects.filter(pk=diagnostic.pk).update(
+        status=DiagnosticStatus.SUCCEEDED, label="healthy", confidence=0.9
+    )
+    diagnostic.refresh_from_db()
+    review_diagnostic(diagnostic=diagnostic, actor=clinician, decision="correct", label="anomaly")
+
+    out, _ = run("coughvid", tmp_path)
+
+    diagnostic.refresh_from_db()
+    assert (diagnostic.review_label, diagnostic.reviewed_by) == ("anomaly", clinician)
+    assert "labels recorded as reviewed truth: 0" in out
