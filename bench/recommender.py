@@ -117,12 +117,10 @@ def fill_database(n: int, vectors: np.ndarray, cluster: np.ndarray):
         _copy(
             cursor, Patient,
             ["id", "site", "external_id", "given_name", "family_name", "birth_date", "sex",
-             "research_consent", "created_at", "updated_at", "search_name",
-             "search_name_reversed", "search_external_id"],
+             "research_consent", "created_at", "updated_at", "search_name"],
             ((p, int(patient_site[p - 1]), f"B{p:08d}", "Bench", f"Patient{p}",
               f"{1930 + p % 80}-01-01", ("female", "male")[p % 2], False, now, now,
-              search_key(f"Patient{p} Bench"), search_key(f"Bench Patient{p}"),
-              search_key(f"B{p:08d}")) for p in range(1, patients + 1)),
+              search_key(f"Patient{p} Bench")) for p in range(1, patients + 1)),
         )  # fmt: skip
         _copy(
             cursor, Recording,

@@ -29,7 +29,7 @@ from django.utils import timezone
 from diagnostics.models import Diagnostic, DiagnosticStatus
 from media_assets.models import Recording, RecordingStatus
 from portal.core import permissions
-from portal.core.models import Patient, Site, search_key
+from portal.core.models import Patient, Site
 from recommender.selectors import priority_page_ids
 
 PAGE_SIZE = 25
@@ -130,18 +130,6 @@ def _page_around(items: list, *, more: bool, after, before) -> Page:
 # --- Patients --------------------------------------------------------------------------------
 
 
-def search_patients(patients: QuerySet[Patient], query: str) -> QuerySet[Patient]:
-    """Prefix match on "family given", "given family" or the external id; accents and case ignored."""
-    term = search_key(query)
-    if not term:
-        return patients
-    return patients.filter(
-        Q(search_name__startswith=term)
-        | Q(search_name_reversed__startswith=term)
-        | Q(search_external_id__startswith=term)
-    )
-
-
 def _to_review_count():
     waiting = (
         Diagnostic.objects.filter(
@@ -158,7 +146,7 @@ def _to_review_count():
 def patient_list(
     workspace: Workspace, *, query="", consent=None, to_review=False, after=None, before=None
 ) -> Page:
-    patients = search_patients(workspace.patients(), query)
+    patients = workspace.patients().search(query)
     if consent is not None:
         patients = patients.filter(research_consent=consent)
     if to_review:
