@@ -15,6 +15,7 @@ QUALITY_WARNINGS = {
     "clipped": _("The sound was too loud and is distorted (clipped)."),
     "mostly_silent": _("The recording is mostly silence."),
     "too_quiet": _("The recording is very quiet."),
+    "no_cough": _("No cough was heard in this recording."),
 }
 STATUS_TEXT = {
     DiagnosticStatus.QUEUED: _("Queued"),
