@@ -195,6 +195,12 @@ class Patient(models.Model):
     def full_name(self) -> str:
         return f"{self.given_name} {self.family_name}"
 
+    def age(self, on=None) -> int:
+        """Whole years on ``on`` (today by default)."""
+        on = on or timezone.localdate()
+        born = self.birth_date
+        return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
     def clean(self) -> None:
         errors = {}
         if self.birth_date and self.birth_date > timezone.localdate():

@@ -29,10 +29,11 @@ def researcher_home(request):
 def home(request):
     workspace = request.workspace
     summary = home_summary(workspace)
-    if summary.failed_latest:
-        # The failed list names patients: record whose results were shown.
+    shown = [d.pk for d in summary.failed_latest + summary.results_today]
+    if shown or summary.recent_patients:
+        # The lists name patients: record whose results and which patients were shown.
         record_event(
             action="home.viewed", actor=request.user, context=AuditContext.of(request),
-            detail={"diagnostics": [d.pk for d in summary.failed_latest]},
+            detail={"diagnostics": shown, "patients": [p.pk for p in summary.recent_patients]},
         )  # fmt: skip
     return render(request, "portal/home.html", {"summary": summary, "workspace": workspace})
