@@ -48,3 +48,39 @@ def test_silence_clipping_and_noise_without_a_cough_are_inconclusive_with_the_re
         assert card.locator(".result-gate").inner_text() == reason, name
         assert diagnostic.quality_gate == gate
         assert diagnostic.label and diagnostic.scores  # the model's own answer is kept
+
+
+@pytest.mark.parametrize(
+    ("name", "advice"),
+    [("silence.wav", "The level meter stayed very low"), ("square.wav", "too loud")],
+)
+def test_the_recorder_warns_about_silence_and_clipping_before_upload(page, server, clinician,
+                                                                     site, name, advice):  # fmt: skip
+    patient = PatientFactory(site=site)
+    sign_in(page, server.url, "clin")
+    page.goto(f"{server.url}/patients/{patient.pk}/")
+
+    signal = BAD_AUDIO[name][0]
+    choose_file(page, name, "audio/wav", audio_corpus.pcm_wav(signal, RATE))
+    message = page.wait_for_selector("[data-message].is-warn:visible")
+    page.steps("warned")
+
+    assert advice in message.inner_text()
+    assert page.is_enabled("[data-action=upload]")  # advice, not a refusal: the gate decides
+
+
+def test_a_chosen_file_shorter_than_the_kinds_minimum_is_refused_before_upload(
+    page, server, clinician, site
+):
+    patient = PatientFactory(site=site)
+    sign_in(page, server.url, "clin")
+    page.goto(f"{server.url}/patients/{patient.pk}/")
+    page.check("input[name=kind][value=breath]")
+
+    page.set_input_files("[data-file]", files=[{
+        "name": "short.wav", "mimeType": "audio/wav",
+        "buffer": audio_corpus.pcm_wav(audio_corpus.breath_like(seconds=3.0), RATE)}])  # fmt: skip
+    message = page.wait_for_selector("[data-message]:visible")
+
+    assert "too short: record at least 10 seconds" in message.inner_text()
+    assert page.is_disabled("[data-action=upload]")
