@@ -190,7 +190,7 @@ def banner(host: str, port: int, *, log_path: Path) -> list[str]:
         "",
         "  Sign in as clinician (or clinician2, another site), researcher, siteadmin or admin,",
         "  with DEMO_PASSWORD or the demo password printed above when the demo data was made.",
-        "  admin and siteadmin also need the one-time code of the key printed then, at /admin/.",
+        "  admin and siteadmin also type a one-time code from the authenticator key printed above.",
         "",
         "  Try first: sign in as clinician, open a patient, record a cough (or choose a file),",
         "  and watch the result arrive; then correct it and see the review queue at /review/.",
