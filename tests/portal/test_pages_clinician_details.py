@@ -12,7 +12,7 @@ from tests.factories_clinical import failed, succeeded
 
 pytestmark = pytest.mark.django_db
 
-HOME_QUERIES = 12
+HOME_QUERIES = 13
 
 
 @pytest.fixture

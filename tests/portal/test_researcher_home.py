@@ -4,7 +4,7 @@ token how-to); a 403 page always links somewhere the user may go, never to itsel
 import pytest
 
 from portal.core.models import Role
-from tests.factories import MembershipFactory, SiteFactory, UserFactory
+from tests.factories import MembershipFactory, SiteFactory, UserFactory, verified_login
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +49,7 @@ def test_the_export_link_works_for_the_signed_in_researcher(client, researcher):
 
 
 def test_a_user_with_no_role_gets_a_403_that_does_not_send_them_back_to_it(client):
-    client.force_login(UserFactory(is_staff=True))
+    verified_login(client, UserFactory(is_staff=True))
 
     response = client.get("/")
     page = response.content.decode()
