@@ -117,12 +117,10 @@ def fill_database(n: int, vectors: np.ndarray, cluster: np.ndarray):
         _copy(
             cursor, Patient,
             ["id", "site", "external_id", "given_name", "family_name", "birth_date", "sex",
-             "research_consent", "created_at", "updated_at", "search_name",
-             "search_name_reversed", "search_external_id"],
+             "research_consent", "created_at", "updated_at", "search_name"],
             ((p, int(patient_site[p - 1]), f"B{p:08d}", "Bench", f"Patient{p}",
               f"{1930 + p % 80}-01-01", ("female", "male")[p % 2], False, now, now,
-              search_key(f"Patient{p} Bench"), search_key(f"Bench Patient{p}"),
-              search_key(f"B{p:08d}")) for p in range(1, patients + 1)),
+              search_key(f"Patient{p} Bench")) for p in range(1, patients + 1)),
         )  # fmt: skip
         _copy(
             cursor, Recording,
@@ -136,14 +134,15 @@ def fill_database(n: int, vectors: np.ndarray, cluster: np.ndarray):
             cursor, Diagnostic,
             ["id", "recording", "patient", "status", "label", "confidence", "scores",
              "model_version", "symptoms", "timings", "embedding", "task_id", "queued_at",
-             "finished_at", "attempts", "error", "review_label", "review_note", "reviewed_at"],
+             "finished_at", "attempts", "error", "review_label", "review_note", "reviewed_at",
+             "quality_gate"],
             ((i + 1, i + 1, int(case_patient[i]), "succeeded",
               "anomaly" if anomalous[i] else "healthy", 0.8,
               Jsonb({"anomaly": 0.8 if anomalous[i] else 0.2}), version.pk,
               Jsonb({"fever": bool(fever[i]), "cough_days": int(i % 20)}), Jsonb({}),
               vectors[i].tobytes(), "", now, now, 1, "",
               ("anomaly" if anomalous[i] else "healthy") if reviewed[i] else "", "",
-              now if reviewed[i] else None) for i in range(n)),
+              now if reviewed[i] else None, "") for i in range(n)),
         )  # fmt: skip
         _copy(cursor, CaseEmbedding, ["id", "diagnostic", "model_version", "vector", "created_at"],
               ((i + 1, i + 1, version.pk, vectors[i].tobytes(), now) for i in range(n)))  # fmt: skip

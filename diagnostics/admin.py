@@ -13,7 +13,7 @@ from diagnostics import registry
 from diagnostics.models import Diagnostic, DiagnosticStatus, ModelStatus, ModelVersion
 from diagnostics.selectors import diagnostics_for
 from diagnostics.services import retry_diagnostic
-from portal.core.admin_base import AuditedModelAdmin, export_as_csv
+from portal.core.admin_base import AuditedModelAdmin, PatientColumn, export_as_csv
 from portal.core.audit import AuditContext
 
 
@@ -118,8 +118,16 @@ def _format(value):
 
 
 @admin.register(Diagnostic)
-class DiagnosticAdmin(AuditedModelAdmin):
-    list_display = ["id", "patient", "status", "label", "confidence", "review_label", "queued_at"]
+class DiagnosticAdmin(PatientColumn, AuditedModelAdmin):
+    list_display = [
+        "id",
+        "patient_name",
+        "status",
+        "label",
+        "confidence",
+        "review_label",
+        "queued_at",
+    ]
     list_filter = ["status", "label", "review_label", "model_version"]
     list_select_related = ["patient", "model_version"]
     raw_id_fields = ["recording", "patient", "reviewed_by"]

@@ -1,26 +1,30 @@
 """Demo recordings for the embedded default: SYNTHETIC sounds, analysed and partly reviewed.
 
 Every demo patient gets a couple of generated coughs or breaths (test and demo data, never a real
-person's sound), analysed with the production model before the server starts, so that every page,
-the review queue and the research export have something to show on first run.
+person's sound), analysed with the production model before the server starts and spread over the
+last two weeks, so that every page, the chart, the review queue and the research export have
+something to show on first run.
 """
 
 import io
 import random
+from datetime import timedelta
 
 import numpy as np
 from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.db.models import F, Q
 
 from diagnostics import inference
 from diagnostics.ml import synth
-from diagnostics.models import DiagnosticStatus, Label
+from diagnostics.models import Diagnostic, DiagnosticStatus, Label
 from diagnostics.reviews import Decision, review_diagnostic
 from diagnostics.services import submit_recording
+from media_assets.models import Recording
 from portal.core.models import Membership, Patient, Role
 
 RECORDINGS_PER_PATIENT = 2
 REVIEWED_SHARE = 0.4
+SPREAD_DAYS = 14
 
 
 def seed_demo_recordings(*, seed: int = 11) -> int:
@@ -46,7 +50,27 @@ def seed_demo_recordings(*, seed: int = 11) -> int:
     for diagnostic, _ in created:
         inference.run_diagnostic(diagnostic_id=diagnostic.pk, task_id=f"demo-seed-{diagnostic.pk}")
     _review_some(created, rng)
+    _spread_over_days(created, rng)
     return len(created)
+
+
+def _spread_over_days(created, rng: random.Random) -> None:
+    """Move each demo recording and its result back by up to ``SPREAD_DAYS`` - 1 days (a few
+    stay today), so the home page's 14-day chart and worklist look like a clinic's fortnight."""
+    for diagnostic, _ in created:
+        days = 0 if rng.random() < 0.2 else rng.randrange(SPREAD_DAYS)
+        shift = timedelta(days=days, minutes=rng.randrange(0, 8 * 60))
+        if not days:
+            continue
+        Recording.objects.filter(pk=diagnostic.recording_id).update(
+            created_at=F("created_at") - shift, stored_at=F("stored_at") - shift
+        )
+        Diagnostic.objects.filter(pk=diagnostic.pk).update(
+            **{
+                name: F(name) - shift
+                for name in ("queued_at", "started_at", "finished_at", "reviewed_at")
+            }
+        )
 
 
 def _clinician_of(patient: Patient):

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from channels.layers import get_channel_layer
 from django.utils import timezone
 
-from diagnostics.models import Diagnostic, DiagnosticStatus
+from diagnostics.models import Diagnostic, DiagnosticStatus, Label
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +71,12 @@ def status_message(diagnostic: Diagnostic) -> dict:
         "status": diagnostic.status,
         "label": diagnostic.label or None,
         "label_display": diagnostic.get_label_display() if diagnostic.label else None,
+        "label_shown": diagnostic.label_shown or None,
+        "label_shown_display": str(Label(diagnostic.label_shown).label)
+        if diagnostic.label
+        else None,
+        "quality_gate": diagnostic.quality_gate or None,
+        "quality_gate_display": diagnostic.get_quality_gate_display() or None,
         "confidence": diagnostic.confidence,
         "model_version": str(version) if version else None,
         "synthetic_model": bool(version and version.is_synthetic),

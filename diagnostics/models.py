@@ -19,6 +19,14 @@ class Label(models.TextChoices):
     INCONCLUSIVE = "inconclusive", _("inconclusive: please re-record or review")
 
 
+class QualityGate(models.TextChoices):
+    """Why a recording's sound cannot carry a result, whatever the model said of it."""
+
+    MOSTLY_SILENT = "mostly_silent", _("the recording is mostly silence")
+    CLIPPED = "clipped", _("the sound is distorted (clipped)")
+    NO_COUGH = "no_cough", _("no cough was detected")
+
+
 class ModelStatus(models.TextChoices):
     CANDIDATE = "candidate", _("Candidate")
     CANARY = "canary", _("Canary")
@@ -128,6 +136,14 @@ class Diagnostic(models.Model):
     label = models.CharField(max_length=16, choices=Label.choices, blank=True)
     confidence = models.FloatField(null=True, blank=True)
     scores = models.JSONField(default=dict, blank=True)
+    quality_gate = models.CharField(
+        max_length=16,
+        choices=QualityGate.choices,
+        blank=True,
+        help_text=_(
+            "Set when the recording failed the quality gate: the result shows inconclusive."
+        ),
+    )
     model_version = models.ForeignKey(
         ModelVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="diagnostics"
     )
@@ -188,6 +204,21 @@ class Diagnostic(models.Model):
     @property
     def is_reviewed(self) -> bool:
         return bool(self.review_label)
+
+    @property
+    def label_shown(self) -> str:
+        """The headline wherever the result is shown: the reviewer's label, else inconclusive
+        for a recording that failed the quality gate, else the model's (kept as it answered)."""
+        if self.review_label:
+            return self.review_label
+        if self.quality_gate and self.label:
+            return Label.INCONCLUSIVE
+        return self.label
+
+    @property
+    def label_shown_differs(self) -> bool:
+        """Whether the headline is not the model's own label, so pages add "model said …"."""
+        return bool(self.label) and self.label_shown != self.label
 
     def clean(self) -> None:
         if self.recording_id and self.patient_id and self.recording.patient_id != self.patient_id:

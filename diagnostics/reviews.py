@@ -66,7 +66,7 @@ def review_diagnostic(
 
 def _review_label(diagnostic: Diagnostic, decision: str, label: str | None) -> str:
     if decision == Decision.CONFIRM:
-        return diagnostic.label
+        return diagnostic.label_shown  # what the clinician saw: the quality gate's inconclusive too
     if decision == Decision.INCONCLUSIVE:
         return Label.INCONCLUSIVE
     if decision == Decision.CORRECT:

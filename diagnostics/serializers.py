@@ -3,7 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from diagnostics.models import Diagnostic, DiagnosticStatus, Label, ModelVersion
+from diagnostics.models import Diagnostic, DiagnosticStatus, Label, ModelVersion, QualityGate
 from diagnostics.reviews import Decision
 
 
@@ -14,12 +14,15 @@ class DiagnosticSerializer(serializers.ModelSerializer):
     model_version = serializers.SerializerMethodField()
     synthetic_model = serializers.SerializerMethodField()
     label = serializers.SerializerMethodField()
+    label_shown = serializers.SerializerMethodField()
+    quality_gate = serializers.SerializerMethodField()
     review_label = serializers.SerializerMethodField()
 
     class Meta:
         model = Diagnostic
         fields = [
-            "id", "patient", "recording", "kind", "status", "label", "confidence",
+            "id", "patient", "recording", "kind", "status", "label", "label_shown",
+            "quality_gate", "confidence",
             "model_version", "synthetic_model", "queued_at", "started_at", "finished_at",
             "review_label", "reviewed_at",
         ]  # fmt: skip
@@ -36,6 +39,14 @@ class DiagnosticSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.ChoiceField(choices=Label.choices, allow_null=True))
     def get_label(self, diagnostic):
         return diagnostic.label or None
+
+    @extend_schema_field(serializers.ChoiceField(choices=Label.choices, allow_null=True))
+    def get_label_shown(self, diagnostic):
+        return diagnostic.label_shown or None
+
+    @extend_schema_field(serializers.ChoiceField(choices=QualityGate.choices, allow_null=True))
+    def get_quality_gate(self, diagnostic):
+        return diagnostic.quality_gate or None
 
     @extend_schema_field(serializers.ChoiceField(choices=Label.choices, allow_null=True))
     def get_review_label(self, diagnostic):
@@ -55,6 +66,15 @@ class DiagnosticDetailSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=DiagnosticStatus.choices)
     label = serializers.ChoiceField(choices=Label.choices, allow_null=True)
     label_display = serializers.CharField(allow_null=True)
+    label_shown = serializers.ChoiceField(
+        choices=Label.choices,
+        allow_null=True,
+        help_text="The headline: the reviewed label, else inconclusive when the recording failed "
+        "the quality gate, else the model's label.",
+    )
+    label_shown_display = serializers.CharField(allow_null=True)
+    quality_gate = serializers.ChoiceField(choices=QualityGate.choices, allow_null=True)
+    quality_gate_display = serializers.CharField(allow_null=True)
     confidence = serializers.FloatField(allow_null=True)
     model_version = serializers.CharField(allow_null=True)
     synthetic_model = serializers.BooleanField()

@@ -4,12 +4,17 @@ from django.contrib import admin
 
 from media_assets.models import Recording, RecordingPseudonym
 from media_assets.selectors import recordings_for
-from portal.core.admin_base import AuditedModelAdmin, PseudonymAdmin, export_as_csv
+from portal.core.admin_base import (
+    AuditedModelAdmin,
+    PatientColumn,
+    PseudonymAdmin,
+    export_as_csv,
+)
 
 
 @admin.register(Recording)
-class RecordingAdmin(AuditedModelAdmin):
-    list_display = ["id", "patient", "kind", "status", "duration_s", "created_at"]
+class RecordingAdmin(PatientColumn, AuditedModelAdmin):
+    list_display = ["id", "patient_name", "kind", "status", "duration_s", "created_at"]
     list_filter = ["status", "kind"]
     list_select_related = ["patient"]
     raw_id_fields = ["patient", "uploaded_by"]

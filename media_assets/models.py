@@ -77,7 +77,11 @@ class Recording(models.Model):
 
     @property
     def quality_warnings(self) -> list[str]:
-        return list(self.quality.get("warnings", []))
+        """The measured warnings, and "no_cough" for a cough recording in which none was heard."""
+        warnings = list(self.quality.get("warnings", []))
+        if self.kind == RecordingKind.COUGH and self.quality.get("cough_detected") is False:
+            warnings.append("no_cough")
+        return warnings
 
 
 class RecordingPseudonym(models.Model):

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from portal.core.models import Membership, Patient, Role, Sex, Site
+from portal.core.models import Membership, Patient, Role, Sex, Site, index_for_search
 from portal.core.roles import provision_roles
 
 GIVEN = ["Ada", "Bram", "Chiara", "Dawit", "Elif", "Farid", "Greta", "Hiro", "Ines", "Jonas",
@@ -113,7 +113,7 @@ def _create_patients(site: Site, count: int, rng: random.Random) -> None:
         )
     for patient in patients:
         patient.refresh_search_columns()  # bulk_create skips save(), which keeps them otherwise
-    Patient.objects.bulk_create(patients)
+    index_for_search(Patient.objects.bulk_create(patients))
 
 
 def demo_totp_key(hex_key: str) -> str:

@@ -10,7 +10,10 @@ a middleware, the 500 handler), is answered 503 ``database_unavailable`` and mar
 import sys
 
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
 
+from portal.core import permissions
 from portal.core.database import DatabaseUnavailable, as_unavailable, mark_retryable
 from portal.core.errors import Kind, answer_for, is_domain_failure
 from portal.core.observability import current_request_id
@@ -30,7 +33,21 @@ def not_found(request, exception=None):
 def forbidden(request, exception=None):
     if _is_api(request):
         return error_response(403, "permission_denied", "You do not have permission to do this.")
-    return render(request, "403.html", status=403)
+    return render(request, "403.html", {"places": places_for(request.user)}, status=403)
+
+
+def places_for(user) -> list[tuple[str, str]]:
+    """Where the user of a 403 page may go instead, as (url, words): never back to a page that
+    would refuse them too."""
+    if not user.is_authenticated:
+        return [(reverse("pages:login"), _("Sign in"))]
+    places = []
+    if permissions.has_clinical_role(user) or permissions.research_sites(user).exists():
+        places.append(("/", _("Back to the start page")))
+    if user.is_staff:
+        places.append((reverse("admin:index"), _("Administration")))
+    places.append((reverse("pages:password_change"), _("Change your password")))
+    return places
 
 
 class DomainErrorMiddleware:

@@ -20,13 +20,21 @@ SELECT 'bench' || g, 'Bench clinic ' || g, now() FROM generate_series(1, %(sites
 # One patient in ten has not consented; ages from newborn to 95 at the time of the recordings.
 SEED_PATIENTS = """
 INSERT INTO portal_patient (site_id, external_id, given_name, family_name, birth_date, sex,
-    research_consent, research_consent_at, created_at, updated_at, search_name,
-    search_name_reversed, search_external_id)
+    research_consent, research_consent_at, created_at, updated_at, search_name)
 SELECT s.ids[1 + g %% array_length(s.ids, 1)], 'BENCH-' || g, 'Given' || g, 'Family' || g,
     date '1928-01-01' + (g * 7919 %% 35000), (ARRAY['female','male','other','unknown'])[1 + g %% 4],
     g %% 10 <> 0, CASE WHEN g %% 10 <> 0 THEN now() END, now(), now(),
-    'family' || g || ' given' || g, 'given' || g || ' family' || g, 'bench-' || g
+    'family' || g || ' given' || g
 FROM generate_series(1, %(patients)s) g, (SELECT array_agg(id ORDER BY id) AS ids FROM portal_site) s
+"""
+# The keys ``portal.core.models.search_terms`` gives these names: each word on, in both orders,
+# and the external id.
+SEED_SEARCH_TERMS = """
+INSERT INTO portal_patientsearchterm (patient_id, term)
+SELECT p.id, t.term FROM portal_patient p,
+    LATERAL (VALUES (p.search_name), ('given' || substr(p.external_id, 7)),
+        ('given' || substr(p.external_id, 7) || ' family' || substr(p.external_id, 7)),
+        ('family' || substr(p.external_id, 7)), ('bench ' || substr(p.external_id, 7))) t(term)
 """
 SEED_MODELS = """
 INSERT INTO diagnostics_modelversion (name, version, artifact, sha256, labels, sample_rate,
@@ -55,7 +63,7 @@ FROM generate_series(1, %(rows)s) g, (SELECT array_agg(id ORDER BY id) AS ids FR
 SEED_DIAGNOSTICS = """
 INSERT INTO diagnostics_diagnostic (recording_id, patient_id, status, label, confidence, scores,
     model_version_id, symptoms, timings, task_id, queued_at, started_at, finished_at, attempts,
-    error, review_label, review_note, reviewed_at)
+    error, review_label, review_note, reviewed_at, quality_gate)
 SELECT r.id, r.patient_id, 'succeeded', l.label, l.confidence,
     jsonb_build_object(l.label, l.confidence), m.ids[1 + r.id %% 3],
     jsonb_build_object('fever', r.id %% 2 = 0, 'cough_days', r.id %% 30,
@@ -63,7 +71,7 @@ SELECT r.id, r.patient_id, 'succeeded', l.label, l.confidence,
                                  ELSE '[]'::jsonb END),
     '{}', '', r.created_at, r.created_at, r.created_at + interval '2 seconds', 1, '',
     CASE WHEN (r.id / 4) %% 4 = 0 THEN l.label ELSE '' END, '',
-    CASE WHEN (r.id / 4) %% 4 = 0 THEN r.created_at + interval '1 day' END
+    CASE WHEN (r.id / 4) %% 4 = 0 THEN r.created_at + interval '1 day' END, ''
 FROM media_assets_recording r,
     (SELECT array_agg(id ORDER BY id) AS ids FROM diagnostics_modelversion) m,
     LATERAL (SELECT (ARRAY['healthy','anomaly','inconclusive'])[1 + r.id %% 3] AS label,
@@ -89,7 +97,7 @@ WHERE d.status = 'succeeded' AND d.review_label = '' AND d.id <= m.top - %(rows)
 TABLES = (
     "diagnostics_diagnostic, media_assets_recording, portal_researchpseudonym,"
     " media_assets_recordingpseudonym, portal_auditevent, portal_patient, portal_membership,"
-    " portal_site, diagnostics_modelversion, recommender_reviewpriority"
+    " portal_site, diagnostics_modelversion, recommender_reviewpriority, portal_patientsearchterm"
 )
 
 
@@ -112,7 +120,8 @@ def seed(*, sites: int, patients: int, diagnostics: int, log=print) -> float:
     with connection.cursor() as cursor:
         # The audit log refuses DELETE and UPDATE (a trigger); TRUNCATE empties it for a bench.
         cursor.execute(f"TRUNCATE {TABLES} CASCADE")
-        steps = [("sites", SEED_SITES), ("patients", SEED_PATIENTS), ("model versions", SEED_MODELS),
+        steps = [("sites", SEED_SITES), ("patients", SEED_PATIENTS),
+                 ("search terms", SEED_SEARCH_TERMS), ("model versions", SEED_MODELS),
                  ("recordings", SEED_RECORDINGS), ("diagnostics", SEED_DIAGNOSTICS),
                  ("review priorities", SEED_PRIORITIES)]  # fmt: skip
         for name, statement in steps:

@@ -300,6 +300,12 @@ RECORDING_MAX_BYTES = env.int("RECORDING_MAX_BYTES", default=20 * 1024 * 1024)
 REQUEST_MAX_BYTES = RECORDING_MAX_BYTES + 256 * 1024
 RECORDING_MIN_SECONDS = env.float("RECORDING_MIN_SECONDS", default=0.5)
 RECORDING_MAX_SECONDS = env.float("RECORDING_MAX_SECONDS", default=60.0)
+# The quality gate (diagnostics.quality_gate): above these shares of silent 20 ms frames or of
+# clipped samples, or a cough recording without a detected cough, the result shows
+# "inconclusive: re-record" with the reason, whatever the model's confidence.
+QUALITY_GATE_MAX_SILENCE_RATIO = env.float("QUALITY_GATE_MAX_SILENCE_RATIO", default=0.8)
+QUALITY_GATE_MAX_CLIPPING_RATIO = env.float("QUALITY_GATE_MAX_CLIPPING_RATIO", default=0.01)
+QUALITY_GATE_COUGH_REQUIRED = env.bool("QUALITY_GATE_COUGH_REQUIRED", default=True)
 RECORDING_SAMPLE_RATES = tuple(
     env.list(
         "RECORDING_SAMPLE_RATES",

@@ -64,6 +64,7 @@ class _Restart:
     started_at: float
     failures: int = 0  # exits in a row, each within RESTART_RESET_S of its start
     due_at: float | None = None  # when the exited child is started again
+    log: object = None  # where its output goes (None: the terminal)
 
 
 @dataclass
@@ -79,14 +80,18 @@ class ProcessGroup:
         env: dict[str, str] | None = None,
         *,
         restart: bool = False,
+        log=None,
     ) -> None:
+        """Start ``argv``; with ``log`` (an open file) its output goes there, not to the terminal."""
         self.procs[name] = subprocess.Popen(
             argv,
             env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT if log is not None else None,
             preexec_fn=_child_setup,  # setsid and the death signal need it
         )
         if restart:
-            self.restarts[name] = _Restart(argv, env, started_at=time.monotonic())
+            self.restarts[name] = _Restart(argv, env, started_at=time.monotonic(), log=log)
 
     def supervise(self) -> tuple[str, int] | None:
         """Start again the restartable children that exited, once their back-off has passed;
@@ -115,7 +120,7 @@ class ProcessGroup:
             )
         elif now >= plan.due_at:
             self._signal(self.procs[name], signal.SIGKILL)  # nothing of its group may linger
-            self.start(name, plan.argv, plan.env, restart=True)
+            self.start(name, plan.argv, plan.env, restart=True, log=plan.log)
             self.restarts[name].failures = plan.failures
             print(f"{name} restarted.", file=self.out, flush=True)
 

@@ -95,11 +95,12 @@ def _mark_running(claimed: list[Diagnostic], task_id: str) -> None:
         diagnostic.attempts += 1
 
 
-# What the analysis and its live messages read of a claimed row. The rest (symptoms, review, the
-# recording's metadata) stays in the database: the claim is the worker's busiest query, and Django
+# What the analysis and its live messages read of a claimed row (the recording's kind and quality
+# for the quality gate). The rest (symptoms, review, the recording's other metadata) stays in the database: the claim is the worker's busiest query, and Django
 # compiles and hydrates every column it selects. A queued diagnostic has no model version yet.
 CLAIM_FIELDS = (
-    "recording", "recording__storage_key", "patient", "status", "label", "confidence",
+    "recording", "recording__storage_key", "recording__kind", "recording__quality", "patient", "status", "label", "confidence",
+    "quality_gate", "review_label",
     "model_version", "task_id", "queued_at", "started_at", "finished_at", "attempts", "error",
 )  # fmt: skip
 

@@ -19,6 +19,7 @@ from diagnostics import live, recommender_hooks
 from diagnostics.failures import FAILURE_MESSAGES
 from diagnostics.metrics import END_TO_END_SECONDS, FAILURES, RESULTS
 from diagnostics.models import Diagnostic, DiagnosticStatus, Label, ModelVersion
+from diagnostics.quality_gate import gate_reason
 from portal.core.dispatch import send_quietly
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("diagnostics.inference")
 
 RESULT_FIELDS = [
-    "status", "label", "confidence", "scores", "model_version", "embedding", "finished_at",
+    "status", "label", "confidence", "scores", "quality_gate", "model_version", "embedding", "finished_at",
     "timings",
 ]  # fmt: skip
 
@@ -40,6 +41,7 @@ def result(item: Loaded, prediction, version: ModelVersion, *, batch_ms, batch) 
     diagnostic.label = prediction.label if confident else Label.INCONCLUSIVE
     diagnostic.confidence = round(prediction.confidence, 6)
     diagnostic.scores = {label: round(p, 6) for label, p in prediction.scores.items()}
+    diagnostic.quality_gate = gate_reason(diagnostic.recording)
     diagnostic.model_version = version
     diagnostic.embedding = prediction.embedding.astype("float32").tobytes()
     diagnostic.finished_at = timezone.now()
@@ -110,6 +112,7 @@ def _announce_results(diagnostics: list[Diagnostic]) -> None:
             extra={
                 "diagnostic": diagnostic.pk,
                 "label": diagnostic.label,
+                "quality_gate": diagnostic.quality_gate,
                 "model_version": str(diagnostic.model_version),
                 "batch_size": diagnostic.timings["batch_size"],
             },

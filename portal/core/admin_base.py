@@ -85,6 +85,16 @@ class AuditedModelAdmin(admin.ModelAdmin):
         return super().log_deletions(request, queryset)
 
 
+class PatientColumn:
+    """A list column naming the row's patient: ``list_display = ["patient_name", ...]`` with
+    ``list_select_related = ["patient"]``. Shown to staff only; ``__str__`` stays a number, since
+    object reprs reach logs."""
+
+    @admin.display(description=_("patient"), ordering="patient__search_name")
+    def patient_name(self, obj) -> str:
+        return f"{obj.patient.full_name} ({obj.patient.external_id})"
+
+
 class _Echo:
     def write(self, value):
         return value

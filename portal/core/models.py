@@ -1,11 +1,13 @@
 """Sites, memberships, patients, research pseudonyms and the append-only audit log."""
 
+import re
 import secrets
 import unicodedata
 
+from anyascii import anyascii
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import connections, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -76,15 +78,48 @@ class Sex(models.TextChoices):
     UNKNOWN = "unknown", _("Unknown")
 
 
-def search_key(text: str) -> str:
-    """Fold text for prefix search: no accents, no case, single spaces ("Åsa  Öberg" -> "asa oberg").
+_APOSTROPHES = re.compile(r"['\u2019\u02bc`\u00b4]")
+_NOT_ALPHANUMERIC = re.compile(r"[^0-9a-z]+")
 
-    Stored in the patient's ``search_*`` columns so that one plain, indexable ``LIKE 'term%'``
-    finds names on SQLite and PostgreSQL alike; search terms are folded the same way.
+
+def search_key(text: str) -> str:
+    """Fold text for prefix search: Latin letters only, no case, words split on anything else
+    ("Zoë Ğüneş-Ødegård" -> "zoe gunes odegard", "O'Brien" -> "obrien").
+
+    Letters that are not accented forms (ø, æ, ß, ł, đ, and other scripts) are transliterated by
+    ``anyascii``, so a name typed on any keyboard folds to the same key as the stored one.
     """
-    decomposed = unicodedata.normalize("NFKD", text or "")
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return " ".join(bare.casefold().split())
+    folded = anyascii(unicodedata.normalize("NFC", text or "")).casefold()
+    return " ".join(_NOT_ALPHANUMERIC.sub(" ", _APOSTROPHES.sub("", folded)).split())
+
+
+def search_terms(*, given_name: str, family_name: str, external_id: str) -> set[str]:
+    """The keys a patient is found by, each searched from its start: the name from each of its
+    words on ("gunes odegard zoe", "odegard zoe", "zoe gunes odegard", ...), so any word of any
+    name part, alone or with the words after it, is a prefix of one key; and the external id whole."""
+    terms = {search_key(external_id)}
+    for name in (f"{family_name} {given_name}", f"{given_name} {family_name}"):
+        words = search_key(name).split()
+        terms.update(" ".join(words[start:]) for start in range(len(words)))
+    terms.discard("")
+    return terms
+
+
+class PatientQuerySet(models.QuerySet):
+    def search(self, query: str) -> "PatientQuerySet":
+        """Patients with a search term starting with the folded ``query`` (all of them for an
+        empty one): one indexed prefix lookup in ``PatientSearchTerm``, on SQLite and PostgreSQL."""
+        term = search_key(query)
+        if not term:
+            return self
+        if connections[self.db].vendor == "sqlite":
+            # SQLite's LIKE ignores case, so it cannot use a binary index; keys are lowercase
+            # ASCII, so the same prefix is a binary range, which it can.
+            prefix = Q(term__gte=term, term__lt=term + "\x7f")
+        else:
+            prefix = Q(term__startswith=term)  # a range on the varchar_pattern_ops index
+        matching = PatientSearchTerm.objects.filter(prefix).values("patient_id")
+        return self.filter(pk__in=matching)
 
 
 class Patient(models.Model):
@@ -107,13 +142,12 @@ class Patient(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
-    # Derived from the fields above on every save (see ``search_key``); never edited directly.
+    # Derived from the names on every save (see ``search_key``); the patient list's sort key.
     search_name = models.CharField(max_length=310, blank=True, editable=False)
-    search_name_reversed = models.CharField(max_length=310, blank=True, editable=False)
-    search_external_id = models.CharField(max_length=64, blank=True, editable=False)
 
     SEARCH_SOURCES = ("given_name", "family_name", "external_id")
-    SEARCH_COLUMNS = ("search_name", "search_name_reversed", "search_external_id")
+
+    objects = PatientQuerySet.as_manager()
 
     class Meta:
         ordering = ["family_name", "given_name", "id"]
@@ -128,24 +162,8 @@ class Patient(models.Model):
         ]
         indexes = [
             models.Index(fields=["site", "family_name", "given_name"]),
-            # The patient list pages by (search_name, id); prefix searches need pattern indexes
-            # on PostgreSQL (the opclasses are ignored elsewhere).
+            # The patient list pages by (search_name, id).
             models.Index(fields=["search_name", "id"], name="patient_search_name_id"),
-            models.Index(
-                fields=["search_name"],
-                name="patient_search_name_like",
-                opclasses=["varchar_pattern_ops"],
-            ),
-            models.Index(
-                fields=["search_name_reversed"],
-                name="patient_search_reversed_like",
-                opclasses=["varchar_pattern_ops"],
-            ),
-            models.Index(
-                fields=["search_external_id"],
-                name="patient_search_extid_like",
-                opclasses=["varchar_pattern_ops"],
-            ),
         ]
 
     def __str__(self) -> str:
@@ -154,21 +172,34 @@ class Patient(models.Model):
 
     def save(self, *args, **kwargs):
         # Here rather than in a service so that every writer (services, admin, API) keeps the
-        # search columns true; bulk_create callers must call refresh_search_columns() themselves.
+        # search keys true; bulk_create callers call index_for_search() themselves.
         self.refresh_search_columns()
         update_fields = kwargs.get("update_fields")
-        if update_fields is not None and set(update_fields) & set(self.SEARCH_SOURCES):
-            kwargs["update_fields"] = {*update_fields, *self.SEARCH_COLUMNS}
-        super().save(*args, **kwargs)
+        searched = update_fields is None or set(update_fields) & set(self.SEARCH_SOURCES)
+        if update_fields is not None and searched:
+            kwargs["update_fields"] = {*update_fields, "search_name"}
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            if searched:
+                index_for_search([self])
 
     def refresh_search_columns(self) -> None:
         self.search_name = search_key(f"{self.family_name} {self.given_name}")
-        self.search_name_reversed = search_key(f"{self.given_name} {self.family_name}")
-        self.search_external_id = search_key(self.external_id)
+
+    def search_terms(self) -> set[str]:
+        return search_terms(
+            given_name=self.given_name, family_name=self.family_name, external_id=self.external_id
+        )
 
     @property
     def full_name(self) -> str:
         return f"{self.given_name} {self.family_name}"
+
+    def age(self, on=None) -> int:
+        """Whole years on ``on`` (today by default)."""
+        on = on or timezone.localdate()
+        born = self.birth_date
+        return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
     def clean(self) -> None:
         errors = {}
@@ -180,6 +211,37 @@ class Patient(models.Model):
             self.research_consent_at = None
         if errors:
             raise ValidationError(errors)
+
+
+class PatientSearchTerm(models.Model):
+    """One key a patient is found by (see ``search_terms``), searched with ``LIKE 'term%'`` on
+    an index: a name's later words get their own rows, since no index finds a word mid-column."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="search_terms_set")
+    term = models.CharField(max_length=310)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "term"], name="unique_patient_search_term")
+        ]
+        indexes = [
+            # A prefix range on PostgreSQL needs the pattern opclass (ignored on SQLite, whose
+            # LIKE is case-insensitive already and uses the plain index for a prefix).
+            models.Index(
+                fields=["term"], name="patient_search_term_like", opclasses=["varchar_pattern_ops"]
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"search term of patient #{self.patient_id}"
+
+
+def index_for_search(patients) -> None:
+    """Replace the search keys of saved ``patients`` (a list) with their current ones."""
+    PatientSearchTerm.objects.filter(patient__in=[p.pk for p in patients]).delete()
+    PatientSearchTerm.objects.bulk_create(
+        PatientSearchTerm(patient_id=p.pk, term=term) for p in patients for term in p.search_terms()
+    )
 
 
 def new_pseudonym() -> str:

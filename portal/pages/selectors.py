@@ -29,7 +29,7 @@ from django.utils import timezone
 from diagnostics.models import Diagnostic, DiagnosticStatus
 from media_assets.models import Recording, RecordingStatus
 from portal.core import permissions
-from portal.core.models import Patient, Site, search_key
+from portal.core.models import AuditEvent, Patient, Site
 from recommender.selectors import priority_page_ids
 
 PAGE_SIZE = 25
@@ -130,18 +130,6 @@ def _page_around(items: list, *, more: bool, after, before) -> Page:
 # --- Patients --------------------------------------------------------------------------------
 
 
-def search_patients(patients: QuerySet[Patient], query: str) -> QuerySet[Patient]:
-    """Prefix match on "family given", "given family" or the external id; accents and case ignored."""
-    term = search_key(query)
-    if not term:
-        return patients
-    return patients.filter(
-        Q(search_name__startswith=term)
-        | Q(search_name_reversed__startswith=term)
-        | Q(search_external_id__startswith=term)
-    )
-
-
 def _to_review_count():
     waiting = (
         Diagnostic.objects.filter(
@@ -158,7 +146,7 @@ def _to_review_count():
 def patient_list(
     workspace: Workspace, *, query="", consent=None, to_review=False, after=None, before=None
 ) -> Page:
-    patients = search_patients(workspace.patients(), query)
+    patients = workspace.patients().search(query)
     if consent is not None:
         patients = patients.filter(research_consent=consent)
     if to_review:
@@ -246,12 +234,18 @@ def review_queue(workspace: Workspace, *, order="priority", after=None, before=N
     return page
 
 
+WORKLIST_SIZE = 10
+RECENT_PATIENTS = 8
+
+
 @dataclass
 class HomeSummary:
     recordings_today: int
     failed_count: tuple[int, bool]
     failed_latest: list
     chart: list = field(default_factory=list)
+    results_today: list = field(default_factory=list)
+    recent_patients: list = field(default_factory=list)
 
 
 def home_summary(workspace: Workspace, *, now=None) -> HomeSummary:
@@ -267,7 +261,28 @@ def home_summary(workspace: Workspace, *, now=None) -> HomeSummary:
             failed.select_related("patient", "recording").order_by("-queued_at", "-id")[:5]
         ),
         chart=results_by_day(workspace, now=now),
+        results_today=list(
+            diagnostics_with_details(workspace.diagnostics())
+            .filter(status=DiagnosticStatus.SUCCEEDED, finished_at__gte=start_of_today)
+            .select_related("patient", "recording")
+            .order_by("-finished_at", "-id")[:WORKLIST_SIZE]
+        ),
+        recent_patients=recently_seen_patients(workspace),
     )
+
+
+def recently_seen_patients(workspace: Workspace, *, size=RECENT_PATIENTS) -> list[Patient]:
+    """The patients whose page this user opened last, newest first: two queries, reading the
+    user's own latest audit events (an index on actor and time), never every patient."""
+    seen = (
+        AuditEvent.objects.filter(actor=workspace.user, action="patient.viewed")
+        .exclude(patient=None)
+        .order_by("-at", "-id")
+        .values_list("patient_id", flat=True)[: size * 5]
+    )
+    order = list(dict.fromkeys(seen))[: size * 2]
+    patients = workspace.patients().in_bulk(order)
+    return [patients[pk] for pk in order if pk in patients][:size]
 
 
 def results_by_day(workspace: Workspace, *, now=None, days=CHART_DAYS) -> list[dict]:

@@ -1,12 +1,14 @@
-"""Display helpers of the clinician pages: the words shown for labels, statuses and quality
-warnings, the navigation, and the server-rendered SVG chart of the home page."""
+"""Display helpers of the clinician pages: the words shown for labels, statuses, symptoms and
+quality warnings, the navigation, and the server-rendered SVG chart of the home page."""
 
 from django import template
 from django.conf import settings
 from django.utils.formats import date_format
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from diagnostics.models import DiagnosticStatus, Label
+from diagnostics.symptoms import KNOWN_CONDITIONS
 from portal.core.sessions import warning_script_age
 
 register = template.Library()
@@ -15,6 +17,7 @@ QUALITY_WARNINGS = {
     "clipped": _("The sound was too loud and is distorted (clipped)."),
     "mostly_silent": _("The recording is mostly silence."),
     "too_quiet": _("The recording is very quiet."),
+    "no_cough": _("No cough was heard in this recording."),
 }
 STATUS_TEXT = {
     DiagnosticStatus.QUEUED: _("Queued"),
@@ -40,6 +43,24 @@ def status_text(value: str) -> str:
 @register.filter
 def quality_warning_text(code: str) -> str:
     return QUALITY_WARNINGS.get(code, code)
+
+
+@register.filter
+def symptom_rows(symptoms: dict) -> list[tuple[str, str]]:
+    """The recorded symptoms as (question, answer) pairs in plain words, in a fixed order."""
+    symptoms = symptoms or {}
+    yes_no = {True: gettext("Yes"), False: gettext("No")}
+    rows = []
+    if "fever" in symptoms:
+        rows.append((gettext("Fever"), yes_no[symptoms["fever"]]))
+    if "cough_days" in symptoms:
+        rows.append((gettext("Cough for (days)"), str(symptoms["cough_days"])))
+    if "shortness_of_breath" in symptoms:
+        rows.append((gettext("Shortness of breath"), yes_no[symptoms["shortness_of_breath"]]))
+    if symptoms.get("known_conditions"):
+        names = [str(KNOWN_CONDITIONS[c]) for c in symptoms["known_conditions"]]
+        rows.append((gettext("Known conditions"), ", ".join(names)))
+    return rows
 
 
 @register.filter

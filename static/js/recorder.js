@@ -5,6 +5,59 @@
 import { gettext, ngettext, interpolate, formatDuration, formatNumber } from "./i18n.js";
 import { enqueue, uploads, refreshCount, retryAllNow } from "./upload-queue.js";
 
+// Advice before upload, from the same measures the server's quality gate uses: a take whose
+// loudest moment stays under QUIET_DBFS, or whose frames clip (a sample at full scale) more than
+// CLIPPED_SHARE of the time, is worth recording again (the upload is still allowed).
+const QUIET_DBFS = -40;
+const CLIPPED_SHARE = 0.01;
+const FRAME = 2048;
+
+function newLevels() {
+  return { frames: 0, clipped: 0, loudest: -120 };
+}
+
+function addFrame(levels, samples) {
+  let sum = 0;
+  let peak = 0;
+  for (const x of samples) {
+    sum += x * x;
+    peak = Math.max(peak, Math.abs(x));
+  }
+  const decibels = 20 * Math.log10(Math.sqrt(sum / samples.length) || 1e-6);
+  levels.frames += 1;
+  if (peak >= 0.99) levels.clipped += 1;
+  levels.loudest = Math.max(levels.loudest, decibels);
+  return decibels;
+}
+
+function levelAdvice(levels) {
+  if (!levels.frames) return "";
+  if (levels.clipped / levels.frames > CLIPPED_SHARE) {
+    return gettext("The sound was too loud and may be distorted (clipped). Hold the device further away and record again.");
+  }
+  if (levels.loudest < QUIET_DBFS) {
+    return gettext("The level meter stayed very low: the recording may be silent or too quiet. Check the microphone, come closer and record again.");
+  }
+  return "";
+}
+
+// The duration and levels of a chosen file, measured in the browser; null when it cannot decode it
+// (the server then says why).
+async function measureFile(file) {
+  try {
+    const context = new OfflineAudioContext(1, 1, 44100);
+    const audio = await context.decodeAudioData(await file.arrayBuffer());
+    const samples = audio.getChannelData(0);
+    const levels = newLevels();
+    for (let start = 0; start + FRAME <= samples.length; start += FRAME) {
+      addFrame(levels, samples.subarray(start, start + FRAME));
+    }
+    return { seconds: audio.duration, levels };
+  } catch {
+    return null;
+  }
+}
+
 const MIME_TYPES = ["audio/webm;codecs=opus", "audio/ogg;codecs=opus", "audio/webm", "audio/mp4"];
 const EXTENSIONS = { "audio/webm": "webm", "audio/ogg": "ogg", "audio/mp4": "m4a" };
 
@@ -71,6 +124,7 @@ class Recorder {
     box.textContent = text || "";
     box.classList.toggle("is-info", tone === "info");
     box.classList.toggle("is-ok", tone === "ok");
+    box.classList.toggle("is-warn", tone === "warn");
   }
 
   show(action, visible) {
@@ -114,11 +168,11 @@ class Recorder {
     const samples = new Float32Array(analyser.fftSize);
     const meter = this.el("[data-level]");
     const elapsed = this.el("[data-elapsed]");
+    this.levels = newLevels();
     const draw = () => {
       if (!this.mediaRecorder || this.mediaRecorder.state !== "recording") return;
       analyser.getFloatTimeDomainData(samples);
-      const rms = Math.sqrt(samples.reduce((sum, x) => sum + x * x, 0) / samples.length);
-      const decibels = 20 * Math.log10(rms || 1e-6);
+      const decibels = addFrame(this.levels, samples);
       meter.value = Math.min(1, Math.max(0, (decibels + 60) / 60));
       const seconds = (performance.now() - this.startedAt) / 1000;
       elapsed.textContent = formatDuration(seconds);
@@ -149,24 +203,35 @@ class Recorder {
     this.releaseMicrophone();
     const type = (this.mediaRecorder.mimeType || "audio/webm").split(";")[0];
     const blob = new Blob(this.chunks, { type });
-    const minimum = Number(this.kind().dataset.minSeconds);
     this.setTake({ blob, fileName: `recording.${EXTENSIONS[type] || "webm"}`, seconds: this.seconds });
     this.show("stop", false);
     this.show("rerecord", true);
-    if (this.seconds < minimum) {
-      this.message(interpolate(ngettext("This recording is too short: record at least %(seconds)s second.", "This recording is too short: record at least %(seconds)s seconds.", minimum), { seconds: formatNumber(minimum) }));
-      this.el("[data-action=upload]").disabled = true;
-    }
+    this.adviseOn(this.seconds, this.levels);
     // Stop has just been hidden: the focus goes on to what comes next, not to the page's body.
     const upload = this.el("[data-action=upload]");
     (upload.disabled ? this.el("[data-action=rerecord]") : upload).focus();
   }
 
-  chooseFile(file) {
+  // Before upload: too short for the kind refuses the take; clipping or a level that stayed very
+  // low warns (the server's quality gate would make the result inconclusive).
+  adviseOn(seconds, levels) {
+    const minimum = Number(this.kind().dataset.minSeconds);
+    if (seconds !== null && seconds < minimum) {
+      this.message(interpolate(ngettext("This recording is too short: record at least %(seconds)s second.", "This recording is too short: record at least %(seconds)s seconds.", minimum), { seconds: formatNumber(minimum) }));
+      this.el("[data-action=upload]").disabled = true;
+      return;
+    }
+    const advice = levels ? levelAdvice(levels) : "";
+    this.message(advice, "warn");
+  }
+
+  async chooseFile(file) {
     if (!file) return;
     this.reset(false);
     this.setTake({ blob: file, fileName: file.name || "recording", seconds: null });
     this.show("rerecord", true);
+    const measured = await measureFile(file);
+    if (measured && this.take?.blob === file) this.adviseOn(measured.seconds, measured.levels);
   }
 
   setTake(take) {

@@ -4,9 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from portal.core.models import AuditEvent, Membership, Patient, Role
-from portal.core.roles import provision_roles
 from tests.factories import (
-    MembershipFactory,
     PatientFactory,
     SiteFactory,
     UserFactory,
@@ -14,21 +12,6 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def site_admin(site):
-    groups = provision_roles()
-    user = UserFactory(username="siteadmin", is_staff=True)
-    user.groups.add(groups[Role.SITE_ADMIN])
-    MembershipFactory(user=user, site=site, role=Role.SITE_ADMIN)
-    return user
-
-
-@pytest.fixture
-def admin_client(client, site_admin):
-    verified_login(client, site_admin)
-    return client
 
 
 def test_a_site_admin_lists_only_their_sites_patients_and_members(

@@ -22,8 +22,8 @@ def test_anonymous_users_are_sent_to_sign_in(client, url):
     assert response["Location"].startswith("/accounts/login/?next=")
 
 
-@pytest.mark.parametrize("url", PAGES)
-def test_researchers_get_the_403_page_with_a_way_to_sign_out(client, site, url):
+@pytest.mark.parametrize("url", PAGES[1:])  # "/" is a researcher's own start page
+def test_researchers_get_the_403_page_with_a_way_home_and_out(client, site, url):
     researcher = UserFactory()
     MembershipFactory(user=researcher, site=site, role=Role.RESEARCHER)
     client.force_login(researcher)
@@ -33,6 +33,8 @@ def test_researchers_get_the_403_page_with_a_way_to_sign_out(client, site, url):
     assert response.status_code == 403
     assert b"You do not have access to this" in response.content
     assert b'action="/accounts/logout/"' in response.content
+    assert b'<a href="/">Back to the start page</a>' in response.content
+    assert client.get("/").status_code == 200  # where that link leads
 
 
 def test_staff_without_a_clinical_role_get_403_and_superusers_get_in(client, site):

@@ -1,6 +1,7 @@
-"""Patient search: a prefix of the family name, the given name, "given family" or the external id
-finds the patient, whatever the accents and capitals; filters narrow the list; pages follow each
-other by keyset without gaps or repeats; what was searched for never appears in a URL."""
+"""Patient search: a prefix of any word of the name (with the words after it) or of the external id
+finds the patient, whatever the accents, capitals and letters like ø; filters narrow the list;
+pages follow each other by keyset without gaps or repeats; what was searched for never appears in
+a URL."""
 
 import pytest
 
@@ -131,3 +132,36 @@ def test_an_overlong_query_is_a_form_error(signed_in, patients):
 
     assert response.status_code == 400
     assert b"at most 100 characters" in response.content
+
+
+@pytest.fixture
+def zoe(site):
+    return PatientFactory(site=site, external_id="Z-1", given_name="Zoë",
+                          family_name="Ğüneş-Ødegård")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["zoe", "gunes", "guneş", "odegard", "ødegård", "Ødegård", "ODEG", "gunes-odegard",
+     "Güneş Ødegård", "odegard zoe"],
+)  # fmt: skip
+def test_any_word_of_any_name_part_is_found_from_its_start(signed_in, zoe, query):
+    assert found(signed_in, q=query) == ["Z-1"]
+
+
+@pytest.mark.parametrize(
+    ("given", "family", "query"),
+    [("Æsa", "Strauß", "aesa"), ("Æsa", "Strauß", "strauss"), ("Łukasz", "Đorđević", "lukasz"),
+     ("Łukasz", "Đorđević", "dordevic"), ("Seán", "O\u2019Brien", "o'brien"),
+     ("Seán", "O\u2019Brien", "obrien")],
+)  # fmt: skip
+def test_letters_that_are_not_accented_forms_are_transliterated(signed_in, site, given, family,
+                                                                query):  # fmt: skip
+    PatientFactory(site=site, external_id="T-1", given_name=given, family_name=family)
+
+    assert found(signed_in, q=query) == ["T-1"]
+
+
+def test_a_word_is_matched_from_its_start_only(signed_in, zoe):
+    assert found(signed_in, q="degard") == []
+    assert found(signed_in, q="oe") == []

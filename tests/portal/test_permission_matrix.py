@@ -56,7 +56,7 @@ KINDS = {
 
 # Route (as the resolver spells it) -> kind. Every route of the project must be here.
 RULES = {
-    "": "page",
+    "": "signed_in",  # a researcher's start page is their exports
     "patients/": "page",
     "patients/new/": "page",
     "patients/<int:pk>/": "page_object",

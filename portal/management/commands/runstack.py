@@ -6,6 +6,10 @@ embedded Redis (only when ``REDIS_URL`` is unset), the ASGI web server, a Celery
 and beat. Ctrl-C or SIGTERM stops all of them. If the embedded Redis exits it is started again
 (with a back-off, logged) while the others stay up and reconnect; if any other one dies, the
 others are stopped too.
+
+The terminal shows the steps, the web server's own lines and, last, one banner (the URL, the
+logins, what to try first); the workers', beat's, Redis's and TensorFlow's start-up chatter goes
+to ``var/log/stack.log``, which the banner names.
 """
 
 import os
@@ -48,13 +52,19 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, request_stop)
 
         group = ProcessGroup(out=self.stdout)
+        log_path = Path(settings.VAR_DIR) / "log" / "stack.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log = log_path.open("a", buffering=1)
         try:
             if settings.EMBEDDED_REDIS:
                 self._start_embedded_redis(group)
             self._prepare(no_demo=no_demo)
             self._start_processes(group, host, port)
             self._wait_until_ready(group, host, port, stopping)
-            self._banner(host, port)
+            for line in banner(host, port, log_path=log_path):
+                self.stdout.write(
+                    self.style.SUCCESS(line) if line.startswith("The portal") else line
+                )
             while stopping["signal"] is None:
                 exited = group.supervise()
                 if exited:
@@ -64,6 +74,7 @@ class Command(BaseCommand):
             self.stdout.write("Stopping…")
         finally:
             group.stop()
+            self.log.close()
             self.stdout.write("Stopped.")
 
     def _prepare(self, *, no_demo: bool) -> None:
@@ -74,14 +85,21 @@ class Command(BaseCommand):
             call_command("seed_demo")
         # These live in diagnostics (which this package must not import) and load TensorFlow:
         # run them as their own processes so the supervisor stays small.
+        # Training shows its progress bar on the terminal; TensorFlow's C++ lines (such as the
+        # "failed call to cuInit" of a machine without a GPU) are left out of it.
         commands = get_commands()
         steps = ["ensure_baseline_model"] + ([] if no_demo else ["seed_demo_recordings"])
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
         for step in steps:
             if step in commands:
+                self.stdout.write(f"Running {step}…")
+                quiet = step != "ensure_baseline_model"
                 try:
                     subprocess.run(
-                        [sys.executable, "manage.py", step], check=True, cwd=settings.BASE_DIR
-                    )
+                        [sys.executable, "manage.py", step], check=True, cwd=settings.BASE_DIR,
+                        env=env, stdout=self.log if quiet else None,
+                        stderr=subprocess.STDOUT if quiet else None,
+                    )  # fmt: skip
                 except subprocess.CalledProcessError as exc:
                     raise CommandError(f"{step} failed (exit status {exc.returncode}).") from exc
 
@@ -111,6 +129,7 @@ class Command(BaseCommand):
                 "--loglevel", "warning",
             ],
             restart=True,
+            log=self.log,
         )  # fmt: skip
         deadline = time.monotonic() + 15
         while not redis_answers(settings.REDIS_URL):
@@ -129,16 +148,18 @@ class Command(BaseCommand):
             "worker",
             [*celery, "worker", "-Q", "default,recommender,maintenance", "-n", "main@%h",
              "--concurrency", "2", "--loglevel", "INFO"],
+            log=self.log,
         )  # fmt: skip
         group.start(
             "inference",
             [*celery, "worker", "-Q", "inference", "-n", "inference@%h", "--concurrency", "1",
              "--prefetch-multiplier", "1", "--loglevel", "INFO"],
-            env=inference_env(os.environ),
+            env=inference_env(os.environ), log=self.log,
         )  # fmt: skip
         group.start(
             "beat",
             [*celery, "beat", "--loglevel", "INFO", "-s", settings.CELERY_BEAT_SCHEDULE_FILENAME],
+            log=self.log,
         )
 
     def _wait_until_ready(self, group, host, port, stopping) -> None:
@@ -158,15 +179,27 @@ class Command(BaseCommand):
                 raise CommandError(f"{url} did not answer 200 within {READY_TIMEOUT_S} s.")
             time.sleep(0.3)
 
-    def _banner(self, host: str, port: int) -> None:
-        self.stdout.write("")
-        self.stdout.write(self.style.SUCCESS(f"The portal is running at http://{host}:{port}/"))
-        self.stdout.write(
-            "  Sign in as admin, siteadmin, clinician, clinician2 (another site) or researcher."
-        )
-        self.stdout.write("  Admin: /admin/   Health: /readyz   Metrics: /metrics")
-        self.stdout.write("  Press Ctrl-C to stop every process.")
-        self.stdout.write("")
+
+def banner(host: str, port: int, *, log_path: Path) -> list[str]:
+    """The lines printed last, once the stack answers: where to go, who to be, what to try."""
+    url = f"http://{host}:{port}/"
+    return [
+        "",
+        "=" * 72,
+        f"The portal is running at {url}",
+        "",
+        "  Sign in as clinician (or clinician2, another site), researcher, siteadmin or admin,",
+        "  with DEMO_PASSWORD or the demo password printed above when the demo data was made.",
+        "  admin and siteadmin also type a one-time code from the authenticator key printed above.",
+        "",
+        "  Try first: sign in as clinician, open a patient, record a cough (or choose a file),",
+        "  and watch the result arrive; then correct it and see the review queue at /review/.",
+        "",
+        f"  Workers, beat and TensorFlow log to {log_path}",
+        "  Health: /readyz   Metrics: /metrics   Ctrl-C stops every process.",
+        "=" * 72,
+        "",
+    ]
 
 
 def inference_env(environ) -> dict:

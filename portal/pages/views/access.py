@@ -28,12 +28,19 @@ from portal.pages.selectors import Workspace
 SESSION_SITE_KEY = "portal_site_id"
 
 
-def clinician_required(view):
+def clinician_required(view=None, *, otherwise=None):
+    """The gate; ``otherwise`` is the view for signed-in users without a clinical site (the start
+    page sends researchers to their own) instead of the 403 page."""
+    if view is None:
+        return lambda view: clinician_required(view, otherwise=otherwise)
+
     @login_required
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         sites = list(permissions.sites_for(request.user))
         if not sites:
+            if otherwise is not None:
+                return otherwise(request, *args, **kwargs)
             raise PermissionDenied
         chosen = request.session.get(SESSION_SITE_KEY)
         site = next((s for s in sites if s.pk == chosen), None)

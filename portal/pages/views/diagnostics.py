@@ -10,31 +10,15 @@ from django.views.decorators.http import require_POST, require_safe
 
 from diagnostics import reviews
 from diagnostics.services import DiagnosticNotRetryable, retry_diagnostic
-from diagnostics.symptoms import KNOWN_CONDITIONS
 from portal.core.audit import AuditContext, record_event
 from portal.core.errors import NotVisible
 from portal.pages.forms import ReviewForm
 from portal.pages.selectors import visible_diagnostic
 from portal.pages.views.access import clinician_required, safe_next
+from portal.templatetags.portal_ui import symptom_rows
 from recommender.models import InteractionKind
 from recommender.panel import panel_context
 from recommender.services import FeedbackRefused, record_feedback, record_view
-
-
-def symptom_rows(symptoms: dict) -> list[tuple[str, str]]:
-    """The recorded symptoms as (question, answer) pairs in plain words, in a fixed order."""
-    yes_no = {True: _("Yes"), False: _("No")}
-    rows = []
-    if "fever" in symptoms:
-        rows.append((_("Fever"), yes_no[symptoms["fever"]]))
-    if "cough_days" in symptoms:
-        rows.append((_("Cough for (days)"), str(symptoms["cough_days"])))
-    if "shortness_of_breath" in symptoms:
-        rows.append((_("Shortness of breath"), yes_no[symptoms["shortness_of_breath"]]))
-    if symptoms.get("known_conditions"):
-        names = [str(KNOWN_CONDITIONS[c]) for c in symptoms["known_conditions"]]
-        rows.append((_("Known conditions"), ", ".join(names)))
-    return rows
 
 
 def _render_detail(request, diagnostic, form, status=200):
