@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("diagnostics", "0003_waiting_for_review_index"),
+        ("diagnostics", "0004_unanalysed_status"),
     ]
 
     operations = [
