@@ -86,6 +86,7 @@ RULES = {
     "api/v1/patients/": "api",
     "api/v1/patients/lookup/": "api",
     "api/v1/patients/<int:pk>/": "api_object",
+    "api/v1/patients/<int:pk>/pending/": "api_object",
     "api/v1/diagnostics/": "api",
     "api/v1/diagnostics/<int:pk>/": "api_object",
     "api/v1/diagnostics/<int:pk>/retry/": "api_object",
