@@ -2,19 +2,20 @@
 public URL; the audio is seekable.
 
 With filesystem storage the bytes go through this view, which honours HTTP ``Range`` so that an
-``<audio>`` element can seek. With S3 the view answers with a redirect to a presigned GET that
+``<audio>`` element can seek; the stored file is encrypted (``media_assets.encrypted_storage``),
+and a range costs the decryption of the 64 KiB chunks it covers. With S3 the view answers with a redirect to a presigned GET that
 expires in minutes (``MEDIA_URL_EXPIRE_SECONDS``).
 """
 
 import logging
 import re
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.http import (
-    FileResponse,
     Http404,
     HttpResponse,
     HttpResponseRedirect,
@@ -22,6 +23,7 @@ from django.http import (
 )
 from django.views.decorators.http import require_safe
 
+from media_assets.encryption import StoredObjectUnreadable
 from media_assets.models import RecordingStatus
 from media_assets.selectors import recordings_for
 from media_assets.storage import UnreadableObject, open_object
@@ -57,17 +59,41 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 
 def _ranged_file(handle, start: int, end: int):
+    """Bytes ``start`` to ``end`` of ``handle``, the first block read (and decrypted) before the
+    response starts: a stored object that fails its integrity check is refused with an error
+    page, not sent as the first bytes of a response that then breaks off."""
     handle.seek(start)
-    remaining = end - start + 1
     try:
-        while remaining > 0:
-            chunk = handle.read(min(CHUNK, remaining))
-            if not chunk:
-                break
-            remaining -= len(chunk)
-            yield chunk
-    finally:
+        first = handle.read(min(CHUNK, end - start + 1))
+    except BaseException:
         handle.close()
+        raise
+
+    def blocks():
+        remaining = end - start + 1 - len(first)
+        try:
+            yield first
+            while remaining > 0:
+                chunk = handle.read(min(CHUNK, remaining))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+                yield chunk
+        finally:
+            handle.close()
+
+    return blocks()
+
+
+@contextmanager
+def _refusing_unreadable(key: str):
+    """Log a stored object that fails its integrity check (``StoredObjectUnreadable``) for the
+    operators, and let it through: the error page says the file cannot be served."""
+    try:
+        yield
+    except StoredObjectUnreadable as exc:
+        logger.error("stored object unreadable", extra={"key": key, "detail": exc.detail})
+        raise
 
 
 def _visible_recording(request, pk: int):
@@ -97,10 +123,14 @@ def recording_spectrogram(request, pk: int):
     if settings.STORAGE_BACKEND == "s3":
         return HttpResponseRedirect(default_storage.url(recording.spectrogram_key))
     try:
-        handle = default_storage.open(recording.spectrogram_key, "rb")
+        with (
+            _refusing_unreadable(recording.spectrogram_key),
+            default_storage.open(recording.spectrogram_key, "rb") as handle,
+        ):
+            png = handle.read()  # a small picture, checked whole before it is sent
     except FileNotFoundError:
         raise Http404("The spectrogram is not available.") from None
-    return FileResponse(handle, content_type="image/png")
+    return HttpResponse(png, content_type="image/png")
 
 
 @login_required
@@ -120,7 +150,8 @@ def recording_audio(request, pk: int):
 
 def _serve_local(request, recording):
     try:
-        handle = open_object(recording.storage_key)
+        with _refusing_unreadable(recording.storage_key):
+            handle = open_object(recording.storage_key)
     except (FileNotFoundError, UnreadableObject):
         # A stored row without its object (reconcile_storage will quarantine it), or something
         # that is not a file where it was, which is refused without blocking on it.
@@ -134,15 +165,15 @@ def _serve_local(request, recording):
         response = HttpResponse(status=416)
         response["Content-Range"] = f"bytes */{size}"
         return response
-    if byte_range is None:
-        response = FileResponse(handle, content_type=recording.content_type)
-    else:
-        start, end = byte_range
-        response = StreamingHttpResponse(
-            _ranged_file(handle, start, end), status=206, content_type=recording.content_type
-        )
+    start, end = byte_range or (0, size - 1)
+    with _refusing_unreadable(recording.storage_key):
+        blocks = _ranged_file(handle, start, end)
+    response = StreamingHttpResponse(
+        blocks, status=200 if byte_range is None else 206, content_type=recording.content_type
+    )
+    if byte_range is not None:
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
-        response["Content-Length"] = str(end - start + 1)
+    response["Content-Length"] = str(end - start + 1)
     response["Accept-Ranges"] = "bytes"
     response["Content-Disposition"] = f'inline; filename="recording-{recording.pk}"'
     return response

@@ -9,6 +9,7 @@ generated once into ``var/``). Production sets ``DJANGO_ENV=production`` with ``
 import ipaddress
 import os
 import secrets
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from botocore.config import Config as BotoConfig
 from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+
+from media_assets.encryption import KeyRing, new_key_entry
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -37,12 +40,20 @@ def _require(name: str) -> str:
     return value
 
 
-def _embedded_secret_key() -> str:
-    """Generate the development secret once, so sessions survive restarts of ``make run``."""
-    path = VAR_DIR / "secret_key"
+def _generated_once(name: str, make) -> str:
+    """The content of ``var/<name>``, written 0600 by the first process that needs it. Processes
+    starting together race here: the file appears whole (a link of a finished file) or not at all."""
+    path = VAR_DIR / name
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(64))
-        path.chmod(0o600)
+        fd, draft = tempfile.mkstemp(dir=VAR_DIR, prefix=f".{name}.")  # created 0600
+        with os.fdopen(fd, "w") as handle:
+            handle.write(make())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(draft)
     return path.read_text().strip()
 
 
@@ -64,12 +75,28 @@ def _production_secret_key() -> str:
     return key
 
 
+def _private_sqlite_files(name: str) -> None:
+    """The SQLite database and its -wal and -shm files readable by this user only: SQLite gives
+    the -wal and -shm files the database's own mode, so the database is created 0600 first."""
+    if name == ":memory:" or name.startswith("file:"):
+        return
+    database = Path(name)
+    database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o600))
+    for path in (database, Path(f"{name}-wal"), Path(f"{name}-shm")):
+        if path.exists() and path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+
+
 if PRODUCTION:
     SECRET_KEY = _production_secret_key()
     _require("DATABASE_URL")
     _require("REDIS_URL")
 else:
-    SECRET_KEY = env.str("SECRET_KEY", default="") or _embedded_secret_key()
+    # Generated once, so that sessions survive restarts of ``make run``.
+    SECRET_KEY = env.str("SECRET_KEY", default="") or _generated_once(
+        "secret_key", lambda: secrets.token_urlsafe(64)
+    )
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 if PRODUCTION and DEBUG:
@@ -235,6 +262,17 @@ CHANNEL_LAYERS = {
 # --- Storage ---------------------------------------------------------------------------------------
 STORAGE_BACKEND = env.str("STORAGE_BACKEND", default="local")
 if STORAGE_BACKEND == "s3":
+    # Objects at rest are encrypted by S3 with a KMS key (SSE-KMS); production names the key, or
+    # says explicitly that the bucket's own default encryption is relied on instead.
+    if (
+        PRODUCTION
+        and not env.str("AWS_S3_KMS_KEY_ID", default="")
+        and not env.bool("AWS_S3_KMS_OPT_OUT", default=False)
+    ):
+        raise ImproperlyConfigured(
+            "AWS_S3_KMS_KEY_ID must be set when DJANGO_ENV=production and STORAGE_BACKEND=s3 "
+            "(or AWS_S3_KMS_OPT_OUT=true to rely on the bucket's default encryption)."
+        )
     _object_parameters = {}
     if env.str("AWS_S3_KMS_KEY_ID", default=""):
         _object_parameters = {
@@ -256,10 +294,22 @@ if STORAGE_BACKEND == "s3":
         },
     }
 elif STORAGE_BACKEND == "local":
+    # Every object is encrypted at rest (AES-256-GCM, media_assets.encryption) under the key ring
+    # "id:base64,id:base64": the first key encrypts, all decrypt (rotation: reencrypt_storage).
+    if PRODUCTION:
+        STORAGE_ENCRYPTION_KEYS = _require("STORAGE_ENCRYPTION_KEYS")
+    else:
+        STORAGE_ENCRYPTION_KEYS = env.str("STORAGE_ENCRYPTION_KEYS", default="") or (
+            _generated_once("storage_encryption_keys", lambda: new_key_entry("k1"))
+        )
+    try:
+        KeyRing.parse(STORAGE_ENCRYPTION_KEYS)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"STORAGE_ENCRYPTION_KEYS: {exc}") from None
     # Recordings are never served as public static files: base_url is None and media goes through a
     # permission-checked view.
     _default_storage = {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "BACKEND": "media_assets.encrypted_storage.EncryptedFileSystemStorage",
         "OPTIONS": {
             "location": env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")),
             "base_url": None,

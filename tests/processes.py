@@ -4,6 +4,7 @@ Each process writes its output to a file, which tests read and which is shown wh
 Processes run in a session of their own and are killed as a group, so no pool child survives a test.
 """
 
+import base64
 import contextlib
 import os
 import secrets
@@ -26,6 +27,7 @@ def production_env(var_dir: Path, *, allowed_hosts: str = "testserver") -> dict[
     env = {**os.environ, "DJANGO_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(64),
            "DATABASE_URL": "postgres://portal@127.0.0.1:5432/portal",
            "REDIS_URL": "redis://127.0.0.1:6379/0", "ALLOWED_HOSTS": allowed_hosts,
+           "STORAGE_ENCRYPTION_KEYS": "k1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
            "VAR_DIR": str(var_dir), "DJANGO_SETTINGS_MODULE": "portal.settings"}  # fmt: skip
     # The browser tests allow sync ORM calls next to Playwright's loop in their own process only.
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)

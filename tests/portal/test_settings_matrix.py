@@ -34,7 +34,9 @@ print(json.dumps({
 }, default=str))
 """
 
-SERVICE_VARS = ("DATABASE_URL", "REDIS_URL", "STORAGE_BACKEND", "DJANGO_ENV", "SECRET_KEY")
+SERVICE_VARS = ("DATABASE_URL", "REDIS_URL", "STORAGE_BACKEND", "DJANGO_ENV", "SECRET_KEY",
+                "STORAGE_ENCRYPTION_KEYS")  # fmt: skip
+KEY_RING = "k1:" + "A" * 43 + "="  # 32 zero bytes
 
 
 def load_settings(tmp_path, **overrides) -> subprocess.CompletedProcess:
@@ -61,7 +63,7 @@ def test_embedded_default_uses_sqlite_in_wal_mode_local_files_and_embedded_redis
     assert conf["embedded_redis"] is True
     assert conf["redis"] == conf["broker"] == conf["cache"] == "redis://127.0.0.1:6499/0"
     assert conf["channel_hosts"] == ["redis://127.0.0.1:6499/0"]
-    assert conf["storage"] == "django.core.files.storage.FileSystemStorage"
+    assert conf["storage"] == "media_assets.encrypted_storage.EncryptedFileSystemStorage"
     assert conf["storage_options"]["location"] == str(tmp_path / "var" / "media")
     assert conf["storage_options"]["base_url"] is None, "media must never get a public URL"
 
@@ -107,6 +109,7 @@ def test_production_refuses_to_start_without_its_secrets(tmp_path, missing):
         "DATABASE_URL": "postgres://portal@db.internal/portal",
         "REDIS_URL": "redis://cache.internal:6379/0",
         "ALLOWED_HOSTS": "portal.example.org",
+        "STORAGE_ENCRYPTION_KEYS": KEY_RING,
     }
     del production[missing]
     result = load_settings(tmp_path, **production)
@@ -123,6 +126,7 @@ def test_production_turns_on_transport_security(tmp_path):
         DATABASE_URL="postgres://portal@db.internal/portal",
         REDIS_URL="redis://cache.internal:6379/0",
         ALLOWED_HOSTS="portal.example.org",
+        STORAGE_ENCRYPTION_KEYS=KEY_RING,
     )
 
     assert conf["hsts"] >= 31536000
