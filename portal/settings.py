@@ -30,7 +30,7 @@ if DJANGO_ENV not in {"development", "production"}:
 PRODUCTION = DJANGO_ENV == "production"
 
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 def _require(name: str) -> str:
@@ -203,6 +203,7 @@ if _db["ENGINE"].endswith("sqlite3"):
     # django-prometheus' SQLite, with a flush that keeps the audit log's triggers.
     _db["ENGINE"] = "portal.core.db.sqlite3"
     _db["OPTIONS"] = SQLITE_OPTIONS
+    _private_sqlite_files(str(_db["NAME"]))
     # Worker and server processes started by tests must see the test database, so it is a file;
     # one per test run, so that two runs on one machine do not share it.
     _db["TEST"] = {"NAME": str(Path(_db["NAME"]).with_name(f"test-db-{os.getpid()}.sqlite3"))}
@@ -380,6 +381,9 @@ UPLOAD_QUOTA_USER_BYTES_PER_HOUR = env.int("UPLOAD_QUOTA_USER_BYTES_PER_HOUR", d
 UPLOAD_QUOTA_SITE_PER_HOUR = env.int("UPLOAD_QUOTA_SITE_PER_HOUR", default=2000)
 UPLOAD_QUOTA_SITE_BYTES_PER_HOUR = env.int("UPLOAD_QUOTA_SITE_BYTES_PER_HOUR", default=5 * 2**30)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # larger uploads spool to a temporary file
+# Stored files and their folders are this user's only (the temporary upload files already are).
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
 # --- Inference -------------------------------------------------------------------------------------
 # A task claims up to this many waiting first attempts at once (one claim, one broker message).

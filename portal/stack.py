@@ -25,6 +25,9 @@ import redis
 PR_SET_PDEATHSIG = 1
 RESTART_MAX_DELAY_S = 30.0
 RESTART_RESET_S = 60.0
+# Files the stack's processes create (the SQLite database and its -wal/-shm, logs, Redis's
+# append-only file, stored objects) are readable by this user only.
+PRIVATE_UMASK = 0o077
 
 
 def die_with_parent(sig: int = signal.SIGTERM) -> None:
@@ -54,6 +57,7 @@ def web_server_argv(python: str, *, host: str, port: int, trusted_proxies: list[
 
 def _child_setup() -> None:
     os.setsid()
+    os.umask(PRIVATE_UMASK)
     die_with_parent(signal.SIGTERM)
 
 

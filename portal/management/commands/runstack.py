@@ -26,7 +26,13 @@ from django.conf import settings
 from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError
 
-from portal.stack import ProcessGroup, die_with_parent, redis_answers, web_server_argv
+from portal.stack import (
+    PRIVATE_UMASK,
+    ProcessGroup,
+    die_with_parent,
+    redis_answers,
+    web_server_argv,
+)
 
 READY_TIMEOUT_S = 120
 
@@ -43,6 +49,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, host, port, no_demo, **options):
         die_with_parent()
+        os.umask(PRIVATE_UMASK)  # for what this process creates too (migrations, demo data)
         stopping = {"signal": None}
 
         def request_stop(signum, _frame):
