@@ -33,7 +33,9 @@ class Recording(models.Model):
     )
     storage_key = models.CharField(max_length=255, unique=True)
     original_name = models.CharField(
-        max_length=255, blank=True, help_text=_("As uploaded; metadata only, never part of a path.")
+        max_length=255,
+        blank=True,
+        help_text=_("The uploaded file's extension only (e.g. .wav): a file name is never stored."),
     )
     content_type = models.CharField(max_length=100, blank=True)
     size_bytes = models.BigIntegerField(null=True, blank=True)

@@ -14,7 +14,6 @@ these steps lives in ``diagnostics.services``.
 import hashlib
 import logging
 import tempfile
-import unicodedata
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -100,13 +99,16 @@ def recording_key(*, site: Site, extension: str, now=None) -> str:
     return f"recordings/{site.code}/{now:%Y}/{now:%m}/{uuid.uuid4().hex}.{extension}"
 
 
+AUDIO_EXTENSIONS = frozenset({"wav", "flac", "ogg", "opus", "webm", "mp3", "m4a", "mp4", "aac"})
+
+
 def clean_original_name(name: str | None) -> str:
-    """Keep the uploaded name as metadata only: last path component, no control characters."""
-    if not name:
-        return ""
-    base = PureWindowsPath(PurePosixPath(name).name).name
-    printable = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C")
-    return unicodedata.normalize("NFC", printable).strip()[:255]
+    """All that is kept of an uploaded file's name: its extension, when it is an audio one
+    (``".wav"``), else nothing. The rest is whatever a recorder or a person typed, often the
+    patient's name and birth date, so it is never stored."""
+    base = PureWindowsPath(PurePosixPath(name or "").name).name
+    suffix = PurePosixPath(base).suffix.lower()
+    return suffix if suffix.lstrip(".") in AUDIO_EXTENSIONS else ""
 
 
 def find_stored_duplicate(*, patient: Patient, sha256: str) -> Recording | None:
@@ -182,12 +184,9 @@ def abandon_upload(recording: Recording) -> None:
 
 # --- Direct uploads (straight to object storage) ------------------------------------------------------------
 
-_DECLARED_EXTENSIONS = {"wav", "flac", "ogg", "opus", "webm", "mp3", "m4a", "mp4", "aac"}
-
 
 def _declared_extension(original_name: str) -> str:
-    suffix = PurePosixPath(original_name).suffix.lower().lstrip(".")
-    return suffix if suffix in _DECLARED_EXTENSIONS else "bin"
+    return clean_original_name(original_name).lstrip(".") or "bin"
 
 
 def create_pending_upload(

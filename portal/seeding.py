@@ -48,7 +48,7 @@ INSERT INTO media_assets_recording (patient_id, kind, status, storage_key, origi
     content_type, size_bytes, sha256, duration_s, sample_rate, channels, quality, created_at,
     stored_at, spectrogram_key)
 SELECT p.ids[1 + g %% array_length(p.ids, 1)], (ARRAY['cough','breath','speech'])[1 + g %% 3],
-    'stored', 'recordings/bench/' || g || '.wav', 'clip.wav', 'audio/wav', 96044,
+    'stored', 'recordings/bench/' || g || '.wav', '.wav', 'audio/wav', 96044,
     lpad(to_hex(g), 64, '0'), round((1 + random() * 9)::numeric, 2), 16000, 1,
     jsonb_build_object('clipping_ratio', round(random()::numeric, 4),
         'silence_ratio', round(random()::numeric, 4),
