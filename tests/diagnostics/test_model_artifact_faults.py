@@ -3,6 +3,8 @@ worker stays up and acknowledges (no crash loop), the health check says why, and
 is promoted Retry works."""
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.db import transaction
 
@@ -32,15 +34,16 @@ def check_inference(capsys) -> tuple[int, str]:
 
 
 def test_a_broken_artifact_fails_diagnostics_clearly_and_retry_works_after_a_good_promotion(
-    client, clinician, site, production_model, second_artifact, worker_env, media_root,
+    client, clinician, site, production_model, second_artifact, worker_env,
     settings, tmp_path, capsys,
 ):  # fmt: skip
     settings.MODEL_CACHE_DIR = tmp_path / "check-cache"
-    artifact = media_root / production_model.artifact
+    artifact = production_model.artifact
     patient = PatientFactory(site=site)
     worker = inference_worker(worker_env, tmp_path)
     try:
-        artifact.write_bytes(b"PK\x03\x04 this is no longer the model that was promoted")
+        default_storage.delete(artifact)  # stored again the way the storage stores (encrypted)
+        default_storage.save(artifact, ContentFile(b"PK\x03\x04 no longer the promoted model"))
         with transaction.atomic():
             corrupt = submit(patient, clinician, seed=130)
         wait_for(
@@ -48,7 +51,7 @@ def test_a_broken_artifact_fails_diagnostics_clearly_and_retry_works_after_a_goo
         )
         corrupt_check = check_inference(capsys)
 
-        artifact.unlink()
+        default_storage.delete(artifact)
         with transaction.atomic():
             missing = submit(patient, clinician, seed=131)
         wait_for(
