@@ -3,11 +3,13 @@
 Start a worker with ``celery -A tests.diagnostics.faulty_worker worker …``. Every pool process wraps
 ``diagnostics.inference.stream.calls_of``, where a claimed batch sets out for the model (at its first
 task: importing TensorFlow while the pool process starts would outlast Celery's start-up timeout
-for it), so that a batch holding a recording whose original name contains
+for it), so that a batch holding a recording the test marked (``inference_steps.mark_fault``: a file
+``<fault>-<the recording's sha256>`` in ``$FAULT_DIR``, since a recording keeps nothing of its
+file name but the extension) with
 
-- ``poison-`` kills its own pool process with SIGKILL, on every attempt (a recording that crashes
+- ``poison`` kills its own pool process with SIGKILL, on every attempt (a recording that crashes
   the model or the driver);
-- ``hold-`` waits, on its first attempt only, until the test kills the process or creates
+- ``hold`` waits, on its first attempt only, until the test kills the process or creates
   ``release-<diagnostic id>`` in ``$FAULT_DIR``; it first writes ``held-<diagnostic id>`` there,
   holding the pool process id, so the test knows the task is in the middle of its work.
 
@@ -42,15 +44,23 @@ def _inject_faults(**_):
 
     def faulty_calls_of(batch):
         for diagnostic in batch:
-            name = diagnostic.recording.original_name
-            if "poison-" in name:
+            fault = _fault_of(diagnostic)
+            if fault == "poison":
                 os.kill(os.getpid(), signal.SIGKILL)
-            if "hold-" in name and diagnostic.attempts == 1:
+            if fault == "hold" and diagnostic.attempts == 1:
                 _hold(diagnostic.pk)
         return calls_of(batch)
 
     faulty_calls_of.faulty = True
     stream.calls_of = faulty_calls_of
+
+
+def _fault_of(diagnostic) -> str:
+    fault_dir = Path(os.environ.get("FAULT_DIR", "/nonexistent"))
+    for fault in ("poison", "hold"):
+        if (fault_dir / f"{fault}-{diagnostic.recording.sha256}").exists():
+            return fault
+    return ""
 
 
 def _hold(diagnostic_id: int) -> None:

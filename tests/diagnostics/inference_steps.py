@@ -5,6 +5,7 @@ plus faults chosen by recording name). Waits poll the database with a bound each
 miss fails with the worker's log, so a slow machine shows up as a clear message, not a hang.
 """
 
+import hashlib
 import json
 import os
 import sys
@@ -32,6 +33,11 @@ def submit(patient, user, *, seed: int, name: str = "cough.wav") -> Diagnostic:
     )
     assert not submission.duplicate
     return submission.diagnostic
+
+
+def mark_fault(fault_dir: Path, fault: str, *, seed: int) -> None:
+    """Make the faulty worker ``poison`` or ``hold`` the recording of ``cough_wav(seed=seed)``."""
+    (fault_dir / f"{fault}-{hashlib.sha256(cough_wav(seed=seed)).hexdigest()}").touch()
 
 
 def inference_worker(

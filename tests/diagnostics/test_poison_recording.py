@@ -10,6 +10,7 @@ from tests.diagnostics.inference_steps import (
     all_finished,
     broker_drained,
     inference_worker,
+    mark_fault,
     results_announced,
     submit,
     wait_for,
@@ -20,14 +21,15 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_task_that_always_kills_its_worker_ends_failed_and_the_rest_of_the_queue_succeeds(
-    clinician, site, production_model, worker_env, tmp_path
+    clinician, site, production_model, worker_env, fault_dir, tmp_path
 ):
     max_attempts = settings.INFERENCE_MAX_ATTEMPTS
     worker = inference_worker({**worker_env, "INFERENCE_MAX_ATTEMPTS": str(max_attempts)}, tmp_path)
     patient = PatientFactory(site=site)
+    mark_fault(fault_dir, "poison", seed=90)
     try:
         with transaction.atomic():  # one commit: the poison's first task batches the others
-            poison = submit(patient, clinician, seed=90, name="poison-90.wav")
+            poison = submit(patient, clinician, seed=90)
             others = [submit(patient, clinician, seed=91 + i) for i in range(3)]
         wait_for(
             all_finished(poison, *others), within=150, what="all finished within 150 s",
@@ -51,7 +53,7 @@ def test_a_task_that_always_kills_its_worker_ends_failed_and_the_rest_of_the_que
 
 
 def test_a_worker_killed_in_a_batch_it_went_on_to_loses_none_of_the_batches_it_held(
-    clinician, site, production_model, worker_env, tmp_path
+    clinician, site, production_model, worker_env, fault_dir, tmp_path
 ):
     # Batches of 2 in one stream: the task analyses its own batch, goes on to the next while the
     # model runs it, and dies setting out with the third, which holds the poison. At that moment
@@ -59,10 +61,11 @@ def test_a_worker_killed_in_a_batch_it_went_on_to_loses_none_of_the_batches_it_h
     max_attempts = settings.INFERENCE_MAX_ATTEMPTS
     worker = inference_worker({**worker_env, "INFERENCE_BATCH_SIZE": "2"}, tmp_path)
     patient = PatientFactory(site=site)
+    mark_fault(fault_dir, "poison", seed=99)
     try:
         with transaction.atomic():
             healthy = [submit(patient, clinician, seed=95 + i) for i in range(4)]
-            poison = submit(patient, clinician, seed=99, name="poison-99.wav")
+            poison = submit(patient, clinician, seed=99)
         wait_for(
             all_finished(poison, *healthy), within=150, what="all finished within 150 s",
             logs=[worker],

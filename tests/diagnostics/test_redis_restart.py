@@ -21,6 +21,7 @@ from tests.diagnostics.inference_steps import (
     broker_drained,
     held,
     inference_worker,
+    mark_fault,
     queued_messages,
     release,
     results_announced,
@@ -80,7 +81,8 @@ def test_after_redis_loses_its_queue_the_sweeper_brings_every_diagnostic_to_one_
             assert response.status_code == 201, response.text
             return Diagnostic.objects.get(pk=response.json()["diagnostic"]["id"])
 
-        running = upload(140, "hold-140.wav")
+        mark_fault(fault_dir, "hold", seed=140)
+        running = upload(140, "cough-140.wav")
         wait_for(held(fault_dir, running), within=90, what="the worker is busy", logs=[worker])
         waiting = [upload(141 + i, f"cough-{i}.wav") for i in range(4)]
         assert len(queued_messages(redis_url)) == 1  # one message waits for the four

@@ -18,6 +18,7 @@ from tests.diagnostics.inference_steps import (
     held,
     holder_pid,
     inference_worker,
+    mark_fault,
     results_announced,
     submit,
     unacked_messages,
@@ -45,7 +46,8 @@ def test_a_pool_process_or_a_whole_worker_killed_mid_task_still_finishes_it_once
     second = None
     try:
         # The pool process dies: the worker requeues the task at once; a new process finishes it.
-        by_child = submit(patient, clinician, seed=81, name="hold-81.wav")
+        mark_fault(fault_dir, "hold", seed=81)
+        by_child = submit(patient, clinician, seed=81)
         wait_for(held(fault_dir, by_child), within=90, what="the task is held", logs=[first])
         os.kill(holder_pid(fault_dir, by_child), signal.SIGKILL)
         wait_for(
@@ -58,7 +60,8 @@ def test_a_pool_process_or_a_whole_worker_killed_mid_task_still_finishes_it_once
 
         # The whole worker dies: the task stays unacknowledged in Redis until its visibility
         # timeout passes, then the next worker takes it.
-        by_worker = submit(patient, clinician, seed=82, name="hold-82.wav")
+        mark_fault(fault_dir, "hold", seed=82)
+        by_worker = submit(patient, clinician, seed=82)
         wait_for(held(fault_dir, by_worker), within=60, what="the task is held", logs=[first])
         first.signal_group(signal.SIGKILL)
         first.proc.wait()
