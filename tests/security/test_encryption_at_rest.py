@@ -131,3 +131,37 @@ def test_a_spectrogram_is_encrypted_at_rest_and_served_decrypted(client, recordi
     assert not (media_root / key).read_bytes().startswith(b"\x89PNG")
     assert read_back(key).startswith(b"\x89PNG")
     assert response.status_code == 200 and body(response) == read_back(key)
+
+
+class CountingFile:
+    """A plain file that counts the bytes read from disk."""
+
+    def __init__(self, path):
+        self.file = open(path, "rb")  # noqa: SIM115 - closed by the reader
+        self.bytes_read = 0
+
+    def read(self, size=-1):
+        data = self.file.read(size)
+        self.bytes_read += len(data)
+        return data
+
+    def __getattr__(self, name):
+        return getattr(self.file, name)
+
+
+def test_a_range_reads_and_decrypts_only_the_chunks_it_covers(settings, media_root):
+    from django.core.files.base import ContentFile
+
+    from media_assets.encryption import DecryptingReader, KeyRing
+
+    content = bytes(range(256)) * 4096  # 1 MiB: 16 chunks
+    key = default_storage.save("recordings/x/long.wav", ContentFile(content))
+    disk = CountingFile(media_root / key)
+    reader = DecryptingReader(disk, KeyRing.parse(settings.STORAGE_ENCRYPTION_KEYS))
+
+    reader.seek(len(content) - CHUNK - 100)
+    tail = reader.read(200)  # across the last two chunks
+    reader.close()
+
+    assert tail == content[-CHUNK - 100 : -CHUNK + 100]
+    assert disk.bytes_read < 200 + 2 * (CHUNK + TAG)  # the header and two chunks, not sixteen
