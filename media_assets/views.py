@@ -3,8 +3,8 @@ public URL; the audio is seekable.
 
 With filesystem storage the bytes go through this view, which honours HTTP ``Range`` so that an
 ``<audio>`` element can seek; the stored file is encrypted (``media_assets.encrypted_storage``),
-and a range costs the decryption of the 64 KiB chunks it covers. With S3 the view answers with a redirect to a presigned GET that
-expires in minutes (``MEDIA_URL_EXPIRE_SECONDS``).
+and a range costs the decryption of the 64 KiB chunks it covers. With S3 the view answers with a
+redirect to a presigned GET that expires in minutes (``MEDIA_URL_EXPIRE_SECONDS``).
 """
 
 import logging
