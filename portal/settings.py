@@ -42,7 +42,8 @@ def _require(name: str) -> str:
 
 def _generated_once(name: str, make) -> str:
     """The content of ``var/<name>``, written 0600 by the first process that needs it. Processes
-    starting together race here: the file appears whole (a link of a finished file) or not at all."""
+    starting together race here: the file appears whole (a link to a finished file) or not at
+    all."""
     path = VAR_DIR / name
     if not path.exists():
         fd, draft = tempfile.mkstemp(dir=VAR_DIR, prefix=f".{name}.")  # created 0600
