@@ -3,6 +3,7 @@ in on the pages, or got a JWT, with the password alone and then read patients an
 data. Now every door that leads to patient data asks for the one-time code of such accounts, and
 of clinicians and researchers where ``OTP_REQUIRED_ROLES`` names them (production does)."""
 
+import base64
 import os
 import secrets
 import subprocess
@@ -115,6 +116,8 @@ def test_production_asks_every_role_for_the_code_by_default(tmp_path):
         "DATABASE_URL": "postgres://portal@127.0.0.1:5432/portal",
         "REDIS_URL": "redis://127.0.0.1:6379/0", "ALLOWED_HOSTS": "portal.example",
         "VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "portal.settings",
+        # Production on local storage needs its files' key ring (encryption at rest).
+        "STORAGE_ENCRYPTION_KEYS": "k1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
     })  # fmt: skip
     probe = "from django.conf import settings; print(','.join(sorted(settings.OTP_REQUIRED_ROLES)))"
     result = subprocess.run(
