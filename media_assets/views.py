@@ -125,10 +125,10 @@ def recording_spectrogram(request, pk: int):
     try:
         with (
             _refusing_unreadable(recording.spectrogram_key),
-            default_storage.open(recording.spectrogram_key, "rb") as handle,
+            open_object(recording.spectrogram_key) as handle,
         ):
             png = handle.read()  # a small picture, checked whole before it is sent
-    except FileNotFoundError:
+    except (FileNotFoundError, UnreadableObject):
         raise Http404("The spectrogram is not available.") from None
     return HttpResponse(png, content_type="image/png")
 
