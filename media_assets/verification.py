@@ -13,6 +13,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from media_assets.encryption import StoredObjectUnreadable, UnknownKeyId
 from media_assets.models import Recording, RecordingStatus
 from media_assets.storage import open_object
 from portal.core.storage import STORAGE_ERRORS
@@ -58,6 +59,10 @@ def verify_contents(*, sample: int | None, rate_bytes_s: int) -> Verification:
         try:
             digest = _sha256_of(key, pace)
         except STORAGE_ERRORS as exc:
+            if _altered(exc):
+                outcome.objects += 1
+                outcome.mismatched.append(recording_id)
+                continue
             logger.warning(
                 "object not verified",
                 extra={"recording": recording_id, "error": type(exc).__name__},
@@ -87,3 +92,10 @@ def _sha256_of(key: str, pace: _Pace) -> tuple[str, int]:
             size += len(chunk)
             pace.add(len(chunk))
     return digest.hexdigest(), size
+
+
+def _altered(exc: BaseException) -> bool:
+    """Encrypted at rest, an object whose bytes were changed fails its integrity check rather than
+    hashing differently: that is a mismatch. A key missing from the ring is the server's fault,
+    not the object's, and is left unverified."""
+    return isinstance(exc, StoredObjectUnreadable) and not isinstance(exc, UnknownKeyId)
