@@ -20,6 +20,7 @@ from tests.diagnostics.inference_steps import (
     all_finished,
     held,
     inference_worker,
+    mark_fault,
     results_announced,
     submit,
     wait_for,
@@ -159,6 +160,7 @@ def test_s3_reads_have_connect_and_read_timeouts(tmp_path):
     env = {**production_env(tmp_path), "STORAGE_BACKEND": "s3",
            "AWS_STORAGE_BUCKET_NAME": "recordings", "AWS_S3_REGION_NAME": "eu-west-1",
            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "AWS_S3_KMS_KEY_ID": "alias/recordings",  # production on S3 names its KMS key
            "STORAGE_READ_TIMEOUT_S": "7", "STORAGE_CONNECT_TIMEOUT_S": "3"}  # fmt: skip
     script = (
         "import django; django.setup()\n"
@@ -180,13 +182,15 @@ def test_s3_reads_have_connect_and_read_timeouts(tmp_path):
 def test_work_a_worker_gives_up_on_goes_back_to_the_queue_at_once(
     clinician, site, tmp_path, worker_env, fault_dir, request
 ):
-    # The faulty worker holds a batch holding "hold-" past the task's soft time limit: the task
-    # gives up, and its whole batch must go back to the queue then, not at the sweeper's pass.
+    # The faulty worker holds a batch holding a recording marked "hold" past the task's soft time
+    # limit: the task gives up, and its whole batch must go back to the queue then, not at the
+    # sweeper's pass.
     worker = inference_worker({**worker_env, "CELERY_TASK_SOFT_TIME_LIMIT": "6"}, tmp_path)
     patient = PatientFactory(site=site)
     try:
         with transaction.atomic():
-            slow = submit(patient, clinician, seed=330, name="hold-330.wav")
+            mark_fault(fault_dir, "hold", seed=330)
+            slow = submit(patient, clinician, seed=330)
             mates = [submit(patient, clinician, seed=331 + i) for i in range(2)]
         wait_for(held(fault_dir, slow), within=30, what="the batch held", logs=[worker])
         back_s = wait_for(
