@@ -95,18 +95,26 @@ class DiagnosticStatus(models.TextChoices):
     UNANALYSED = "unanalysed", _("Not analysed")
 
 
+# The order in which waiting diagnostics are analysed: urgent ones first, then the longest waiting.
+# The claims read it along ``diagnostic_queue_idx``; ``with_queue_position`` counts in it.
+QUEUE_ORDER = ("-urgent", "queued_at", "id")
+
+
 class DiagnosticQuerySet(models.QuerySet):
     def with_queue_position(self) -> "DiagnosticQuerySet":
         """Annotate ``queue_position``: 1 for the next diagnostic to be analysed, 1 + those ahead
         for the others waiting (all sites: the workers serve one queue), None once not waiting.
 
-        The one definition of the queue position, for pages, the API and live messages alike.
+        The one definition of the queue position, for pages, the API and live messages alike. Its
+        order is the claims' (``QUEUE_ORDER``): urgent ones first, then the longest waiting.
         """
+        same_urgency = Q(urgent=OuterRef("urgent"))
         ahead = (
             Diagnostic.objects.filter(status=DiagnosticStatus.QUEUED)
             .filter(
-                Q(queued_at__lt=OuterRef("queued_at"))
-                | Q(queued_at=OuterRef("queued_at"), id__lt=OuterRef("id"))
+                Q(urgent__gt=OuterRef("urgent"))  # true after false: urgent ahead of routine
+                | (same_urgency & Q(queued_at__lt=OuterRef("queued_at")))
+                | (same_urgency & Q(queued_at=OuterRef("queued_at"), id__lt=OuterRef("id")))
             )
             .order_by()
             .values("status")
@@ -155,6 +163,9 @@ class Diagnostic(models.Model):
     task_id = models.CharField(
         max_length=64, blank=True, help_text=_("The task that claimed this diagnostic last.")
     )
+    urgent = models.BooleanField(
+        default=False, help_text=_("Set by the clinician: analysed ahead of routine recordings.")
+    )
     queued_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -174,6 +185,11 @@ class Diagnostic(models.Model):
         indexes = [
             models.Index(fields=["patient", "queued_at"]),
             models.Index(fields=["status", "queued_at"]),
+            # The waiting diagnostics in the order they are analysed (QUEUE_ORDER): a claim reads
+            # the head of it, and a queue position counts what is ahead, without a sort.
+            models.Index(
+                fields=list(QUEUE_ORDER), condition=Q(status="queued"), name="diagnostic_queue_idx"
+            ),
             # The results waiting for review, oldest first: the review queue reads this small
             # part of the table, not every result ever reviewed.
             models.Index(

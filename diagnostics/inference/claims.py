@@ -4,8 +4,10 @@ Idempotent by construction: a task only claims a diagnostic that is queued, or o
 task (a redelivered message) claimed before it died; a finished diagnostic is never touched again.
 ``attempts`` counts claims in the database, because the broker does not count redeliveries: a
 diagnostic whose analysis keeps killing its worker fails after ``INFERENCE_MAX_ATTEMPTS`` instead of
-cycling forever. A first attempt takes up to ``INFERENCE_BATCH_SIZE - 1`` other waiting first
-attempts beside it; anything tried before runs alone. Each claim passes the broker's next message on
+cycling forever. A first attempt's message claims up to ``INFERENCE_BATCH_SIZE`` waiting first
+attempts from the head of the queue (``QUEUE_ORDER``: urgent ones first, then the longest
+waiting), its own among them unless the batch is full before it; anything tried before runs
+alone. Each claim passes the broker's next message on
 (``inference_queue.pass_on``) for the first attempts it leaves waiting.
 """
 
@@ -19,7 +21,7 @@ from django.utils import timezone
 from diagnostics import inference_queue
 from diagnostics.inference.results import fail
 from diagnostics.metrics import QUEUE_WAIT_SECONDS
-from diagnostics.models import Diagnostic, DiagnosticStatus
+from diagnostics.models import QUEUE_ORDER, Diagnostic, DiagnosticStatus
 
 logger = logging.getLogger("diagnostics.inference")
 
@@ -43,7 +45,7 @@ def after_claim(claimed: list[Diagnostic], oldest_waiting) -> tuple[list[Diagnos
     if not found_out:
         oldest_waiting = _first_attempts_waiting().values_list("pk", flat=True).first()
     inference_queue.pass_on(oldest_waiting)
-    claimed.sort(key=lambda d: (d.queued_at, d.pk))  # the longest waiting go through first
+    claimed.sort(key=lambda d: (not d.urgent, d.queued_at, d.pk))  # in QUEUE_ORDER
     for diagnostic in claimed:
         QUEUE_WAIT_SECONDS.observe((diagnostic.started_at - diagnostic.queued_at).total_seconds())
     # "running" is published once the batch's first call is on its way to the model (stream)
@@ -72,11 +74,13 @@ def claim_batch(diagnostic_id: int, task_id: str) -> tuple[list[Diagnostic], obj
             return [], NOT_LOOKED
         claimed, oldest_waiting = [mine], NOT_LOOKED
         if not redelivery and mine.attempts == 0:
-            # One row more than the batch takes: the oldest left waiting, for the next message.
+            # A first attempt's message starts the head of the queue, which is this diagnostic
+            # unless urgent or older ones wait ahead of it (then it waits for the message passed
+            # on). One row more than the batch takes: the next left waiting, for that message.
             size = max(1, settings.INFERENCE_BATCH_SIZE)
-            waiting = _waiting_first_attempts(exclude=mine.pk, limit=size)
-            oldest_waiting = waiting[-1].pk if len(waiting) == size else None
-            claimed += waiting[: size - 1]
+            waiting = _waiting_first_attempts(limit=size + 1)
+            claimed = waiting[:size]
+            oldest_waiting = waiting[size].pk if len(waiting) > size else None
         _mark_running(claimed, task_id)
     return claimed, oldest_waiting
 
@@ -101,7 +105,7 @@ def _mark_running(claimed: list[Diagnostic], task_id: str) -> None:
 CLAIM_FIELDS = (
     "recording", "recording__storage_key", "recording__kind", "recording__quality", "patient", "status", "label", "confidence",
     "quality_gate", "review_label",
-    "model_version", "task_id", "queued_at", "started_at", "finished_at", "attempts", "error",
+    "model_version", "task_id", "urgent", "queued_at", "started_at", "finished_at", "attempts", "error",
 )  # fmt: skip
 
 
@@ -110,19 +114,18 @@ def _for_analysis(diagnostics):
 
 
 def _first_attempts_waiting():
+    """In the order they are analysed (urgent first, then oldest), along the queue's index."""
     return Diagnostic.objects.filter(status=DiagnosticStatus.QUEUED, attempts=0).order_by(
-        "queued_at", "id"
+        *QUEUE_ORDER
     )
 
 
-def _waiting_first_attempts(*, limit: int, exclude: int | None = None) -> list[Diagnostic]:
-    """Up to ``limit`` waiting first attempts, oldest first, not locked by another claim (which
-    passes the message on for those after it by itself)."""
+def _waiting_first_attempts(*, limit: int) -> list[Diagnostic]:
+    """Up to ``limit`` waiting first attempts from the head of the queue, not locked by another
+    claim (which passes the message on for those after it by itself)."""
     waiting = _for_analysis(
         _first_attempts_waiting().select_for_update(skip_locked=True, of=("self",))
     )
-    if exclude is not None:
-        waiting = waiting.exclude(pk=exclude)
     return list(waiting[:limit])
 
 

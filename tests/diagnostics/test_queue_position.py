@@ -89,3 +89,12 @@ def test_the_queued_message_of_a_new_upload_carries_its_position(
 
     assert message["id"] == diagnostic.pk and message["status"] == "queued"
     assert message["queue_position"] == 4
+
+
+def test_an_urgent_diagnostic_goes_ahead_of_every_routine_one(client, clinician, patient, waiting):
+    client.force_login(clinician)
+
+    urgent = [DiagnosticFactory(recording__patient=patient, urgent=True) for _ in range(2)]
+
+    assert rest_positions(client, urgent) == [1, 2]
+    assert rest_positions(client, waiting) == [3, 4, 5]
