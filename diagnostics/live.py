@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from channels.layers import get_channel_layer
 from django.utils import timezone
 
+from diagnostics import capacity
 from diagnostics.models import Diagnostic, DiagnosticStatus, Label
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,12 @@ def queue_position(diagnostic: Diagnostic) -> int | None:
     return diagnostic.queue_position
 
 
+def wait(diagnostic: Diagnostic) -> capacity.Wait:
+    """Its queue position and expected wait (``diagnostics.capacity``), None once not waiting."""
+    position = queue_position(diagnostic)
+    return capacity.Wait(position=position, seconds=capacity.expected_wait_s(position))
+
+
 def _annotate_positions(diagnostics: list[Diagnostic]) -> None:
     """Give the waiting ones among ``diagnostics`` their queue position in one query."""
     waiting = {
@@ -64,11 +71,13 @@ def _annotate_positions(diagnostics: list[Diagnostic]) -> None:
 def status_message(diagnostic: Diagnostic) -> dict:
     """The WebSocket message of docs/api.md: ``{"type": "diagnostic", "id", "status", …}``."""
     version = diagnostic.model_version
+    waiting = wait(diagnostic)
     return {
         "type": "diagnostic",
         "id": diagnostic.pk,
         "patient": diagnostic.patient_id,
         "status": diagnostic.status,
+        "urgent": diagnostic.urgent,
         "label": diagnostic.label or None,
         "label_display": diagnostic.get_label_display() if diagnostic.label else None,
         "label_shown": diagnostic.label_shown or None,
@@ -80,7 +89,8 @@ def status_message(diagnostic: Diagnostic) -> dict:
         "confidence": diagnostic.confidence,
         "model_version": str(version) if version else None,
         "synthetic_model": bool(version and version.is_synthetic),
-        "queue_position": queue_position(diagnostic),
+        "queue_position": waiting.position,
+        "expected_wait_s": waiting.seconds,
         "error": diagnostic.error or None,
         "updated_at": _updated_at(diagnostic).isoformat(),
     }

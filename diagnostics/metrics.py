@@ -1,4 +1,7 @@
-"""Inference metrics (served by the inference worker's own metrics endpoint, and /metrics)."""
+"""Inference metrics (served by the inference worker's own metrics endpoint, and /metrics).
+
+The queue's gauges are set by the sweeper, so they are served by the worker that runs it (the
+``worker`` job of deploy/prometheus/prometheus.yml)."""
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -22,3 +25,12 @@ BATCH_SIZE = Histogram(
 RESULTS = Counter("portal_diagnostic_results_total", "Finished diagnostics by label", ["label"])
 FAILURES = Counter("portal_diagnostic_failures_total", "Failed diagnostics by reason", ["reason"])
 QUEUE_LENGTH = Gauge("portal_inference_queue_length", "Diagnostics waiting for analysis")
+THROUGHPUT = Gauge(
+    "portal_inference_throughput_clips_per_second",
+    "Clips per second the inference workers measured over the sliding window, summed over the"
+    " workers (0 while nothing was measured)",
+)
+EXPECTED_WAIT = Gauge(
+    "portal_inference_expected_wait_seconds",
+    "Expected wait of the last diagnostic in the queue, as uploads are told it",
+)

@@ -21,7 +21,7 @@ class DiagnosticSerializer(serializers.ModelSerializer):
     class Meta:
         model = Diagnostic
         fields = [
-            "id", "patient", "recording", "kind", "status", "label", "label_shown",
+            "id", "patient", "recording", "kind", "status", "urgent", "label", "label_shown",
             "quality_gate", "confidence",
             "model_version", "synthetic_model", "queued_at", "started_at", "finished_at",
             "review_label", "reviewed_at",
@@ -78,7 +78,12 @@ class DiagnosticDetailSerializer(serializers.Serializer):
     confidence = serializers.FloatField(allow_null=True)
     model_version = serializers.CharField(allow_null=True)
     synthetic_model = serializers.BooleanField()
+    urgent = serializers.BooleanField()
     queue_position = serializers.IntegerField(allow_null=True)
+    expected_wait_s = serializers.IntegerField(
+        allow_null=True,
+        help_text="While queued: about how many seconds until the analysis starts (docs/api.md).",
+    )
     error = serializers.CharField(allow_null=True)
     updated_at = serializers.DateTimeField()
     review_label = serializers.ChoiceField(choices=Label.choices, allow_null=True)

@@ -22,9 +22,9 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from diagnostics import inference_queue
+from diagnostics import capacity, inference_queue
 from diagnostics.failures import FAILURE_MESSAGES
-from diagnostics.metrics import QUEUE_LENGTH
+from diagnostics.metrics import EXPECTED_WAIT, QUEUE_LENGTH, THROUGHPUT
 from diagnostics.models import Diagnostic, DiagnosticStatus
 
 logger = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def sweep(now=None) -> SweepReport:
     waiting = Diagnostic.objects.filter(status=DiagnosticStatus.QUEUED).exclude(pk__in=revived)
     counts = waiting.aggregate(all=Count("pk"), first=Count("pk", filter=Q(attempts=0)))
     report.waiting = counts["all"] + len(revived)
-    QUEUE_LENGTH.set(report.waiting)
+    _set_queue_gauges(report.waiting)
     report.broker_messages = broker_queue_length()  # the revived ones' messages among them
     needed = counts["all"] - counts["first"] + min(1, counts["first"])
     missing = needed - max(0, report.broker_messages - len(revived))
@@ -93,3 +93,10 @@ def sweep(now=None) -> SweepReport:
     if report.requeued_running or report.requeued_waiting or report.failed_running:
         logger.warning("stuck diagnostics swept", extra=report.as_dict())
     return report
+
+
+def _set_queue_gauges(waiting: int) -> None:
+    """The backlog, the measured throughput and the last one's expected wait, for Prometheus."""
+    QUEUE_LENGTH.set(waiting)
+    THROUGHPUT.set(capacity.measured_throughput() or 0)
+    EXPECTED_WAIT.set(capacity.expected_wait_s(waiting) or 0)

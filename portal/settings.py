@@ -406,6 +406,16 @@ INFERENCE_CONFIDENCE_THRESHOLD = env.float("INFERENCE_CONFIDENCE_THRESHOLD", def
 INFERENCE_STUCK_QUEUED_S = env.int("INFERENCE_STUCK_QUEUED_S", default=60)
 INFERENCE_STUCK_RUNNING_S = env.int("INFERENCE_STUCK_RUNNING_S", default=120)
 INFERENCE_SWEEP_INTERVAL_S = env.int("INFERENCE_SWEEP_INTERVAL_S", default=30)
+# Capacity and backpressure (docs/capacity.md). A waiting diagnostic's expected wait is its queue
+# position over the workers' measured throughput: each worker's clips per busy second over the
+# last INFERENCE_THROUGHPUT_WINDOW_S, summed over the workers; until one has been measured, over
+# INFERENCE_FALLBACK_CLIPS_PER_S (a tenth of one CPU worker's 492 clips/s in docs/benchmarks.md).
+INFERENCE_THROUGHPUT_WINDOW_S = env.int("INFERENCE_THROUGHPUT_WINDOW_S", default=60)
+INFERENCE_FALLBACK_CLIPS_PER_S = env.float("INFERENCE_FALLBACK_CLIPS_PER_S", default=50.0)
+# An upload expected to wait longer is still accepted, answered 202 with a Retry-After for polling.
+INFERENCE_MAX_WAIT_S = env.int("INFERENCE_MAX_WAIT_S", default=60)
+# With this many diagnostics waiting, uploads are refused (503 queue_full, Retry-After), nothing stored.
+INFERENCE_QUEUE_HARD_LIMIT = env.int("INFERENCE_QUEUE_HARD_LIMIT", default=100_000)
 MODEL_CACHE_DIR = Path(env.str("MODEL_CACHE_DIR", default=str(VAR_DIR / "model-cache")))
 
 # --- Auth and sessions -----------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import time
 
 from django.conf import settings
 
-from diagnostics import inference_queue
+from diagnostics import capacity, inference_queue
 from diagnostics.inference.claims import after_claim, claim_batch, claim_next, release_claims
 from diagnostics.inference.stream import analyse
 from diagnostics.models import Diagnostic
@@ -27,10 +27,12 @@ __all__ = ["analyse", "claim", "run_diagnostic"]
 
 
 def run_diagnostic(*, diagnostic_id: int, task_id: str) -> None:
+    started = time.monotonic()
     inference_queue.taken()
     claimed, more_waiting = after_claim(*claim_batch(diagnostic_id, task_id))
     if not claimed:
         return
+    clips = len(claimed)
     # When first attempts are still waiting after its batch, a task goes on to the next batch,
     # claimed under its own id while the model runs this batch's last call, for up to
     # INFERENCE_DRAIN_S: under load the model does not wait between batches for the claim, nor
@@ -40,10 +42,11 @@ def run_diagnostic(*, diagnostic_id: int, task_id: str) -> None:
     until = time.monotonic() + settings.INFERENCE_DRAIN_S
 
     def next_batch() -> list[Diagnostic]:
-        nonlocal more_waiting
+        nonlocal more_waiting, clips
         if not more_waiting or time.monotonic() >= until:
             return []
         batch, more_waiting = after_claim(*claim_next(task_id))
+        clips += len(batch)
         return batch
 
     tried_before = any(d.attempts > 1 for d in claimed)
@@ -54,6 +57,8 @@ def run_diagnostic(*, diagnostic_id: int, task_id: str) -> None:
         # queue now, a message each, not at the sweeper's next pass.
         release_claims(task_id)
         raise
+    # The worker's own measure of what it can do (expected waits, docs/capacity.md).
+    capacity.record_work(clips=clips, busy_s=time.monotonic() - started)
 
 
 def claim(*, diagnostic_id: int, task_id: str) -> list[Diagnostic]:

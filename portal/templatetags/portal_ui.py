@@ -7,6 +7,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from diagnostics import capacity
 from diagnostics.models import DiagnosticStatus, Label
 from diagnostics.symptoms import KNOWN_CONDITIONS
 from portal.core.sessions import warning_script_age
@@ -38,6 +39,13 @@ def label_text(value: str) -> str:
 @register.filter
 def status_text(value: str) -> str:
     return STATUS_TEXT.get(value, "")
+
+
+@register.filter
+def expected_wait(queue_position: int | None) -> int | None:
+    """Seconds a waiting diagnostic at this position is expected to wait (the API's and the live
+    message's ``expected_wait_s``, from ``diagnostics.capacity``)."""
+    return capacity.expected_wait_s(queue_position)
 
 
 @register.filter
