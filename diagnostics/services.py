@@ -15,7 +15,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
-from diagnostics import inference_queue, live
+from diagnostics import capacity, inference_queue, live
 from diagnostics.models import Diagnostic, DiagnosticStatus
 from media_assets import services as media
 from media_assets.audio import AudioRejected
@@ -50,6 +50,7 @@ def submit_recording(
     symptoms: dict,
     actor: AbstractBaseUser,
     original_name: str = "",
+    urgent: bool = False,
     audit: AuditContext | None = None,
     analyse: bool = True,
 ) -> Submission:
@@ -57,7 +58,8 @@ def submit_recording(
 
     ``analyse=False`` stores it with an ``unanalysed`` diagnostic that no worker takes (a data
     set imported as training truth); ``request_analysis`` queues it later.
-    Raises ``media_assets.audio.AudioRejected`` for unusable audio, leaving nothing behind.
+    Raises ``media_assets.audio.AudioRejected`` for unusable audio, leaving nothing behind. The
+    upload endpoint asks ``capacity.admit_upload`` first, before it charges the upload quotas.
     """
     inspected = media.inspect_audio(file=file)
     existing = _existing_submission(patient, inspected.sha256)
@@ -78,10 +80,12 @@ def submit_recording(
             held = media.hold_upload(pending)  # live while this transaction lasts
             media.put_object(key=held.storage_key, file=file)
             recording = media.mark_upload_stored(recording=held, inspected=inspected)
-            diagnostic = _queue_diagnostic(recording=recording, symptoms=symptoms, analyse=analyse)
+            diagnostic = _queue_diagnostic(
+                recording=recording, symptoms=symptoms, urgent=urgent, analyse=analyse
+            )
             record_event(
                 action="recording.created", actor=actor, obj=recording, patient=patient,
-                context=audit, detail={"kind": kind, "diagnostic": diagnostic.pk},
+                context=audit, detail={"kind": kind, "diagnostic": diagnostic.pk, "urgent": urgent},
             )  # fmt: skip
     except IntegrityError:
         media.abandon_upload(pending)
@@ -105,11 +109,14 @@ def complete_direct_upload(
     recording: Recording,
     symptoms: dict,
     actor: AbstractBaseUser,
+    urgent: bool = False,
     audit: AuditContext | None = None,
 ) -> Submission:
     """Verify a direct upload's object, run the same checks as ``submit_recording``, and enqueue.
 
-    Completing twice is harmless: a stored upload answers with its diagnostic again.
+    Completing twice is harmless: a stored upload answers with its diagnostic again. While the
+    inference queue is at its hard limit it raises ``capacity.QueueFull`` and the upload stays
+    pending, to be completed again later.
     """
     if recording.status == RecordingStatus.STORED:
         return Submission(
@@ -127,6 +134,7 @@ def complete_direct_upload(
     if existing is not None:
         media.discard_pending_upload(recording=recording)
         return existing
+    capacity.admit_upload()
     try:
         with transaction.atomic():
             locked = Recording.objects.select_for_update().get(pk=recording.pk)
@@ -135,10 +143,11 @@ def complete_direct_upload(
                     recording=locked, diagnostic=_first_diagnostic(locked), duplicate=False
                 )
             recording = media.mark_upload_stored(recording=locked, inspected=inspected)
-            diagnostic = _queue_diagnostic(recording=recording, symptoms=symptoms)
+            diagnostic = _queue_diagnostic(recording=recording, symptoms=symptoms, urgent=urgent)
             record_event(
                 action="recording.created", actor=actor, obj=recording, patient=recording.patient,
-                context=audit, detail={"kind": recording.kind, "direct_upload": True},
+                context=audit,
+                detail={"kind": recording.kind, "direct_upload": True, "urgent": urgent},
             )  # fmt: skip
     except IntegrityError:
         existing = _existing_submission(recording.patient, inspected.sha256)
@@ -198,9 +207,12 @@ def _first_diagnostic(recording: Recording) -> Diagnostic | None:
     return recording.diagnostics.order_by("queued_at", "id").first()
 
 
-def _queue_diagnostic(*, recording: Recording, symptoms: dict, analyse: bool = True) -> Diagnostic:
+def _queue_diagnostic(
+    *, recording: Recording, symptoms: dict, urgent: bool = False, analyse: bool = True
+) -> Diagnostic:
     diagnostic = Diagnostic.objects.create(
-        recording=recording, patient=recording.patient, symptoms=symptoms, queued_at=timezone.now(),
+        recording=recording, patient=recording.patient, symptoms=symptoms, urgent=urgent,
+        queued_at=timezone.now(),
         status=DiagnosticStatus.QUEUED if analyse else DiagnosticStatus.UNANALYSED,
     )  # fmt: skip
     if not analyse:

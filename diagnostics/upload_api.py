@@ -15,6 +15,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from diagnostics import capacity, live
 from diagnostics.services import complete_direct_upload, submit_recording
 from diagnostics.upload_serializers import (
     CompleteUploadSerializer,
@@ -43,19 +44,33 @@ def single_uploaded_file(request):
 
 
 def submission_response(submission) -> Response:
-    """201 with the recording and its diagnostic; 200 when the same bytes were there already."""
+    """201 with the recording and its diagnostic; 200 when the same bytes were there already;
+    202 when the diagnostic is expected to wait past ``INFERENCE_MAX_WAIT_S`` (accepted, but the
+    result comes later: ``Retry-After`` says when to poll for it)."""
+    waiting = (
+        live.wait(submission.diagnostic) if submission.diagnostic else capacity.Wait(None, None)
+    )
     body = RecordingSerializer(
         submission.recording,
-        context={"diagnostic": submission.diagnostic, "duplicate": submission.duplicate},
-    ).data
-    code = status.HTTP_200_OK if submission.duplicate else status.HTTP_201_CREATED
-    return Response(body, status=code)
+        context={"diagnostic": submission.diagnostic, "duplicate": submission.duplicate,
+                 "wait": waiting},
+    ).data  # fmt: skip
+    if submission.duplicate:
+        return Response(body, status=status.HTTP_200_OK)
+    if waiting.delayed:
+        return Response(
+            body, status=status.HTTP_202_ACCEPTED, headers={"Retry-After": str(waiting.seconds)}
+        )
+    return Response(body, status=status.HTTP_201_CREATED)
 
 
 class RecordingUploadView(APIView):
     parser_classes = [MultiPartParser]
 
-    @extend_schema(request=RecordingUploadSerializer, responses={201: RecordingSerializer})
+    @extend_schema(
+        request=RecordingUploadSerializer,
+        responses={201: RecordingSerializer, 202: RecordingSerializer, 200: RecordingSerializer},
+    )
     def post(self, request):
         with observe_upload() as outcome:
             params = RecordingUploadSerializer(data=request.data)
@@ -71,6 +86,7 @@ class RecordingUploadView(APIView):
                 symptoms=params.validated_data["symptoms"],
                 actor=request.user,
                 original_name=uploaded.name,
+                urgent=params.validated_data["urgent"],
                 audit=AuditContext.of(request),
             )
             outcome.succeeded(duplicate=submission.duplicate)
@@ -127,7 +143,10 @@ class UploadContentView(APIView):
 class UploadCompleteView(APIView):
     """``POST /api/v1/uploads/{id}/complete/``: verify the object, check the audio, enqueue."""
 
-    @extend_schema(request=CompleteUploadSerializer, responses={201: RecordingSerializer})
+    @extend_schema(
+        request=CompleteUploadSerializer,
+        responses={201: RecordingSerializer, 202: RecordingSerializer, 200: RecordingSerializer},
+    )
     def post(self, request, pk: int):
         recording = visible_recording(request.user, pk, what="Upload")
         params = CompleteUploadSerializer(data=request.data)
@@ -135,7 +154,8 @@ class UploadCompleteView(APIView):
         with observe_upload() as outcome:
             submission = complete_direct_upload(
                 recording=recording, symptoms=params.validated_data["symptoms"],
-                actor=request.user, audit=AuditContext.of(request),
+                urgent=params.validated_data["urgent"], actor=request.user,
+                audit=AuditContext.of(request),
             )  # fmt: skip
             outcome.succeeded(duplicate=submission.duplicate)
         return submission_response(submission)

@@ -45,11 +45,17 @@ class RecordingUploadSerializer(serializers.Serializer):
     patient = serializers.IntegerField(min_value=1)
     kind = serializers.ChoiceField(choices=RecordingKind.choices)
     symptoms = SymptomsField(required=False, default=dict)
+    urgent = serializers.BooleanField(
+        required=False, default=False, help_text="Analysed ahead of routine recordings."
+    )
 
 
 class DiagnosticSummarySerializer(serializers.Serializer):
     id = serializers.IntegerField()
     status = serializers.CharField()
+    urgent = serializers.BooleanField()
+    queue_position = serializers.IntegerField(allow_null=True)
+    expected_wait_s = serializers.IntegerField(allow_null=True)
 
 
 class RecordingSerializer(serializers.ModelSerializer):
@@ -63,11 +69,16 @@ class RecordingSerializer(serializers.ModelSerializer):
             "sample_rate", "channels", "quality", "created_at", "diagnostic", "duplicate",
         ]  # fmt: skip
 
+    @extend_schema_field(DiagnosticSummarySerializer(allow_null=True))
     def get_diagnostic(self, recording) -> dict | None:
         diagnostic = self.context.get("diagnostic")
         if diagnostic is None:
             return None
-        return {"id": diagnostic.pk, "status": diagnostic.status}
+        waiting = self.context["wait"]
+        return {
+            "id": diagnostic.pk, "status": diagnostic.status, "urgent": diagnostic.urgent,
+            "queue_position": waiting.position, "expected_wait_s": waiting.seconds,
+        }  # fmt: skip
 
     def get_duplicate(self, recording) -> bool:
         return bool(self.context.get("duplicate", False))
@@ -88,3 +99,6 @@ class DirectUploadSerializer(serializers.Serializer):
 
 class CompleteUploadSerializer(serializers.Serializer):
     symptoms = SymptomsField(required=False, default=dict)
+    urgent = serializers.BooleanField(
+        required=False, default=False, help_text="Analysed ahead of routine recordings."
+    )
