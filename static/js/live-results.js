@@ -219,6 +219,11 @@ class LiveTimeline {
       position.textContent = interpolate(gettext("position %(position)s in the queue"), {
         position: formatNumber(message.queue_position),
       });
+      if (message.expected_wait_s) {
+        position.textContent += interpolate(gettext(", expected in about %(seconds)s s"), {
+          seconds: formatNumber(message.expected_wait_s),
+        });
+      }
       badge.append(" ", position);
     }
   }

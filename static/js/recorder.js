@@ -299,8 +299,10 @@ class Recorder {
     try {
       this.pendingId = await enqueue({
         uploadUrl: this.root.dataset.uploadUrl, patientId: this.patientId, kind: this.kind().value,
-        symptoms, blob: this.take.blob, fileName: this.take.fileName,
+        symptoms, urgent: this.el("input[name=urgent]").checked,
+        blob: this.take.blob, fileName: this.take.fileName,
       });
+      this.el("input[name=urgent]").checked = false; // each recording is marked on its own
     } catch {
       progress.hidden = true;
       this.el("[data-action=upload]").disabled = false;
@@ -312,7 +314,7 @@ class Recorder {
     if (id === this.pendingId) this.el("[data-progress]").value = Math.round(fraction * 100);
   }
 
-  onDelivered({ id, body }) {
+  onDelivered({ id, body, status }) {
     if (this.kept.delete(id) && !this.kept.size && id !== this.pendingId) {
       // The "connection dropped" notice is over: what it spoke of has been delivered.
       this.message(gettext("Uploaded. The analysis is queued and its result will appear in the list."), "ok");
@@ -323,9 +325,15 @@ class Recorder {
     this.el("[data-progress]").hidden = true;
     this.reset(false);
     this.el("[data-file]").value = "";
-    const text = body?.duplicate
+    let text = body?.duplicate
       ? gettext("This recording had already been uploaded; its result is in the list.")
       : gettext("Uploaded. The analysis is queued and its result will appear in the list.");
+    if (status === 202 && body?.diagnostic?.expected_wait_s) {
+      // Accepted past the expected-wait cap: many recordings are ahead of this one.
+      text = interpolate(gettext("Uploaded. Many recordings are waiting: the result is expected in about %(seconds)s s."), {
+        seconds: formatNumber(body.diagnostic.expected_wait_s),
+      });
+    }
     this.message(text, "ok");
   }
 
@@ -337,19 +345,20 @@ class Recorder {
     this.message(message);
   }
 
-  onWaiting({ id, signedOut }) {
+  onWaiting({ id, signedOut, status }) {
     if (id !== this.pendingId) return;
     this.kept.add(id);
     this.pendingId = null;
     this.el("[data-progress]").hidden = true;
     this.reset(false);
     this.el("[data-file]").value = "";
-    this.message(
-      signedOut
-        ? gettext("You have been signed out. The recording is kept on this device and will be uploaded after you sign in again.")
-        : gettext("The connection dropped. The recording is kept on this device and will be uploaded automatically."),
-      "info",
-    );
+    let text = gettext("The connection dropped. The recording is kept on this device and will be uploaded automatically.");
+    if (signedOut) {
+      text = gettext("You have been signed out. The recording is kept on this device and will be uploaded after you sign in again.");
+    } else if (status === 503) {
+      text = gettext("The server is busy. The recording is kept on this device and will be uploaded automatically.");
+    }
+    this.message(text, "info");
   }
 
   showPending(count) {

@@ -2,8 +2,10 @@
 // it only when the server has answered: 2xx (delivered) or a validation error (4xx: the file will
 // never be accepted, so it is shown, not retried). Network failures, 5xx and 408/429 are retried
 // in the background with backoff, at once when the browser comes back online, and on the next
-// visit to any portal page; 401/403 (signed out) wait for the next visit. The server deduplicates
-// by content, so a retry never makes a second recording.
+// visit to any portal page; 401/403 (signed out) wait for the next visit. A 503 or 429 with
+// Retry-After (the inference queue is full) waits that long, plus a little jitter so that refused
+// browsers do not all come back at once. The server deduplicates by content, so a retry never
+// makes a second recording.
 import { gettext, ngettext, interpolate, formatNumber } from "./i18n.js";
 import { csrfToken, noteActivity } from "./http.js";
 
@@ -49,10 +51,10 @@ const putItem = (item) => withStore("readwrite", (store) => store.put(item));
 const deleteItem = (id) => withStore("readwrite", (store) => store.delete(id));
 
 // Store a recording and start sending it; resolves with its queue id once it is safely stored.
-export async function enqueue({ uploadUrl, patientId, kind, symptoms, blob, fileName }) {
+export async function enqueue({ uploadUrl, patientId, kind, symptoms, urgent = false, blob, fileName }) {
   const item = {
     id: crypto.randomUUID(),
-    uploadUrl, patientId: String(patientId), kind, symptoms, blob, fileName,
+    uploadUrl, patientId: String(patientId), kind, symptoms, urgent: Boolean(urgent), blob, fileName,
     createdAt: Date.now(), attempts: 0, nextAttemptAt: 0, signedOut: false,
   };
   await putItem(item);
@@ -67,6 +69,7 @@ function send(item) {
     form.append("patient", item.patientId);
     form.append("kind", item.kind);
     form.append("symptoms", JSON.stringify(item.symptoms || {}));
+    form.append("urgent", item.urgent ? "true" : "false");
     form.append("file", item.blob, item.fileName);
     const xhr = new XMLHttpRequest();
     xhr.open("POST", item.uploadUrl);
@@ -83,11 +86,17 @@ function send(item) {
       } catch {
         body = null;
       }
-      resolve({ status: xhr.status, body });
+      resolve({ status: xhr.status, body, retryAfter: retryAfterMs(xhr.getResponseHeader("Retry-After")) });
     };
     xhr.onerror = xhr.ontimeout = xhr.onabort = () => resolve({ status: 0, body: null });
     xhr.send(form);
   });
+}
+
+// Retry-After in seconds (the portal sends no dates); null when absent or unreadable.
+function retryAfterMs(header) {
+  const seconds = Number.parseInt(header ?? "", 10);
+  return Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds * 1000, 10 * MAX_DELAY_MS) : null;
 }
 
 function backoff(attempts) {
@@ -99,18 +108,18 @@ async function deliver(item) {
   inFlight.add(item.id);
   emit("sending", { id: item.id, patientId: item.patientId });
   try {
-    const { status, body } = await send(item);
+    const { status, body, retryAfter } = await send(item);
     if (status !== 0) noteActivity();
     if (status >= 200 && status < 300) {
       await deleteItem(item.id);
-      emit("delivered", { id: item.id, patientId: item.patientId, body });
+      emit("delivered", { id: item.id, patientId: item.patientId, body, status });
       document.dispatchEvent(new CustomEvent("portal:recording-delivered", {
         detail: { patientId: item.patientId, body },
       }));
     } else if (RETRY_STATUSES.has(status) || status >= 500 || SIGNED_OUT_STATUSES.has(status)) {
       item.attempts += 1;
       item.signedOut = SIGNED_OUT_STATUSES.has(status);
-      item.nextAttemptAt = Date.now() + backoff(item.attempts);
+      item.nextAttemptAt = Date.now() + (retryAfter === null ? backoff(item.attempts) : retryAfter * (1 + Math.random() * 0.2));
       await putItem(item);
       emit("waiting", { id: item.id, patientId: item.patientId, status, signedOut: item.signedOut });
     } else {

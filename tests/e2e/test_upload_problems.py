@@ -27,6 +27,11 @@ PENDING_IN_BROWSER = """async () => {
 }"""
 
 
+NEXT_TRY_IN_S = PENDING_IN_BROWSER.replace(
+    '.objectStore("pending").count()', '.objectStore("pending").getAll()'
+).replace("return count;", "return (count[0].nextAttemptAt - Date.now()) / 1000;")
+
+
 def choose_file(page, name, mime, content):
     page.set_input_files("[data-file]", files=[{"name": name, "mimeType": mime, "buffer": content}])
     page.wait_for_selector("[data-action=upload]:enabled")
@@ -126,3 +131,43 @@ def test_back_online_the_kept_recordings_go_at_once_and_the_notice_clears(
     assert "The connection dropped" not in page.inner_text("[data-recorder]")
     assert page.evaluate(PENDING_IN_BROWSER) == 0
     assert Recording.objects.filter(patient=patient).count() == 2
+
+
+def test_an_upload_refused_while_the_queue_is_full_is_kept_and_sent_after_retry_after(
+    page, process_env, tmp_path, clinician, site
+):
+    from diagnostics.models import Diagnostic, DiagnosticStatus
+    from tests.factories_clinical import DiagnosticFactory
+    from tests.processes import asgi_server
+
+    patient = PatientFactory(site=site)
+    blocker = DiagnosticFactory(recording__patient=PatientFactory(site=site))
+    # One waiting diagnostic fills the queue; at the assumed 0.01 clips/s, Retry-After is 10 s.
+    limits = {"INFERENCE_QUEUE_HARD_LIMIT": "1", "INFERENCE_FALLBACK_CLIPS_PER_S": "0.01"}
+    server = asgi_server(process_env | limits, tmp_path)
+    try:
+        sign_in(page, server.url, "clin")
+        page.goto(f"{server.url}/patients/{patient.pk}/")
+        page.evaluate("window.__noReload = true")
+
+        choose_file(page, "cough.wav", "audio/wav", cough_wav(seed=6))
+        page.check("input[name=urgent]")
+        page.click("[data-action=upload]")
+        message = page.wait_for_selector("[data-message].is-info")
+        page.steps("refused, kept")
+        assert "The server is busy" in message.inner_text()
+        assert page.evaluate(PENDING_IN_BROWSER) == 1
+        assert not Recording.objects.filter(patient=patient).exists()
+        # The next try waits for Retry-After (plus up to a fifth), not the 1 to 2 s of backoff.
+        wait_s = page.evaluate(NEXT_TRY_IN_S)
+        assert 9 <= wait_s <= 12.5
+
+        # The queue drains: the browser's next try is accepted.
+        Diagnostic.objects.filter(pk=blocker.pk).update(status=DiagnosticStatus.FAILED)
+        page.wait_for_selector(".timeline-item", timeout=45_000)
+        page.wait_for_selector("[data-pending-uploads]", state="hidden")
+        page.steps("delivered")
+    finally:
+        server.stop()
+
+    assert Diagnostic.objects.get(recording__patient=patient).urgent
