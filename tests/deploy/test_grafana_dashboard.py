@@ -13,6 +13,7 @@ REQUIRED_PANELS = {
     "Page and API latency",
     "Upload to result",
     "Inference backlog",
+    "Expected wait",
     "Inference queue wait",
     "Inference clips/s",
     "Batch fill",
