@@ -123,20 +123,21 @@ class DiagnosticAdmin(PatientColumn, AuditedModelAdmin):
         "id",
         "patient_name",
         "status",
+        "urgent",
         "label",
         "confidence",
         "review_label",
         "queued_at",
     ]
-    list_filter = ["status", "label", "review_label", "model_version"]
+    list_filter = ["status", "urgent", "label", "review_label", "model_version"]
     list_select_related = ["patient", "model_version"]
     raw_id_fields = ["recording", "patient", "reviewed_by"]
     date_hierarchy = "queued_at"
     show_full_result_count = False
     exclude = ["embedding"]
     readonly_fields = [
-        "recording", "patient", "status", "label", "confidence", "scores", "model_version",
-        "symptoms", "timings", "queued_at", "started_at", "finished_at", "attempts", "error",
+        "recording", "patient", "status", "urgent", "label", "confidence", "scores",
+        "model_version", "symptoms", "timings", "queued_at", "started_at", "finished_at", "attempts", "error",
         "task_id", "reviewed_by", "reviewed_at",
     ]  # fmt: skip
     actions = ["retry_failed", export_as_csv]
