@@ -78,6 +78,9 @@ class RecordingUploadView(APIView):
             uploaded = single_uploaded_file(request)
             patient = permissions.visible_patient(request.user, params.validated_data["patient"])
             outcome.bytes_received(uploaded.size)
+            # Before the quota: a browser retrying a refused upload must not use up its hourly
+            # quota while the queue is full, nor the server decode what it will not store.
+            capacity.admit_upload()
             charge_upload(actor=request.user, site_id=patient.site_id, size_bytes=uploaded.size)
             submission = submit_recording(
                 patient=patient,
@@ -102,6 +105,7 @@ class DirectUploadCreateView(APIView):
         params.is_valid(raise_exception=True)
         data = params.validated_data
         patient = permissions.visible_patient(request.user, data["patient"])
+        capacity.admit_upload()  # before the quota, as for uploads through the app
         charge_upload(actor=request.user, site_id=patient.site_id, size_bytes=data["size_bytes"])
         recording = create_pending_upload(
             patient=patient, kind=data["kind"], size_bytes=data["size_bytes"],
