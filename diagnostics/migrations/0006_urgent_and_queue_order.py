@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('diagnostics', '0004_unanalysed_status'),
+        ('diagnostics', '0005_diagnostic_quality_gate'),
     ]
 
     operations = [
