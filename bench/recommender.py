@@ -135,14 +135,14 @@ def fill_database(n: int, vectors: np.ndarray, cluster: np.ndarray):
             ["id", "recording", "patient", "status", "label", "confidence", "scores",
              "model_version", "symptoms", "timings", "embedding", "task_id", "queued_at",
              "finished_at", "attempts", "error", "review_label", "review_note", "reviewed_at",
-             "quality_gate"],
+             "quality_gate", "urgent"],
             ((i + 1, i + 1, int(case_patient[i]), "succeeded",
               "anomaly" if anomalous[i] else "healthy", 0.8,
               Jsonb({"anomaly": 0.8 if anomalous[i] else 0.2}), version.pk,
               Jsonb({"fever": bool(fever[i]), "cough_days": int(i % 20)}), Jsonb({}),
               vectors[i].tobytes(), "", now, now, 1, "",
               ("anomaly" if anomalous[i] else "healthy") if reviewed[i] else "", "",
-              now if reviewed[i] else None, "") for i in range(n)),
+              now if reviewed[i] else None, "", False) for i in range(n)),
         )  # fmt: skip
         _copy(cursor, CaseEmbedding, ["id", "diagnostic", "model_version", "vector", "created_at"],
               ((i + 1, i + 1, version.pk, vectors[i].tobytes(), now) for i in range(n)))  # fmt: skip

@@ -63,7 +63,7 @@ FROM generate_series(1, %(rows)s) g, (SELECT array_agg(id ORDER BY id) AS ids FR
 SEED_DIAGNOSTICS = """
 INSERT INTO diagnostics_diagnostic (recording_id, patient_id, status, label, confidence, scores,
     model_version_id, symptoms, timings, task_id, queued_at, started_at, finished_at, attempts,
-    error, review_label, review_note, reviewed_at, quality_gate)
+    error, review_label, review_note, reviewed_at, quality_gate, urgent)
 SELECT r.id, r.patient_id, 'succeeded', l.label, l.confidence,
     jsonb_build_object(l.label, l.confidence), m.ids[1 + r.id %% 3],
     jsonb_build_object('fever', r.id %% 2 = 0, 'cough_days', r.id %% 30,
@@ -71,7 +71,7 @@ SELECT r.id, r.patient_id, 'succeeded', l.label, l.confidence,
                                  ELSE '[]'::jsonb END),
     '{}', '', r.created_at, r.created_at, r.created_at + interval '2 seconds', 1, '',
     CASE WHEN (r.id / 4) %% 4 = 0 THEN l.label ELSE '' END, '',
-    CASE WHEN (r.id / 4) %% 4 = 0 THEN r.created_at + interval '1 day' END, ''
+    CASE WHEN (r.id / 4) %% 4 = 0 THEN r.created_at + interval '1 day' END, '', false
 FROM media_assets_recording r,
     (SELECT array_agg(id ORDER BY id) AS ids FROM diagnostics_modelversion) m,
     LATERAL (SELECT (ARRAY['healthy','anomaly','inconclusive'])[1 + r.id %% 3] AS label,
