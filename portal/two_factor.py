@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
+from django_otp import devices_for_user
 from django_otp import login as otp_login
 from django_otp.admin import OTPAdminAuthenticationForm
 
@@ -41,11 +42,20 @@ class ConfirmCodeForm(forms.Form):
 
 class AdminSignInForm(OTPAdminAuthenticationForm):
     """django-otp's admin form, except that its code step never writes the password back into
-    the page: the user types it again with the code."""
+    the page (the user types it again with the code), and that a user with one authenticator signs
+    in in one step: django-otp asks which device to check even when there is only one."""
 
     def _update_form(self, user):
         super()._update_form(user)
         self.fields["password"].widget.render_value = False
+
+    def _chosen_device(self, user):
+        chosen = super()._chosen_device(user)
+        if chosen is None and not self.cleaned_data.get("otp_device"):
+            devices = list(devices_for_user(user))
+            if len(devices) == 1:
+                return devices[0]
+        return chosen
 
 
 def _qr_svg(url: str) -> str:
