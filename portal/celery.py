@@ -8,6 +8,7 @@ from celery.contrib.django.task import DjangoTask
 from celery.worker.consumer import Consumer
 from redis import RedisError
 
+from portal.core import shutdown
 from portal.core.database import DATABASE_ERRORS
 from portal.core.observability import new_request_id, request_id_var
 
@@ -113,6 +114,13 @@ def _serve_worker_metrics(**_):
         start_http_server(int(port), addr=os.environ.get("CELERY_METRICS_ADDR", "127.0.0.1"))
     except OSError as exc:  # a restarted pool child may find its predecessor's port still bound
         logger.warning("worker metrics not served", extra={"port": port, "error": str(exc)})
+
+
+@signals.worker_shutting_down.connect
+def _announce_warm_shutdown(**_):
+    """Tell the running tasks (``portal.core.shutdown``): the inference task finishes the batch
+    in hand and claims no more, instead of draining the queue until its time limit."""
+    shutdown.begin()
 
 
 @signals.worker_process_shutdown.connect

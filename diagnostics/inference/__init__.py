@@ -22,6 +22,7 @@ from diagnostics import capacity, inference_queue
 from diagnostics.inference.claims import after_claim, claim_batch, claim_next, release_claims
 from diagnostics.inference.stream import analyse
 from diagnostics.models import Diagnostic
+from portal.core import shutdown
 
 __all__ = ["analyse", "claim", "run_diagnostic"]
 
@@ -38,12 +39,14 @@ def run_diagnostic(*, diagnostic_id: int, task_id: str) -> None:
     # INFERENCE_DRAIN_S: under load the model does not wait between batches for the claim, nor
     # for the broker and the worker's handing over of the next message. With nothing waiting,
     # a lone diagnostic's result is not held up by a claim that would find nothing. Work tried
-    # before runs alone (nothing is claimed beside it, nor after it).
+    # before runs alone (nothing is claimed beside it, nor after it). A worker shutting down
+    # (SIGTERM: a rolling restart) finishes the batch in hand and claims no more: what waits
+    # already has its message (passed on by the claim), which another worker takes at once.
     until = time.monotonic() + settings.INFERENCE_DRAIN_S
 
     def next_batch() -> list[Diagnostic]:
         nonlocal more_waiting, clips
-        if not more_waiting or time.monotonic() >= until:
+        if not more_waiting or time.monotonic() >= until or shutdown.requested():
             return []
         batch, more_waiting = after_claim(*claim_next(task_id))
         clips += len(batch)
