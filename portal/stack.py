@@ -1,8 +1,9 @@
 """Start, watch and stop the processes of the embedded stack (``make run``).
 
-Each child runs in a session of its own, so a signal to the stack reaches a Celery worker together
-with its pool children, and the stack decides the order of shutdown: web and workers first (Celery's
-warm shutdown lets a running task finish), Redis last. Children are also told by the kernel to exit
+Each child runs in a session of its own, so the stack decides the order of shutdown: web and workers
+first, Redis last. SIGTERM goes to each child's main process alone, as Kubernetes sends it: the web
+server drains and a Celery worker's warm shutdown lets its pool finish the running task (a pool
+process signalled too would die at once); SIGKILL, after the grace period, goes to the whole group. Children are also told by the kernel to exit
 if the stack itself dies, so nothing is left behind even after a SIGKILL.
 
 A child started with ``restart=True`` (the embedded Redis) is started again when it exits, after a
@@ -144,7 +145,8 @@ class ProcessGroup:
 
     def _stop_names(self, names: list[str], grace_s: float) -> None:
         for name in names:
-            self._signal(self.procs[name], signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):
+                self.procs[name].send_signal(signal.SIGTERM)
         deadline = time.monotonic() + grace_s
         for name in names:
             proc = self.procs[name]
