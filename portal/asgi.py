@@ -15,15 +15,19 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 
 from portal.body_limit import BodySizeLimitMiddleware  # noqa: E402
+from portal.draining import CloseConnectionsWhileDraining, drain_on_sigterm  # noqa: E402
 from portal.health import require_collected_static, serve_metrics_apart  # noqa: E402
 from portal.routing import websocket_urlpatterns  # noqa: E402
 
 require_collected_static()
 serve_metrics_apart()
+drain_on_sigterm(settings.WEB_DRAIN_DELAY_S)  # uvicorn has installed its handlers by now
 
 application = ProtocolTypeRouter(
     {
-        "http": BodySizeLimitMiddleware(django_asgi_app, max_bytes=settings.REQUEST_MAX_BYTES),
+        "http": CloseConnectionsWhileDraining(
+            BodySizeLimitMiddleware(django_asgi_app, max_bytes=settings.REQUEST_MAX_BYTES)
+        ),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

@@ -2,7 +2,8 @@
 
 ``/healthz`` says the process answers. ``/readyz`` says whether it can do its work: the database, Redis
 and the object storage each get a quick probe with a short timeout, and a 503 names the part that
-failed, so an orchestrator stops routing traffic here and an operator knows where to look.
+failed, so an orchestrator stops routing traffic here and an operator knows where to look. A process
+told to stop answers 503 ``draining`` without probing anything (``portal.draining``).
 
 ``/metrics`` (Prometheus) answers only a scraper that sends ``Authorization: Bearer $METRICS_TOKEN``;
 in production without a token it is closed. It is not exempt from the HTTPS redirect. Scrapers
@@ -30,6 +31,7 @@ from django.views.decorators.http import require_safe
 from django_prometheus.exports import ExportToDjangoView
 
 from portal.core.storage import STORAGE_ERRORS
+from portal.draining import draining
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +117,9 @@ def healthz(request):
 @never_cache
 @require_safe
 def readyz(request):
+    if draining():  # told to stop: finishing what is in flight, taking nothing new
+        body = {"status": "draining", "message": "Shutting down: finishing requests in flight."}
+        return JsonResponse(body, status=503)
     results = run_checks()
     failing = [name for name, result in results.items() if not result["ok"]]
     if failing:

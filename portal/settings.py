@@ -494,6 +494,9 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # on an address only Prometheus reaches (portal.health.serve_metrics_apart).
 WEB_METRICS_PORT = env.int("WEB_METRICS_PORT", default=0)
 WEB_METRICS_ADDR = env.str("WEB_METRICS_ADDR", default="127.0.0.1")
+# On SIGTERM a web process answers /readyz 503 for this long before it stops listening, so a load
+# balancer that probes it stops sending it requests first (portal.draining, docs/deploy.md).
+WEB_DRAIN_DELAY_S = env.float("WEB_DRAIN_DELAY_S", default=0.0)
 
 # --- Internationalisation --------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
