@@ -137,7 +137,7 @@ class ProcessGroup:
         return None
 
     def stop(self, *, grace_s: float = 15.0) -> None:
-        """Stop everything but Redis, then Redis, each group with SIGTERM and then SIGKILL."""
+        """Stop everything but Redis, then Redis: SIGTERM to each main process, SIGKILL to its group."""
         others = [name for name in self.procs if name != "redis"]
         self._stop_names(others, grace_s)
         if "redis" in self.procs:
