@@ -51,7 +51,7 @@ def web_server_argv(python: str, *, host: str, port: int, trusted_proxies: list[
     return [
         python, "-m", "uvicorn", "portal.asgi:application",
         "--host", host, "--port", str(port),
-        "--no-access-log", "--lifespan", "off",
+        "--no-access-log", "--lifespan", "off", "--timeout-graceful-shutdown", "10",
         "--forwarded-allow-ips", ",".join(trusted_proxies),
     ]  # fmt: skip
 

@@ -7,6 +7,10 @@
 // poll: 304 while nothing changed) whenever it may have missed one: when the socket opens (again),
 // when the page becomes visible, after a burst of messages, and every few seconds while anything
 // on it is still queued or running.
+// A socket closed with 1012 ("service restart": the web process is draining in a rolling restart,
+// docs/deploy.md) is reopened after a moment, through the load balancer to another process, with
+// the back-off started afresh; any other close doubles the back-off, up to 30 s. Either way the
+// page polls while the socket is closed and reconciles when it opens again.
 // When a diagnostic changes status, its server-rendered card replaces the old one, so the label,
 // confidence, model version and synthetic notice look exactly as after a reload. A
 // {"type": "spectrogram", recording} message adds the recording's picture to its card.
@@ -16,6 +20,9 @@ const FINISHED = new Set(["succeeded", "failed"]);
 const POLL_MS = 4000;
 const RECONCILE_MS = 5000; // while anything on the page is queued or running
 const AFTER_BURST_MS = 1500; // quiet time after the last message before checking what was missed
+const SERVICE_RESTART = 1012; // the close code of a web process that is shutting down
+const RECONNECT_MS = 1000; // the first back-off
+const RESTART_SPREAD_MS = 1000; // a restarting process's pages reconnect over this long, not at once
 const STATUS_TEXT = {
   queued: gettext("Queued"),
   running: gettext("Analysing"),
@@ -39,7 +46,7 @@ class LiveTimeline {
     this.patientId = list.dataset.patientId;
     this.state = list.closest("section")?.querySelector("[data-live-state]");
     this.socket = null;
-    this.reconnectDelay = 1000;
+    this.reconnectDelay = RECONNECT_MS;
     this.pollTimer = null;
     this.apiMissing = false;
     this.refreshing = new Set();
@@ -126,7 +133,7 @@ class LiveTimeline {
     }
     this.socket = socket;
     socket.addEventListener("open", () => {
-      this.reconnectDelay = 1000;
+      this.reconnectDelay = RECONNECT_MS;
       this.stopPolling();
       this.say(gettext("Live"));
       this.reconcile(); // what changed while the socket was down
@@ -143,9 +150,15 @@ class LiveTimeline {
         this.afterBurst();
       } else if (message.type === "spectrogram") this.addSpectrogram(message.recording);
     });
-    socket.addEventListener("close", () => {
+    socket.addEventListener("close", (event) => {
       this.socket = null;
       this.startPolling();
+      if (event.code === SERVICE_RESTART) {
+        // Not a failure: another process takes the socket. Soon, but spread out.
+        this.reconnectDelay = RECONNECT_MS;
+        setTimeout(() => this.connect(), 250 + Math.random() * RESTART_SPREAD_MS);
+        return;
+      }
       setTimeout(() => this.connect(), this.reconnectDelay);
       this.reconnectDelay = Math.min(this.reconnectDelay * 2, 30000);
     });

@@ -1,12 +1,13 @@
 """A tiny TCP load balancer on loopback, for tests that restart web processes behind one.
 
-It does what the tests assume of a production balancer (ingress-nginx, a cloud balancer) and no
-more: each new client connection goes to the next backend in turn among those whose ``/readyz``
-last answered 200 (probed every ``probe_s``); a backend that refuses the connection is skipped
-for the next one (nginx's ``proxy_next_upstream error``), and when none is ready every backend is
-tried. A connection, once made, stays with its backend until one side closes it: a WebSocket or a
-request in flight is the backend's to finish. Bytes are relayed as they are (HTTP and WebSockets
-alike), so the backends see the balancer as their client.
+It behaves as a cloud load balancer that follows its health checks: each new client connection
+goes to the next backend in turn among those whose ``/readyz`` last answered 200 (each backend is
+probed every ``probe_s``, a probe waiting up to ``PROBE_TIMEOUT_S`` for its answer), and nowhere
+when none is ready. It never retries a connection elsewhere: a backend that stops listening
+before the balancer has seen it leave refuses the connections sent to it meanwhile, and their
+clients see the failure. A connection, once made, stays with its backend until one side closes
+it: a WebSocket or a request in flight is the backend's to finish. Bytes are relayed as they are
+(HTTP and WebSockets alike), so the backends see the balancer as their client.
 """
 
 import contextlib
@@ -17,6 +18,8 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+
+PROBE_TIMEOUT_S = 5.0
 
 
 class Balancer:
@@ -33,8 +36,9 @@ class Balancer:
         self.listener.listen(256)
         self.port = self.listener.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        for target in (self._probe_forever, self._accept_forever):
-            threading.Thread(target=target, daemon=True).start()
+        for backend in self.backends:
+            threading.Thread(target=self._probe_forever, args=(backend,), daemon=True).start()
+        threading.Thread(target=self._accept_forever, daemon=True).start()
 
     def close(self) -> None:
         self.stopped.set()
@@ -49,20 +53,17 @@ class Balancer:
                 raise AssertionError(f"{backend} not seen {'ready' if ready else 'out'} in time")
             time.sleep(0.05)
 
-    def _probe_forever(self) -> None:
+    def _probe_forever(self, backend: tuple[str, int]) -> None:
         while not self.stopped.is_set():
-            for backend in self.backends:
-                self.ready[backend] = _answers_ready(backend, timeout=max(1.0, self.probe_s * 5))
+            self.ready[backend] = _answers_ready(backend, timeout=PROBE_TIMEOUT_S)
             self.stopped.wait(self.probe_s)
 
-    def _order(self) -> list[tuple[str, int]]:
-        """Ready backends in turn, then the others as a last resort."""
+    def _next_ready(self) -> tuple[str, int] | None:
+        ready = [backend for backend in self.backends if self.ready[backend]]
+        if not ready:
+            return None
         with self.lock:
-            start = next(self.turn)
-        rotated = [
-            self.backends[(start + i) % len(self.backends)] for i in range(len(self.backends))
-        ]
-        return [b for b in rotated if self.ready[b]] + [b for b in rotated if not self.ready[b]]
+            return ready[next(self.turn) % len(ready)]
 
     def _accept_forever(self) -> None:
         while not self.stopped.is_set():
@@ -73,23 +74,23 @@ class Balancer:
             threading.Thread(target=self._relay, args=(client,), daemon=True).start()
 
     def _relay(self, client: socket.socket) -> None:
-        for backend in self._order():
-            try:
-                upstream = socket.create_connection(backend, timeout=5)
-            except OSError:
-                self._count("connect refused, next backend")
-                continue
-            upstream.settimeout(None)
-            self._count(f"to :{backend[1]}")
-            upward = threading.Thread(target=_pump, args=(client, upstream), daemon=True)
-            upward.start()
-            _pump(upstream, client)
-            upward.join()
-            for sock in (client, upstream):
-                sock.close()
+        backend = self._next_ready()
+        try:
+            if backend is None:
+                raise ConnectionRefusedError("no backend is ready")
+            upstream = socket.create_connection(backend, timeout=5)
+        except OSError:
+            self._count("refused: no backend" if backend is None else f"refused by :{backend[1]}")
+            client.close()
             return
-        self._count("no backend")
-        client.close()
+        upstream.settimeout(None)
+        self._count(f"to :{backend[1]}")
+        upward = threading.Thread(target=_pump, args=(client, upstream), daemon=True)
+        upward.start()
+        _pump(upstream, client)
+        upward.join()
+        for sock in (client, upstream):
+            sock.close()
 
     def _count(self, what: str) -> None:
         with self.lock:
