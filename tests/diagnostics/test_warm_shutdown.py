@@ -22,7 +22,7 @@ from tests.diagnostics.inference_steps import (
 )
 from tests.factories import PatientFactory
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180), pytest.mark.django_db(transaction=True)]
 
 
 def test_a_worker_shutting_down_finishes_its_batch_and_leaves_the_rest_with_a_message(

@@ -39,7 +39,7 @@ from tests.faults.outages import PASSWORD, upload
 from tests.faults.storage_faults import summary
 from tests.processes import LiveProcess, free_port, http_status
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300), pytest.mark.django_db(transaction=True)]
 
 PATIENTS = 3
 DRAIN_DELAY_S = 2.0  # ten of the balancer's probes, on a busy machine

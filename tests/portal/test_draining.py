@@ -19,7 +19,7 @@ from tests.faults.outages import PASSWORD
 from tests.media_assets.uploading import cough_wav
 from tests.processes import asgi_server, http_status
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180), pytest.mark.django_db(transaction=True)]
 
 DRAIN_DELAY_S = 2.0
 
