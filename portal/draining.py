@@ -23,6 +23,8 @@ import signal
 import threading
 import time
 
+import uvicorn
+
 logger = logging.getLogger(__name__)
 
 _draining = threading.Event()
@@ -34,33 +36,36 @@ def draining() -> bool:
 
 
 def drain_on_sigterm(delay_s: float) -> None:
-    """Put draining in front of the server's own SIGTERM handler.
+    """Put draining in front of uvicorn's own SIGTERM handler.
 
-    Called when ``portal.asgi`` is imported, which uvicorn does after installing its handlers; in
-    a process where nothing handles SIGTERM (a test, a shell) there is nothing to delay.
+    Called when ``portal.asgi`` is imported, which uvicorn does after installing its handlers.
+    Only uvicorn's handler is wrapped: it just marks the server as exiting, so it may be called
+    later from another thread. Under anything else (a test importing the application, another
+    server) nothing changes.
     """
     if threading.current_thread() is not threading.main_thread():
         return
     server_handler = signal.getsignal(signal.SIGTERM)
-    if not callable(server_handler):
+    if not isinstance(getattr(server_handler, "__self__", None), uvicorn.Server):
         return
 
     def on_sigterm(signum, frame):
-        if _draining.is_set():
-            server_handler(signum, frame)  # told twice: stop now
-            return
+        first = not _draining.is_set()
         _draining.set()
-        # Logging and waiting happen on a thread of their own, not inside the signal handler.
-        threading.Thread(
-            target=_stop_after, args=(delay_s, server_handler, signum, frame), daemon=True
-        ).start()
+        if first and delay_s > 0:
+            # Logging and waiting happen on a thread of their own, not in the signal handler.
+            threading.Thread(
+                target=_stop_after, args=(delay_s, server_handler, signum, frame), daemon=True
+            ).start()
+        else:  # no delay, or told twice: stop now
+            server_handler(signum, frame)
 
     signal.signal(signal.SIGTERM, on_sigterm)
 
 
 def _stop_after(delay_s: float, server_handler, signum, frame) -> None:
     logger.warning("draining: not ready, stopping", extra={"drain_delay_s": delay_s})
-    time.sleep(max(0.0, delay_s))
+    time.sleep(delay_s)
     server_handler(signum, frame)
 
 
