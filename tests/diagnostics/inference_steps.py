@@ -71,8 +71,8 @@ def wait_for(
     return time.monotonic() - started
 
 
-def all_finished(*diagnostics: Diagnostic) -> Callable[[], bool]:
-    ids = [d.pk for d in diagnostics]
+def all_finished(*diagnostics: Diagnostic | int) -> Callable[[], bool]:
+    ids = [getattr(d, "pk", d) for d in diagnostics]
     return lambda: Diagnostic.objects.filter(pk__in=ids, status__in=FINISHED).count() == len(ids)
 
 

@@ -58,18 +58,21 @@ def results_by_diagnostic(*workers: LiveProcess) -> Counter:
 
 
 class Tally:
-    """Every answer a fault test's clients got, and every upload that was accepted."""
+    """Every answer a fault test's clients got, and every upload that was accepted (from any
+    number of client threads)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self.lock = threading.Lock()
         self.counts: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
         self.bad: list[str] = []
         self.accepted: list[int] = []  # diagnostic ids, in the order their uploads were accepted
 
     def record(self, what: str, response) -> None:
-        self.counts[f"{what} {response.status_code}"] += 1
-        self.statuses[response.status_code] += 1
+        with self.lock:
+            self.counts[f"{what} {response.status_code}"] += 1
+            self.statuses[response.status_code] += 1
         if response.status_code >= 500 and response.status_code != 503:
             self.bad.append(f"{what}: {response.status_code} {response.text[:200]}")
         elif response.status_code >= 400:
@@ -81,14 +84,15 @@ class Tally:
 
     def accept(self, *diagnostics: Diagnostic | int) -> None:
         """Uploads accepted by other means than ``upload`` (a submission in the test's process)."""
-        self.accepted += [getattr(d, "pk", d) for d in diagnostics]
+        with self.lock:
+            self.accepted += [getattr(d, "pk", d) for d in diagnostics]
 
     def upload(self, what: str, http, token: str, patient, seed: int, **clip):
         """Post a distinct cough as a client would; a 201 or 202 counts as accepted."""
         response = upload(http, token, patient, seed, **clip)
         self.record(what, response)
         if response.status_code in ACCEPTED:
-            self.accepted.append(response.json()["diagnostic"]["id"])
+            self.accept(response.json()["diagnostic"]["id"])
         return response
 
     def answers(self) -> dict[str, int]:

@@ -40,9 +40,9 @@ def upload_held(clinic: Clinic, fault_dir, worker, seed: int):
     """Upload a cough that the worker holds in the middle of its analysis, and one more queued
     behind it; both diagnostics, once the first is held."""
     mark_fault(fault_dir, "hold", seed=seed)
-    held_one = clinic.upload(seed)
+    held_one = clinic.submit(seed)
     wait_for(held(fault_dir, held_one), within=90, what="the task is held", logs=[worker])
-    return held_one, clinic.upload(seed + 1)
+    return held_one, clinic.submit(seed + 1)
 
 
 def assert_finished_after_the_kill(*diagnostics) -> None:
