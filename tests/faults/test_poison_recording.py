@@ -1,5 +1,6 @@
 """A recording whose analysis kills its worker every time fails after INFERENCE_MAX_ATTEMPTS
-(the database counts the attempts the broker cannot), and the diagnostics queued with it succeed."""
+(the database counts the attempts the broker cannot), and the diagnostics queued with it succeed:
+each with exactly one result, which the patient's open page shows."""
 
 import pytest
 from django.conf import settings
@@ -11,35 +12,44 @@ from tests.diagnostics.inference_steps import (
     broker_drained,
     inference_worker,
     mark_fault,
-    results_announced,
     submit,
     wait_for,
 )
 from tests.factories import PatientFactory
+from tests.faults.live_page import Clinic
+from tests.faults.outages import Tally
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_task_that_always_kills_its_worker_ends_failed_and_the_rest_of_the_queue_succeeds(
-    clinician, site, production_model, worker_env, fault_dir, tmp_path
+    client, clinician, site, production_model, worker_env, fault_dir, tmp_path, request
 ):
     max_attempts = settings.INFERENCE_MAX_ATTEMPTS
-    worker = inference_worker({**worker_env, "INFERENCE_MAX_ATTEMPTS": str(max_attempts)}, tmp_path)
+    env = {**worker_env, "INFERENCE_MAX_ATTEMPTS": str(max_attempts)}
+    tally = Tally("poison recording")
     patient = PatientFactory(site=site)
     mark_fault(fault_dir, "poison", seed=90)
+    worker = inference_worker(env, tmp_path)
     try:
-        with transaction.atomic():  # one commit: the poison's first task batches the others
-            poison = submit(patient, clinician, seed=90)
-            others = [submit(patient, clinician, seed=91 + i) for i in range(3)]
-        wait_for(
-            all_finished(poison, *others), within=150, what="all finished within 150 s",
-            logs=[worker],
-        )  # fmt: skip
-        wait_for(broker_drained(), within=30, what="every task acknowledged", logs=[worker])
+        with Clinic(env, tmp_path, client=client, clinician=clinician, patient=patient,
+                    tally=tally) as clinic:  # fmt: skip
+            with transaction.atomic():  # one commit: the poison's first task batches the others
+                poison = submit(patient, clinician, seed=90)
+                others = [submit(patient, clinician, seed=91 + i) for i in range(3)]
+            tally.accept(poison, *others)
+            wait_for(
+                all_finished(poison, *others), within=150, what="all finished within 150 s",
+                logs=[worker],
+            )  # fmt: skip
+            wait_for(broker_drained(), within=30, what="every task acknowledged", logs=[worker])
+            clinic.page.wait_until_final(tally.accepted, within=30)
         assert worker.proc.poll() is None  # no crash loop: the worker is still serving
     finally:
         worker.stop()
 
+    tally.finish(request, workers=[worker], page=clinic.page,
+                 kills=worker.output().count("exited with 'signal 9 (SIGKILL)'"))  # fmt: skip
     poison.refresh_from_db()
     assert poison.status == DiagnosticStatus.FAILED
     assert "could not be analysed after several attempts" in poison.error
@@ -49,37 +59,43 @@ def test_a_task_that_always_kills_its_worker_ends_failed_and_the_rest_of_the_que
         diagnostic.refresh_from_db()
         assert diagnostic.status == DiagnosticStatus.SUCCEEDED, diagnostic.error
         assert diagnostic.attempts == 2  # killed once as the poison's batch mate, never again
-        assert results_announced(worker, diagnostic=diagnostic) == 1
 
 
 def test_a_worker_killed_in_a_batch_it_went_on_to_loses_none_of_the_batches_it_held(
-    clinician, site, production_model, worker_env, fault_dir, tmp_path
+    client, clinician, site, production_model, worker_env, fault_dir, tmp_path, request
 ):
     # Batches of 2 in one stream: the task analyses its own batch, goes on to the next while the
     # model runs it, and dies setting out with the third, which holds the poison. At that moment
     # the second batch's results are not recorded yet.
     max_attempts = settings.INFERENCE_MAX_ATTEMPTS
-    worker = inference_worker({**worker_env, "INFERENCE_BATCH_SIZE": "2"}, tmp_path)
+    env = {**worker_env, "INFERENCE_BATCH_SIZE": "2"}
+    tally = Tally("poison recording (batch gone on to)")
     patient = PatientFactory(site=site)
     mark_fault(fault_dir, "poison", seed=99)
+    worker = inference_worker(env, tmp_path)
     try:
-        with transaction.atomic():
-            healthy = [submit(patient, clinician, seed=95 + i) for i in range(4)]
-            poison = submit(patient, clinician, seed=99)
-        wait_for(
-            all_finished(poison, *healthy), within=150, what="all finished within 150 s",
-            logs=[worker],
-        )  # fmt: skip
-        wait_for(broker_drained(), within=30, what="every task acknowledged", logs=[worker])
+        with Clinic(env, tmp_path, client=client, clinician=clinician, patient=patient,
+                    tally=tally) as clinic:  # fmt: skip
+            with transaction.atomic():
+                healthy = [submit(patient, clinician, seed=95 + i) for i in range(4)]
+                poison = submit(patient, clinician, seed=99)
+            tally.accept(*healthy, poison)
+            wait_for(
+                all_finished(poison, *healthy), within=150, what="all finished within 150 s",
+                logs=[worker],
+            )  # fmt: skip
+            wait_for(broker_drained(), within=30, what="every task acknowledged", logs=[worker])
+            clinic.page.wait_until_final(tally.accepted, within=30)
     finally:
         worker.stop()
+
+    tally.finish(request, workers=[worker], page=clinic.page)
 
     poison.refresh_from_db()
     assert poison.status == DiagnosticStatus.FAILED and poison.attempts == max_attempts
     for diagnostic in healthy:
         diagnostic.refresh_from_db()
         assert diagnostic.status == DiagnosticStatus.SUCCEEDED, diagnostic.error
-        assert results_announced(worker, diagnostic=diagnostic) == 1
     # The first batch was recorded before the task died; the second, still in the model then,
     # went back to the queue and ran again, each alone.
     assert [d.attempts for d in healthy] == [1, 1, 2, 2]
