@@ -22,6 +22,29 @@ from tests.faults.outages import Tally
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
+def analyse_one_commit(env, tmp_path, *, client, clinician, patient, tally, seeds):
+    """Submit a cough per seed in one commit (the first task batches them all) with a worker and
+    the patient's page running; once all finished and shown: the diagnostics, the stopped worker
+    and the page."""
+    worker = inference_worker(env, tmp_path)
+    try:
+        with Clinic(env, tmp_path, client=client, clinician=clinician, patient=patient,
+                    tally=tally) as clinic:  # fmt: skip
+            with transaction.atomic():
+                diagnostics = [submit(patient, clinician, seed=seed) for seed in seeds]
+            tally.accept(*diagnostics)
+            wait_for(
+                all_finished(*diagnostics), within=150, what="all finished within 150 s",
+                logs=[worker],
+            )  # fmt: skip
+            wait_for(broker_drained(), within=30, what="every task acknowledged", logs=[worker])
+            clinic.page.wait_until_final(tally.accepted, within=30)
+        assert worker.proc.poll() is None  # no crash loop: the worker is still serving
+    finally:
+        worker.stop()
+    return diagnostics, worker, clinic.page
+
+
 def test_a_task_that_always_kills_its_worker_ends_failed_and_the_rest_of_the_queue_succeeds(
     client, clinician, site, production_model, worker_env, fault_dir, tmp_path, request
 ):
@@ -30,25 +53,12 @@ def test_a_task_that_always_kills_its_worker_ends_failed_and_the_rest_of_the_que
     tally = Tally("poison recording")
     patient = PatientFactory(site=site)
     mark_fault(fault_dir, "poison", seed=90)
-    worker = inference_worker(env, tmp_path)
-    try:
-        with Clinic(env, tmp_path, client=client, clinician=clinician, patient=patient,
-                    tally=tally) as clinic:  # fmt: skip
-            with transaction.atomic():  # one commit: the poison's first task batches the others
-                poison = submit(patient, clinician, seed=90)
-                others = [submit(patient, clinician, seed=91 + i) for i in range(3)]
-            tally.accept(poison, *others)
-            wait_for(
-                all_finished(poison, *others), within=150, what="all finished within 150 s",
-                logs=[worker],
-            )  # fmt: skip
-            wait_for(broker_drained(), within=30, what="every task acknowledged", logs=[worker])
-            clinic.page.wait_until_final(tally.accepted, within=30)
-        assert worker.proc.poll() is None  # no crash loop: the worker is still serving
-    finally:
-        worker.stop()
+    (poison, *others), worker, page = analyse_one_commit(
+        env, tmp_path, client=client, clinician=clinician, patient=patient, tally=tally,
+        seeds=[90, 91, 92, 93],  # the poison's first task batches the others
+    )  # fmt: skip
 
-    tally.finish(request, workers=[worker], page=clinic.page,
+    tally.finish(request, workers=[worker], page=page,
                  kills=worker.output().count("exited with 'signal 9 (SIGKILL)'"))  # fmt: skip
     poison.refresh_from_db()
     assert poison.status == DiagnosticStatus.FAILED
@@ -72,24 +82,12 @@ def test_a_worker_killed_in_a_batch_it_went_on_to_loses_none_of_the_batches_it_h
     tally = Tally("poison recording (batch gone on to)")
     patient = PatientFactory(site=site)
     mark_fault(fault_dir, "poison", seed=99)
-    worker = inference_worker(env, tmp_path)
-    try:
-        with Clinic(env, tmp_path, client=client, clinician=clinician, patient=patient,
-                    tally=tally) as clinic:  # fmt: skip
-            with transaction.atomic():
-                healthy = [submit(patient, clinician, seed=95 + i) for i in range(4)]
-                poison = submit(patient, clinician, seed=99)
-            tally.accept(*healthy, poison)
-            wait_for(
-                all_finished(poison, *healthy), within=150, what="all finished within 150 s",
-                logs=[worker],
-            )  # fmt: skip
-            wait_for(broker_drained(), within=30, what="every task acknowledged", logs=[worker])
-            clinic.page.wait_until_final(tally.accepted, within=30)
-    finally:
-        worker.stop()
+    (*healthy, poison), worker, page = analyse_one_commit(
+        env, tmp_path, client=client, clinician=clinician, patient=patient, tally=tally,
+        seeds=[95, 96, 97, 98, 99],
+    )  # fmt: skip
 
-    tally.finish(request, workers=[worker], page=clinic.page)
+    tally.finish(request, workers=[worker], page=page)
 
     poison.refresh_from_db()
     assert poison.status == DiagnosticStatus.FAILED and poison.attempts == max_attempts
