@@ -93,12 +93,16 @@ class LiveProcess:
         self.proc.wait()
 
 
-def asgi_server(env: dict, log_dir: Path, port: int | None = None) -> LiveProcess:
+def asgi_server(
+    env: dict, log_dir: Path, port: int | None = None, *, workers: int = 1
+) -> LiveProcess:
+    """Uvicorn on a free port; ``workers`` processes share it, as a deployment's web processes
+    (each runs Django's sync views on one thread: more processes, more uploads at once)."""
     port = port or free_port()
     server = LiveProcess(
         "asgi",
         [sys.executable, "-m", "uvicorn", "portal.asgi:application", "--host", "127.0.0.1",
-         "--port", str(port), "--no-access-log", "--lifespan", "off"],
+         "--port", str(port), "--no-access-log", "--lifespan", "off", "--workers", str(workers)],
         log_dir=log_dir, env=env,
     )  # fmt: skip
     server.url = f"http://127.0.0.1:{port}"

@@ -1,6 +1,6 @@
 """Shared steps of the inference tests: submitting recordings, running workers, reading the broker.
 
-Workers are real Celery processes started from ``tests.diagnostics.faulty_worker`` (the real app,
+Workers are real Celery processes started from ``tests.faults.faulty_worker`` (the real app,
 plus faults chosen by recording name). Waits poll the database with a bound each test states; a
 miss fails with the worker's log, so a slow machine shows up as a clear message, not a hang.
 """
@@ -45,7 +45,7 @@ def inference_worker(
     log_dir: Path,
     *,
     name: str = "inference",
-    app: str = "tests.diagnostics.faulty_worker",
+    app: str = "tests.faults.faulty_worker",
 ) -> LiveProcess:
     """An inference worker as deployed (one pool process, prefetch 1, late ack), once ready."""
     worker = LiveProcess(
@@ -71,8 +71,8 @@ def wait_for(
     return time.monotonic() - started
 
 
-def all_finished(*diagnostics: Diagnostic) -> Callable[[], bool]:
-    ids = [d.pk for d in diagnostics]
+def all_finished(*diagnostics: Diagnostic | int) -> Callable[[], bool]:
+    ids = [getattr(d, "pk", d) for d in diagnostics]
     return lambda: Diagnostic.objects.filter(pk__in=ids, status__in=FINISHED).count() == len(ids)
 
 

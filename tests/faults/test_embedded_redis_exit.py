@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def test_when_the_embedded_redis_exits_the_stack_restarts_it_and_keeps_serving(
-    clinician, production_model, process_env, tmp_path
+    clinician, production_model, process_env, tmp_path, request
 ):
     port, redis_port = free_port(), free_port()
     env = {**process_env, "VAR_DIR": str(tmp_path / "var"), "PORT": str(port),
@@ -32,7 +32,7 @@ def test_when_the_embedded_redis_exits_the_stack_restarts_it_and_keeps_serving(
     env.pop("REDIS_URL")
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
     base = f"http://127.0.0.1:{port}"
-    tally = Tally("embedded-redis-exit")
+    tally = Tally("embedded redis exit")
     stack = LiveProcess(
         "runstack", [sys.executable, "manage.py", "runstack", "--no-demo"], log_dir=tmp_path,
         env=env,
@@ -62,7 +62,7 @@ def test_when_the_embedded_redis_exits_the_stack_restarts_it_and_keeps_serving(
         stack.stop()
     output = stack.output()
 
-    tally.report(redis_back_s=round(back_s, 1), stopped_s=round(stopped, 1))
+    tally.report(request, redis_back_s=round(back_s, 1), stopped_s=round(stopped, 1))
     tally.assert_clean()
     assert still_running and healthy == 200, output[-3000:]
     assert redis_answers(redis_url) is False  # stopped with the stack

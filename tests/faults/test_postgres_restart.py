@@ -17,17 +17,13 @@ import httpx
 import pytest
 from django.conf import settings
 
-from diagnostics.models import Diagnostic, DiagnosticStatus
+from diagnostics.models import Diagnostic
 from portal.celery import app
-from tests.diagnostics.inference_steps import (
-    all_finished,
-    inference_worker,
-    results_announced,
-    wait_for,
-)
+from tests.diagnostics.inference_steps import all_finished, inference_worker, wait_for
 from tests.diagnostics.sockets import session_cookie
 from tests.factories import PatientFactory
-from tests.faults.outages import Link, Tally, sign_in, upload
+from tests.faults.live_page import LivePage
+from tests.faults.outages import Link, Tally, sign_in
 from tests.processes import asgi_server, celery_worker
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -47,7 +43,7 @@ def sweeps_succeeded(worker) -> int:
 
 @pytest.mark.skipif(settings.DATABASE_VENDOR != "postgresql", reason="a PostgreSQL restart")
 def test_after_a_postgres_restart_no_request_gets_a_dead_connection_and_tasks_retry(
-    client, clinician, site, production_model, worker_env, tmp_path
+    client, clinician, site, production_model, worker_env, tmp_path, request
 ):
     # A short pool timeout bounds the requests made while the database is away; below ~3 s, new
     # connections on a loaded machine can outlast it right after the restart too.
@@ -57,37 +53,33 @@ def test_after_a_postgres_restart_no_request_gets_a_dead_connection_and_tasks_re
            "DATABASE_POOL_MIN": "4", "DATABASE_POOL_TIMEOUT": "3"}  # fmt: skip
     patient = PatientFactory(site=site)
     cookie = session_cookie(client, clinician)
-    tally = Tally("postgres-restart")
-    processes, page, accepted = [], None, []
-
-    def upload_and_tally(what, http, token, seed):
-        response = upload(http, token, patient, seed)
-        tally.record(what, response)
-        if response.status_code == 201:
-            accepted.append(response.json()["diagnostic"]["id"])
+    tally = Tally("postgres restart")
+    processes, page, live = [], None, None
 
     try:
         server = asgi_server(env, tmp_path)
         worker = celery_worker(env, tmp_path, queues="maintenance")
         inference = inference_worker(env, tmp_path)
         processes += [server, worker, inference]
+        live = LivePage(server.url, patient.pk, cookie, tally)  # open throughout
+        live.wait_live()
         http = httpx.Client(base_url=server.url, timeout=30)
         token = sign_in(http, clinician, tally)
         auth = {"Authorization": f"Bearer {token}"}
         for seed in range(3):  # the pool holds connections now
             tally.record("list", http.get("/api/v1/diagnostics/", headers=auth))
-            upload_and_tally("upload", http, token, seed)
+            tally.upload("upload", http, token, patient, seed)
 
         link.cut()  # the restart: every pooled connection is dead
         link.restore()
         for seed in range(10, 15):
             tally.record("list after", http.get("/api/v1/diagnostics/", headers=auth))
-            upload_and_tally("upload after", http, token, seed)
+            tally.upload("upload after", http, token, patient, seed)
 
         link.cut()  # the database is away
         for seed in range(20, 23):
             tally.record("list down", http.get("/api/v1/diagnostics/", headers=auth))
-            upload_and_tally("upload down", http, token, seed)
+            tally.upload("upload down", http, token, patient, seed)
         page = http.get("/", headers={"Cookie": cookie})
         app.send_task(SWEEP)
         wait_for(lambda: "retry:" in worker.output(), within=30, what="the task retried",
@@ -96,20 +88,20 @@ def test_after_a_postgres_restart_no_request_gets_a_dead_connection_and_tasks_re
         link.restore()
         wait_for(lambda: " succeeded in " in worker.output(), within=60,
                  what="the retried task succeeded", logs=[worker])  # fmt: skip
-        wait_for(all_finished(*Diagnostic.objects.filter(pk__in=accepted)), within=120,
+        wait_for(all_finished(*Diagnostic.objects.filter(pk__in=tally.accepted)), within=120,
                  what="every accepted upload finished", logs=[inference])  # fmt: skip
+        live.wait_until_final(tally.accepted, within=30)
     finally:
+        if live is not None:
+            live.close()
         for process in reversed(processes):
             process.stop()
         link.close()
-        tally.report(page_down=page and page.status_code, accepted=len(accepted))
 
-    tally.assert_clean()
+    tally.finish(request, workers=[inference], page=live, page_down=page and page.status_code)
     assert tally.counts["list after 200"] == 5 and tally.counts["upload after 201"] == 5
     assert tally.counts["list down 503"] == 3 and tally.counts["upload down 503"] == 3
     assert page.status_code == 503 and "text/html" in page.headers["content-type"]
     assert "try again" in page.text.lower()
-    assert len(accepted) == 8
-    for diagnostic in Diagnostic.objects.filter(pk__in=accepted):
-        assert diagnostic.status == DiagnosticStatus.SUCCEEDED, diagnostic.error
-        assert results_announced(inference, diagnostic=diagnostic) == 1
+    assert len(tally.accepted) == 8
+    assert Diagnostic.objects.filter(pk__in=tally.accepted, status="succeeded").count() == 8

@@ -1,18 +1,10 @@
 """Faults between storage and database: nothing half-done remains once the jobs have run."""
 
-import subprocess
-import sys
-
 import pytest
 from django.db import connection
 
-from diagnostics.models import Diagnostic
-from media_assets.maintenance import reconcile_storage
-from media_assets.models import Recording
-from tests.conftest import stored_objects
 from tests.factories import PatientFactory
 from tests.media_assets.uploading import cough_wav, nothing_left_behind, post_recording
-from tests.processes import ROOT
 
 
 @pytest.mark.django_db
@@ -63,29 +55,3 @@ def test_when_the_commit_fails_after_the_object_was_written_the_object_is_remove
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "not_saved"
     assert nothing_left_behind(media_root)
-
-
-@pytest.mark.slow
-def test_a_process_killed_between_object_and_row_leaves_an_orphan_the_reconcile_job_removes(
-    process_env, media_root, tmp_path
-):
-    upload = tmp_path / "upload.wav"
-    upload.write_bytes(cough_wav(seed=31))
-
-    result = subprocess.run(
-        [sys.executable, "-m", "tests.media_assets.kill_after_object_written", str(upload)],
-        cwd=ROOT, env=process_env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-
-    assert result.returncode == -9, result.stderr
-    orphan_key = result.stdout.strip()
-    assert [p.relative_to(media_root).as_posix() for p in stored_objects(media_root)] == [
-        orphan_key
-    ]
-    assert not Recording.objects.exists()
-
-    report = reconcile_storage(repair=True, grace_s=0)
-
-    assert report.orphan_objects == [orphan_key] and report.deleted_objects == 1
-    assert stored_objects(media_root) == []
-    assert not Diagnostic.objects.exists()

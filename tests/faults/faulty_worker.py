@@ -1,6 +1,6 @@
 """A Celery entry point for tests only: the real app, with faults injected by recording name.
 
-Start a worker with ``celery -A tests.diagnostics.faulty_worker worker …``. Every pool process wraps
+Start a worker with ``celery -A tests.faults.faulty_worker worker …``. Every pool process wraps
 ``diagnostics.inference.stream.calls_of``, where a claimed batch sets out for the model (at its first
 task: importing TensorFlow while the pool process starts would outlast Celery's start-up timeout
 for it), so that a batch holding a recording the test marked (``inference_steps.mark_fault``: a file
