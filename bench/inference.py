@@ -62,7 +62,7 @@ import websockets
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.harness import ROOT, machine, percentile, require_services, summary_ms
+from bench.harness import ROOT, UNLIMITED, machine, percentile, require_services, summary_ms
 from bench.ingest import PASSWORD, bench_clinician, clip
 
 BENCH_DIR = ROOT / "var" / "bench"
@@ -491,8 +491,9 @@ def main() -> None:
 
     # The worker's own environment (`make run` starts it so): without a GPU, TensorFlow on one
     # thread per pool, for the model alone, the pipeline and the worker of (c) alike.
+    # Part (c) uploads through the API: no rate limit or upload quota (``UNLIMITED``).
     env = inference_env({
-        **os.environ, "MEDIA_ROOT": str(MEDIA_ROOT), "LOG_LEVEL": "WARNING",
+        **os.environ, **UNLIMITED, "MEDIA_ROOT": str(MEDIA_ROOT), "LOG_LEVEL": "WARNING",
         "MODEL_CACHE_DIR": str(BENCH_DIR / "model-cache"), "TF_CPP_MIN_LOG_LEVEL": "2",
         "INFERENCE_METRICS_PORT": str(free_port()),
     })  # fmt: skip
