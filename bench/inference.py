@@ -62,7 +62,7 @@ import websockets
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.harness import ROOT, machine, percentile, require_services, summary_ms
+from bench.harness import ROOT, UNLIMITED, machine, percentile, require_services, summary_ms
 from bench.ingest import PASSWORD, bench_clinician, clip
 
 BENCH_DIR = ROOT / "var" / "bench"
@@ -374,13 +374,14 @@ async def upload_and_wait(
 ) -> tuple[float, int, float]:
     """Subscribe to the patient, upload at ``at``, wait for the result.
 
-    Returns (seconds to the result message, the diagnostic's id, seconds to the upload's response).
+    Returns (seconds to the result message, the diagnostic's id, seconds to the upload's response,
+    and the wall-clock times of the upload's start and of the message, for the stages).
     """
     ws_url = base.replace("http://", "ws://") + f"/ws/patients/{patient_id}/"
     headers = {"Cookie": cookie, "Origin": base}
     async with websockets.connect(ws_url, additional_headers=headers, open_timeout=60) as ws:
         await asyncio.sleep(max(0.0, at - time.perf_counter()))
-        started = time.perf_counter()
+        started, wall = time.perf_counter(), time.time()
         response = await http.post(
             f"{base}/api/v1/recordings/", headers={"Authorization": f"Bearer {token}"},
             data={"patient": str(patient_id), "kind": "cough"},
@@ -394,7 +395,8 @@ async def upload_and_wait(
             while True:
                 message = json.loads(await ws.recv())
                 if message["id"] == diagnostic_id and message["status"] in ("succeeded", "failed"):
-                    return time.perf_counter() - started, diagnostic_id, responded
+                    latency = time.perf_counter() - started
+                    return latency, diagnostic_id, responded, wall, time.time()
 
 
 async def run_rate(base, token, cookie, patients, wavs, rate: float, seconds: float):
@@ -412,7 +414,7 @@ async def run_rate(base, token, cookie, patients, wavs, rate: float, seconds: fl
         results = await asyncio.gather(*tasks, return_exceptions=True)
     done = [r for r in results if not isinstance(r, BaseException)]
     failures = [r for r in results if isinstance(r, BaseException)]
-    return [r[0] for r in done], failures, [r[1] for r in done], [r[2] for r in done]
+    return [r[0] for r in done], failures, {r[1]: r[2:] for r in done}
 
 
 def end_to_end(env: dict, user, patients, rates, seconds: float, seed: int, workers: int) -> None:
@@ -438,11 +440,12 @@ def end_to_end(env: dict, user, patients, rates, seconds: float, seed: int, work
             n = int(rate * seconds)
             wavs = [clip(seed + used + i) for i in range(n)]
             batch = patients[used : used + n]
-            latencies, failures, ids, responses = asyncio.run(
+            latencies, failures, uploads = asyncio.run(
                 run_rate(base, token, cookie, batch, wavs, rate, seconds)
             )
             used += n
-            timings = [d.timings for d in Diagnostic.objects.filter(pk__in=ids)]
+            responses = [response for response, _, _ in uploads.values()]
+            timings = [d.timings for d in Diagnostic.objects.filter(pk__in=uploads)]
             sizes = [t.get("batch_size", 0) for t in timings]
             waits = [t.get("queue_wait_s", 0.0) for t in timings]
             print(
@@ -456,6 +459,7 @@ def end_to_end(env: dict, user, patients, rates, seconds: float, seed: int, work
                 f"    of which the upload's response {summary_ms(responses)}; "
                 f"model time per batch p95 {percentile(analysis, 95) if analysis else 0:.0f} ms"
             )
+            print_stages(uploads)
             for failure in failures[:3]:
                 print("    ", repr(failure)[:200])
     finally:
@@ -463,6 +467,29 @@ def end_to_end(env: dict, user, patients, rates, seconds: float, seed: int, work
             if process is not None:
                 stop(process)
     print(f"    (logs: {worker_log}, {server_log})")
+
+
+def print_stages(uploads: dict) -> None:
+    """Where each upload's time went, from the client's clock and the diagnostic's own times (one
+    machine, one clock): the upload's commit, the wait for the worker, the analysis, and the
+    message from the worker's result to the client."""
+    from diagnostics.models import Diagnostic
+
+    stages = {"to queued": [], "waiting": [], "analysis": [], "message": []}
+    rows = Diagnostic.objects.filter(pk__in=uploads).values_list(
+        "pk", "queued_at", "started_at", "finished_at"
+    )
+    for pk, queued, started, finished in rows:
+        if None in (queued, started, finished):
+            continue
+        _, sent, received = uploads[pk]
+        stages["to queued"].append(queued.timestamp() - sent)
+        stages["waiting"].append((started - queued).total_seconds())
+        stages["analysis"].append((finished - started).total_seconds())
+        stages["message"].append(received - finished.timestamp())
+    for name, seconds in stages.items():
+        if seconds:
+            print(f"    {name:>10}: {summary_ms(seconds)}")
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -491,8 +518,9 @@ def main() -> None:
 
     # The worker's own environment (`make run` starts it so): without a GPU, TensorFlow on one
     # thread per pool, for the model alone, the pipeline and the worker of (c) alike.
+    # Part (c) uploads through the API: no rate limit or upload quota (``UNLIMITED``).
     env = inference_env({
-        **os.environ, "MEDIA_ROOT": str(MEDIA_ROOT), "LOG_LEVEL": "WARNING",
+        **os.environ, **UNLIMITED, "MEDIA_ROOT": str(MEDIA_ROOT), "LOG_LEVEL": "WARNING",
         "MODEL_CACHE_DIR": str(BENCH_DIR / "model-cache"), "TF_CPP_MIN_LOG_LEVEL": "2",
         "INFERENCE_METRICS_PORT": str(free_port()),
     })  # fmt: skip

@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.harness import (
     ROOT,
+    UNLIMITED,
     RssSampler,
     machine,
     require_services,
@@ -134,12 +135,8 @@ def main() -> None:
     args = parser.parse_args()
     require_services()
     media_root = ROOT / "var" / "bench-media"
-    # The per-user API rate limit and upload quotas would answer 429 long before the upload path
-    # is saturated; what is measured here is the upload path, so the benchmark's user is not limited.
-    env = {**os.environ, "MEDIA_ROOT": str(media_root), "LOG_LEVEL": "WARNING",
-           "API_THROTTLE_USER": "1000000/min", "UPLOAD_QUOTA_USER_PER_HOUR": "0",
-           "UPLOAD_QUOTA_USER_BYTES_PER_HOUR": "0", "UPLOAD_QUOTA_SITE_PER_HOUR": "0",
-           "UPLOAD_QUOTA_SITE_BYTES_PER_HOUR": "0"}  # fmt: skip
+    # What is measured is the upload path: the benchmark's user is not rate-limited (UNLIMITED).
+    env = {**os.environ, **UNLIMITED, "MEDIA_ROOT": str(media_root), "LOG_LEVEL": "WARNING"}
     patient, username = prepare_database(env)
     server = start_server(PORT, env, workers=args.workers)
     base = f"http://127.0.0.1:{PORT}"

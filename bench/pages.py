@@ -27,7 +27,13 @@ import httpx
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.harness import machine, percentile, require_services, start_server
+from bench.harness import (
+    machine,
+    percentile,
+    require_services,
+    signed_in_session,
+    start_server,
+)
 
 PORT = 8934
 SITES, PATIENTS, DIAGNOSTICS = 4, 100_000, 1_000_000
@@ -52,26 +58,14 @@ def prepare(patients: int, diagnostics: int):
 
 def session_cookie() -> str:
     """A signed-in session for a clinician of the first site, as the sign-in form would make."""
-    from django.conf import settings
-    from django.contrib.auth import (
-        BACKEND_SESSION_KEY,
-        HASH_SESSION_KEY,
-        SESSION_KEY,
-        get_user_model,
-    )
-    from django.contrib.sessions.backends.db import SessionStore
+    from django.contrib.auth import get_user_model
 
     from portal.core.models import Membership, Role, Site
 
     user, _ = get_user_model().objects.get_or_create(username="bench-clinician")
     site = Site.objects.order_by("id").first()
     Membership.objects.get_or_create(user=user, site=site, defaults={"role": Role.CLINICIAN})
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[-1]
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.create()
-    return session.session_key
+    return signed_in_session(user)
 
 
 def patient_ids() -> list[int]:
