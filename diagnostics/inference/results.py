@@ -158,8 +158,10 @@ def fail(diagnostic: Diagnostic, reason: str) -> None:
         status__in=(DiagnosticStatus.QUEUED, DiagnosticStatus.RUNNING),
         task_id=diagnostic.task_id,
     ).update(
-        status=DiagnosticStatus.FAILED, error=FAILURE_MESSAGES[reason], finished_at=timezone.now()
-    )
+        status=DiagnosticStatus.FAILED, error=FAILURE_MESSAGES[reason], finished_at=timezone.now(),
+        # the model it was routed to, if any: a canary's failures count against the canary
+        model_version=diagnostic.model_version_id,
+    )  # fmt: skip
     if not updated:
         return
     diagnostic.refresh_from_db()
