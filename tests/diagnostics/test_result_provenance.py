@@ -30,9 +30,7 @@ def result_of(site, **version):
     return succeeded(recording__patient=PatientFactory(site=site), model_version=model)
 
 
-def test_a_model_not_clinically_validated_says_research_use_only_on_every_result(
-    signed_in, site
-):
+def test_a_model_not_clinically_validated_says_research_use_only_on_every_result(signed_in, site):
     diagnostic = result_of(site, trained_on="coughvid")
 
     for url in pages_of(diagnostic):
@@ -51,7 +49,9 @@ def test_a_clinically_validated_model_drops_the_notice_but_a_synthetic_one_keeps
     for url in pages_of(validated):
         page = text_of(signed_in.get(url))
         assert NOTICE not in page and "Trained on synthetic data" not in page, url
-    assert signed_in.get(f"/api/v1/diagnostics/{validated.pk}/").json()["research_use_only"] is False
+    assert (
+        signed_in.get(f"/api/v1/diagnostics/{validated.pk}/").json()["research_use_only"] is False
+    )
 
     synthetic = result_of(site, trained_on="synthetic")
     page = text_of(signed_in.get(f"/diagnostics/{synthetic.pk}/"))
