@@ -41,6 +41,8 @@ ROLLBACKS = Counter(
     "Canary or shadow models rolled back by the automatic comparison with production",
     ["mode"],
 )
+for _mode in ("canary", "shadow"):  # served at 0 from the start, so the first rollback is an increase
+    ROLLBACKS.labels(_mode)
 INPUT_DRIFT = Gauge(
     "portal_model_input_drift",
     "Shift of the production model's recent inputs from its training reference, in reference"
