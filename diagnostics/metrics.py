@@ -41,7 +41,10 @@ ROLLBACKS = Counter(
     "Canary or shadow models rolled back by the automatic comparison with production",
     ["mode"],
 )
-for _mode in ("canary", "shadow"):  # served at 0 from the start, so the first rollback is an increase
+for _mode in (
+    "canary",
+    "shadow",
+):  # served at 0 from the start, so the first rollback is an increase
     ROLLBACKS.labels(_mode)
 INPUT_DRIFT = Gauge(
     "portal_model_input_drift",

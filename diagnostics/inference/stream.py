@@ -102,8 +102,6 @@ def calls_of(batch: list[Diagnostic]) -> Iterator[_Call]:
     groups: dict[ModelVersion | None, list[Diagnostic]] = {}
     for diagnostic in batch:
         version = registry.version_for(diagnostic.pk, production=production, canary=canary)
-        # A failure is counted against the model it was routed to (the canary's error rate).
-        diagnostic.model_version = version
         groups.setdefault(version, []).append(diagnostic)
     announced = False
     for version, members in groups.items():
@@ -116,7 +114,7 @@ def calls_of(batch: list[Diagnostic]) -> Iterator[_Call]:
             continue
         for start in range(0, len(members), size):
             part = members[start : start + size]
-            loaded = load_batch(part, fetched=early if part == first else None)
+            loaded = load_batch(part, fetched=early if part == first else None, version=version)
             if not loaded:
                 continue
             announce = (
@@ -135,7 +133,7 @@ def _model_or_fail(version: ModelVersion, members: list[Diagnostic]) -> LoadedMo
             "model artifact unusable", extra={"model_version": str(version), "error": str(exc)}
         )
         for diagnostic in members:
-            fail(diagnostic, "model_unavailable")
+            fail(diagnostic, "model_unavailable", version=version)
         return None
 
 

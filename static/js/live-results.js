@@ -8,7 +8,7 @@
 // when the page becomes visible, after a burst of messages, and every few seconds while anything
 // on it is still queued or running.
 // When a diagnostic changes status, its server-rendered card replaces the old one, so the label,
-// confidence, model version and synthetic notice look exactly as after a reload. A
+// confidence, model version, research-use and synthetic notices look exactly as after a reload. A
 // {"type": "spectrogram", recording} message adds the recording's picture to its card.
 import { gettext, interpolate, formatNumber } from "./i18n.js";
 
