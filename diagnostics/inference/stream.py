@@ -122,7 +122,8 @@ def calls_of(batch: list[Diagnostic]) -> Iterator[_Call]:
             )
             announced = True
             yield _Call(batch, version, model, loaded, announce)
-            yield from shadow_calls(batch, shadow, loaded)
+            if version == production:  # paired with production's answers on the same audio
+                yield from shadow_calls(batch, shadow, loaded)
 
 
 def _model_or_fail(version: ModelVersion, members: list[Diagnostic]) -> LoadedModel | None:

@@ -171,3 +171,20 @@ def test_input_drift_is_measured_against_the_versions_reference_and_published(si
     assert DailyInputStats.objects.get().count == 6
     assert result["drift"] == {"duration": 1.0, "loudness": 2.0, "embedding": 1.4142}
     assert REGISTRY.get_sample_value("portal_model_input_drift", {"measure": "loudness"}) == 2.0
+
+
+def test_a_versions_reference_is_recorded_from_sounds_like_its_training_inputs(
+    production_model, settings, tmp_path
+):
+    from django.core.management import call_command
+
+    settings.MODEL_CACHE_DIR = tmp_path / "model-cache"
+    call_command("record_input_reference", production_model.name, production_model.version,
+                 "--synthetic", "12")  # fmt: skip
+
+    production_model.refresh_from_db()
+    reference = production_model.input_reference
+    assert reference["examples"] == 12
+    assert reference["duration"]["mean"] > 0 and reference["loudness"]["std"] > 0
+    assert len(reference["embedding"]["mean"]) == 64 and reference["embedding"]["spread"] > 0
+    assert drift.drift(production_model) == dict.fromkeys(drift.MEASURES)  # no inputs yet
