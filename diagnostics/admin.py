@@ -1,7 +1,10 @@
 """Admin for diagnostics and the model registry; model outputs are read-only.
 
 Actions: retry failed diagnostics; export rows as CSV (audited); promote, demote or archive a
-model version (administrators only; exactly one production version stays true).
+model version (administrators only; exactly one production version stays true). An administrator
+marks a version clinically validated (audited like every change); until then its results say
+"research use only, not a medical device". The watch pages (agreement, trials, drift) are in
+``diagnostics.admin_watch``.
 """
 
 from django.contrib import admin, messages
@@ -10,6 +13,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from diagnostics import registry
+from diagnostics.admin_watch import input_drift, rollback_summary, trial_comparison
 from diagnostics.models import Diagnostic, DiagnosticStatus, ModelStatus, ModelVersion
 from diagnostics.selectors import diagnostics_for
 from diagnostics.services import retry_diagnostic
@@ -24,17 +28,21 @@ class ModelVersionAdmin(AuditedModelAdmin):
         "version",
         "status",
         "trained_on",
+        "clinically_validated",
         "auc",
         "canary_fraction",
+        "rolled_back_at",
         "created_at",
     ]
-    list_filter = ["status", "trained_on"]
+    list_filter = ["status", "trained_on", "clinically_validated"]
     search_fields = ["name", "version"]
     readonly_fields = [
         "name", "version", "artifact", "sha256", "labels", "sample_rate", "clip_seconds",
-        "trained_on", "metrics_table", "status", "created_at", "promoted_at",
+        "trained_on", "features", "metrics_table", "status", "created_at",
+        "promoted_at", "canary_started_at", trial_comparison, rollback_summary, input_drift,
+        "rolled_back_at",
     ]  # fmt: skip
-    exclude = ["metrics"]
+    exclude = ["metrics", "input_reference", "rollback_reasons"]
     actions = ["promote", "demote", "archive", export_as_csv]
 
     @admin.display(description=_("AUC (held out)"))

@@ -33,9 +33,11 @@ from portal.core.rest.pagination import IdCursorPagination
 
 
 def detail_body(diagnostic: Diagnostic) -> dict:
-    """The live status message (``diagnostics.live``) and the clinician's review."""
+    """The live status message (``diagnostics.live``), the model's provenance and the review."""
+    version = diagnostic.model_version
     return {
         **live.status_message(diagnostic),
+        "model": version.provenance() if version else None,
         "review_label": diagnostic.review_label or None,
         "review_note": diagnostic.review_note,
         "reviewed_at": diagnostic.reviewed_at.isoformat() if diagnostic.reviewed_at else None,

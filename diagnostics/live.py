@@ -89,6 +89,7 @@ def status_message(diagnostic: Diagnostic) -> dict:
         "confidence": diagnostic.confidence,
         "model_version": str(version) if version else None,
         "synthetic_model": bool(version and version.is_synthetic),
+        "research_use_only": bool(version and version.research_use_only),
         "queue_position": waiting.position,
         "expected_wait_s": waiting.seconds,
         "error": diagnostic.error or None,

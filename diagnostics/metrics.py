@@ -1,7 +1,8 @@
 """Inference metrics (served by the inference worker's own metrics endpoint, and /metrics).
 
 The queue's gauges are set by the sweeper, so they are served by the worker that runs it (the
-``worker`` job of deploy/prometheus/prometheus.yml)."""
+``worker`` job of deploy/prometheus/prometheus.yml), and so are the model's watch metrics (rollbacks
+and input drift), set by beat tasks on that worker."""
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -33,4 +34,21 @@ THROUGHPUT = Gauge(
 EXPECTED_WAIT = Gauge(
     "portal_inference_expected_wait_seconds",
     "Expected wait of the last diagnostic in the queue, as uploads are told it",
+)
+# Set by the maintenance worker's beat tasks (diagnostics.canary, diagnostics.drift): "worker" job.
+ROLLBACKS = Counter(
+    "portal_model_rollbacks_total",
+    "Canary or shadow models rolled back by the automatic comparison with production",
+    ["mode"],
+)
+for _mode in (
+    "canary",
+    "shadow",
+):  # served at 0 from the start, so the first rollback is an increase
+    ROLLBACKS.labels(_mode)
+INPUT_DRIFT = Gauge(
+    "portal_model_input_drift",
+    "Shift of the production model's recent inputs from its training reference, in reference"
+    " standard deviations (duration, loudness) or reference spread (embedding mean)",
+    ["measure"],
 )

@@ -30,6 +30,9 @@ class QualityGate(models.TextChoices):
 class ModelStatus(models.TextChoices):
     CANDIDATE = "candidate", _("Candidate")
     CANARY = "canary", _("Canary")
+    # Analyses live uploads beside production; its results are stored apart (ShadowResult) and
+    # never shown.
+    SHADOW = "shadow", _("Shadow")
     PRODUCTION = "production", _("Production")
     ARCHIVED = "archived", _("Archived")
 
@@ -53,9 +56,36 @@ class ModelVersion(models.Model):
     status = models.CharField(
         max_length=12, choices=ModelStatus.choices, default=ModelStatus.CANDIDATE
     )
-    canary_fraction = models.FloatField(default=0.0)
+    canary_fraction = models.FloatField(
+        default=0.0, help_text=_("The share of new diagnostics a canary or shadow analyses.")
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     promoted_at = models.DateTimeField(null=True, blank=True)
+    features = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_("The log-mel front end's settings (from the artifact)."),
+    )
+    clinically_validated = models.BooleanField(
+        default=False,
+        help_text=_(
+            "Set by an administrator once the model has been validated for clinical use. Until "
+            "then every result says: research use only, not a medical device."
+        ),
+    )
+    input_reference = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_(
+            "What its training inputs looked like (duration, loudness, the embedding's mean): "
+            "the reference input drift is measured against."
+        ),
+    )
+    canary_started_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("When its current canary or shadow period began.")
+    )
+    rolled_back_at = models.DateTimeField(null=True, blank=True)
+    rollback_reasons = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -78,6 +108,24 @@ class ModelVersion(models.Model):
     @property
     def is_synthetic(self) -> bool:
         return self.trained_on == "synthetic"
+
+    @property
+    def research_use_only(self) -> bool:
+        """Every result of a model not validated for clinical use says so."""
+        return not self.clinically_validated
+
+    def provenance(self) -> dict:
+        """What produced a result, as the API and the result page give it."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "sha256": self.sha256,
+            "trained_on": self.trained_on,
+            "synthetic": self.is_synthetic,
+            "clinically_validated": self.clinically_validated,
+            "features": self.features,
+            "clip_seconds": self.clip_seconds,
+        }
 
     def clean(self) -> None:
         if self.status == ModelStatus.CANARY and not 0 < self.canary_fraction <= 1:
@@ -197,6 +245,15 @@ class Diagnostic(models.Model):
                 condition=Q(status="succeeded", review_label=""),
                 name="diagnostic_waiting_idx",
             ),
+            # A model version's results of one day: what the daily agreement and input rows
+            # are computed from, and the canary's comparison reads.
+            models.Index(fields=["model_version", "finished_at"], name="diagnostic_model_day_idx"),
+            # Recent reviews: the days whose agreement rows a review changed.
+            models.Index(
+                fields=["reviewed_at"],
+                condition=~Q(review_label=""),
+                name="diagnostic_reviewed_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -239,3 +296,89 @@ class Diagnostic(models.Model):
     def clean(self) -> None:
         if self.recording_id and self.patient_id and self.recording.patient_id != self.patient_id:
             raise ValidationError(_("A diagnostic belongs to its recording's patient."))
+
+
+class ShadowResult(models.Model):
+    """A shadow model's answer about a live upload: stored apart from the diagnostic, so no page,
+    API or live message can show it; read only by the comparison with production."""
+
+    site_path = "diagnostic__patient__site"
+
+    diagnostic = models.ForeignKey(Diagnostic, on_delete=models.CASCADE, related_name="+")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=10, choices=DiagnosticStatus.choices)
+    label = models.CharField(max_length=16, choices=Label.choices, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    quality_gate = models.CharField(max_length=16, choices=QualityGate.choices, blank=True)
+    error = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model_version", "diagnostic"], name="one_shadow_result_per_version"
+            )
+        ]
+        indexes = [models.Index(fields=["model_version", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"Shadow result of {self.model_version_id} for #{self.diagnostic_id}"
+
+
+class DailyAgreement(models.Model):
+    """How many results of one model version, at one site, analysed on one day, were given each
+    review label for each answer of the model: the confusion matrix, pre-aggregated, so agreement
+    over months reads a few thousand rows, not millions of diagnostics. Recomputed, never
+    incremented (``diagnostics.agreement``): refreshing a day twice gives the same rows."""
+
+    site_path = "site"
+
+    day = models.DateField()
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="+")
+    site = models.ForeignKey("portal.Site", on_delete=models.CASCADE, related_name="+")
+    model_label = models.CharField(max_length=16, choices=Label.choices)
+    review_label = models.CharField(max_length=16, choices=Label.choices)
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        verbose_name = _("agreement with reviews")
+        verbose_name_plural = _("agreement with reviews")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "model_version", "site", "model_label", "review_label"],
+                name="one_daily_agreement_cell",
+            )
+        ]
+        indexes = [models.Index(fields=["model_version", "day"])]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.model_label}/{self.review_label}: {self.count}"
+
+
+class DailyInputStats(models.Model):
+    """Sums over one day's analysed recordings of one model version at one site (durations,
+    loudness, embeddings), from which input drift over any window is a division."""
+
+    site_path = "site"
+
+    day = models.DateField()
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="+")
+    site = models.ForeignKey("portal.Site", on_delete=models.CASCADE, related_name="+")
+    count = models.PositiveIntegerField()
+    duration_sum = models.FloatField()
+    duration_sq_sum = models.FloatField()
+    loudness_count = models.PositiveIntegerField()
+    loudness_sum = models.FloatField()
+    loudness_sq_sum = models.FloatField()
+    embedding_count = models.PositiveIntegerField()
+    embedding_sum = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "model_version", "site"], name="one_daily_input_row"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.model_version_id}/{self.site_id}: {self.count}"

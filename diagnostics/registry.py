@@ -2,7 +2,8 @@
 
 Exactly one version is in production at a time (a partial unique index backs this up); a promotion
 archives the previous one in the same transaction. A canary, when there is one, serves a fixed
-fraction of diagnostics chosen by id, so the same diagnostic always meets the same model.
+fraction of diagnostics chosen by id, so the same diagnostic always meets the same model. A
+shadow, when there is one, analyses its share of them as well, and its answers are kept apart.
 """
 
 import hashlib
@@ -49,6 +50,7 @@ def register_model_version(
             clip_seconds=meta.clip_seconds,
             metrics=meta.metrics,
             trained_on=meta.trained_on,
+            features=meta.features.to_dict(),
         )
         if status == ModelStatus.PRODUCTION:
             promote(version=version)
@@ -72,14 +74,28 @@ def promote(*, version: ModelVersion) -> ModelVersion:
 
 @transaction.atomic
 def start_canary(*, version: ModelVersion, fraction: float) -> ModelVersion:
+    """Serve ``fraction`` of new diagnostics with ``version``; it is compared with production
+    from now on (``diagnostics.canary``) and rolled back by itself past the thresholds."""
+    return _start_trial(version=version, fraction=fraction, status=ModelStatus.CANARY)
+
+
+@transaction.atomic
+def start_shadow(*, version: ModelVersion, fraction: float = 1.0) -> ModelVersion:
+    """Run ``version`` on ``fraction`` of new diagnostics beside the model that serves them; its
+    answers are stored apart (``ShadowResult``) and never shown, only compared."""
+    return _start_trial(version=version, fraction=fraction, status=ModelStatus.SHADOW)
+
+
+def _start_trial(*, version: ModelVersion, fraction: float, status: str) -> ModelVersion:
     if not 0 < fraction <= 1:
         raise RegistryError("A canary fraction is between 0 and 1.")
-    ModelVersion.objects.filter(status=ModelStatus.CANARY).exclude(pk=version.pk).update(
+    ModelVersion.objects.filter(status=status).exclude(pk=version.pk).update(
         status=ModelStatus.CANDIDATE, canary_fraction=0
     )
-    version.status = ModelStatus.CANARY
+    version.status = status
     version.canary_fraction = fraction
-    version.save(update_fields=["status", "canary_fraction"])
+    version.canary_started_at = timezone.now()
+    version.save(update_fields=["status", "canary_fraction", "canary_started_at"])
     return version
 
 
@@ -98,13 +114,29 @@ def canary_version() -> ModelVersion | None:
 
 
 def serving_versions() -> tuple[ModelVersion | None, ModelVersion | None]:
-    """(production, canary), None where there is none, in one query: asked before every batch."""
+    """(production, canary), None where there is none, in one query."""
+    serving = serving_and_shadow()
+    return serving[0], serving[1]
+
+
+def serving_and_shadow() -> tuple[ModelVersion | None, ModelVersion | None, ModelVersion | None]:
+    """(production, canary, shadow), None where there is none, in one query: asked before every
+    batch."""
     found: dict[str, ModelVersion] = {}
     for version in ModelVersion.objects.filter(
-        status__in=(ModelStatus.PRODUCTION, ModelStatus.CANARY)
+        status__in=(ModelStatus.PRODUCTION, ModelStatus.CANARY, ModelStatus.SHADOW)
     ):  # newest first, as production_version() and canary_version() choose
         found.setdefault(version.status, version)
-    return found.get(ModelStatus.PRODUCTION), found.get(ModelStatus.CANARY)
+    return (
+        found.get(ModelStatus.PRODUCTION),
+        found.get(ModelStatus.CANARY),
+        found.get(ModelStatus.SHADOW),
+    )
+
+
+def shadows(diagnostic_id: int, shadow: ModelVersion | None) -> bool:
+    """Whether the shadow model also analyses this diagnostic (its share, chosen by id)."""
+    return shadow is not None and canary_bucket(diagnostic_id) < shadow.canary_fraction
 
 
 _LOOK_UP = object()  # "not given": None is an answer (there is no such version)

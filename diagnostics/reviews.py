@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from diagnostics.models import Diagnostic, DiagnosticStatus, Label
 from portal.core.audit import AuditContext, record_event
+from portal.core.dispatch import send_quietly
 from portal.core.errors import Conflict
 
 
@@ -59,6 +60,10 @@ def review_diagnostic(
             detail={"decision": decision, "replaces_review": bool(previous),
                     "fields": ["review_label", "review_note", "reviewed_by", "reviewed_at"]},
         )  # fmt: skip
+        # The agreement row of its day (the beat task catches a message that is lost).
+        transaction.on_commit(
+            lambda: send_quietly("diagnostics.tasks.refresh_agreement", locked.pk, wait=False)
+        )
     for name in ("review_label", "review_note", "reviewed_by", "reviewed_at"):
         setattr(diagnostic, name, getattr(locked, name))
     return diagnostic

@@ -7,12 +7,27 @@ from diagnostics.models import Diagnostic, DiagnosticStatus, Label, ModelVersion
 from diagnostics.reviews import Decision
 
 
+class ModelProvenanceSerializer(serializers.Serializer):
+    """What produced a result: the model version, its artifact's sha256 and feature settings."""
+
+    name = serializers.CharField()
+    version = serializers.CharField()
+    sha256 = serializers.CharField(help_text="sha256 of the model artifact that was served.")
+    trained_on = serializers.CharField(help_text="'synthetic', or the data the model learned from.")
+    synthetic = serializers.BooleanField()
+    clinically_validated = serializers.BooleanField()
+    features = serializers.DictField(help_text="The log-mel front end's settings.")
+    clip_seconds = serializers.FloatField()
+
+
 class DiagnosticSerializer(serializers.ModelSerializer):
     """A row of the diagnostics list (the queue position is on the detail only: it is a count)."""
 
     kind = serializers.CharField(source="recording.kind", read_only=True)
     model_version = serializers.SerializerMethodField()
     synthetic_model = serializers.SerializerMethodField()
+    research_use_only = serializers.SerializerMethodField()
+    model = serializers.SerializerMethodField()
     label = serializers.SerializerMethodField()
     label_shown = serializers.SerializerMethodField()
     quality_gate = serializers.SerializerMethodField()
@@ -23,7 +38,7 @@ class DiagnosticSerializer(serializers.ModelSerializer):
         fields = [
             "id", "patient", "recording", "kind", "status", "urgent", "label", "label_shown",
             "quality_gate", "confidence",
-            "model_version", "synthetic_model", "queued_at", "started_at", "finished_at",
+            "model_version", "synthetic_model", "research_use_only", "model", "queued_at", "started_at", "finished_at",
             "review_label", "reviewed_at",
         ]  # fmt: skip
         read_only_fields = fields
@@ -35,6 +50,14 @@ class DiagnosticSerializer(serializers.ModelSerializer):
 
     def get_synthetic_model(self, diagnostic) -> bool:
         return bool(diagnostic.model_version and diagnostic.model_version.is_synthetic)
+
+    def get_research_use_only(self, diagnostic) -> bool:
+        return bool(diagnostic.model_version and diagnostic.model_version.research_use_only)
+
+    @extend_schema_field(ModelProvenanceSerializer(allow_null=True))
+    def get_model(self, diagnostic):
+        version = diagnostic.model_version
+        return version.provenance() if version else None
 
     @extend_schema_field(serializers.ChoiceField(choices=Label.choices, allow_null=True))
     def get_label(self, diagnostic):
@@ -78,6 +101,11 @@ class DiagnosticDetailSerializer(serializers.Serializer):
     confidence = serializers.FloatField(allow_null=True)
     model_version = serializers.CharField(allow_null=True)
     synthetic_model = serializers.BooleanField()
+    research_use_only = serializers.BooleanField(
+        help_text="True for a model not validated for clinical use: research use only, not a "
+        "medical device."
+    )
+    model = ModelProvenanceSerializer(allow_null=True)
     urgent = serializers.BooleanField()
     queue_position = serializers.IntegerField(allow_null=True)
     expected_wait_s = serializers.IntegerField(
@@ -120,6 +148,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         model = ModelVersion
         fields = [
             "id", "name", "version", "sha256", "labels", "sample_rate", "clip_seconds",
-            "metrics", "trained_on", "status", "canary_fraction", "created_at", "promoted_at",
+            "metrics", "trained_on", "clinically_validated", "features", "status",
+            "canary_fraction", "created_at", "promoted_at",
         ]  # fmt: skip
         read_only_fields = fields

@@ -51,3 +51,27 @@ def render_missing_spectrograms(chunk: int = 50) -> int:
     for start in range(0, len(recordings), chunk):
         render_spectrograms.delay(recordings[start : start + chunk])
     return len(recordings)
+
+
+@shared_task(name="diagnostics.tasks.check_model_trials")
+def check_model_trials() -> list[dict]:
+    """Compare running canaries and shadows with production; roll back those past a bound."""
+    from diagnostics import canary
+
+    return canary.check_trials()
+
+
+@shared_task(name="diagnostics.tasks.refresh_model_watch")
+def refresh_model_watch() -> dict:
+    """The daily agreement and input rows of recent days, and the production model's drift."""
+    from diagnostics import watch
+
+    return watch.refresh()
+
+
+@shared_task(name="diagnostics.tasks.refresh_agreement")
+def refresh_agreement(diagnostic_id: int) -> None:
+    """The agreement row a review changed (sent once the review commits)."""
+    from diagnostics import agreement
+
+    agreement.refresh_for_review(diagnostic_id)

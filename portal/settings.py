@@ -418,6 +418,22 @@ INFERENCE_MAX_WAIT_S = env.int("INFERENCE_MAX_WAIT_S", default=60)
 INFERENCE_QUEUE_HARD_LIMIT = env.int("INFERENCE_QUEUE_HARD_LIMIT", default=100_000)
 MODEL_CACHE_DIR = Path(env.str("MODEL_CACHE_DIR", default=str(VAR_DIR / "model-cache")))
 
+# --- Watching the model: canary and shadow trials, agreement, input drift (docs/model.md) ----------
+# A canary or shadow is compared with production every CANARY_CHECK_INTERVAL_S over the same period
+# and rolled back by itself when, with at least the minimum cases on both sides, its agreement with
+# reviews is lower by more than CANARY_MAX_AGREEMENT_DROP, or its inconclusive or error rate higher
+# by more than its bound (fractions: 0.05 is five percentage points).
+CANARY_CHECK_INTERVAL_S = env.int("CANARY_CHECK_INTERVAL_S", default=300)
+CANARY_MIN_REVIEWED = env.int("CANARY_MIN_REVIEWED", default=30)
+CANARY_MIN_ANALYSED = env.int("CANARY_MIN_ANALYSED", default=100)
+CANARY_MAX_AGREEMENT_DROP = env.float("CANARY_MAX_AGREEMENT_DROP", default=0.05)
+CANARY_MAX_INCONCLUSIVE_RISE = env.float("CANARY_MAX_INCONCLUSIVE_RISE", default=0.05)
+CANARY_MAX_ERROR_RISE = env.float("CANARY_MAX_ERROR_RISE", default=0.02)
+# Daily agreement and input rows are refreshed this often (today's and yesterday's, and the days of
+# recent reviews); input drift is measured over the last DRIFT_WINDOW_DAYS of them.
+WATCH_REFRESH_INTERVAL_S = env.int("WATCH_REFRESH_INTERVAL_S", default=600)
+DRIFT_WINDOW_DAYS = env.int("DRIFT_WINDOW_DAYS", default=7)
+
 # --- Auth and sessions -----------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -597,6 +613,16 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-storage": {
         "task": "media_assets.tasks.reconcile_storage",
         "schedule": crontab(minute=35, hour=2),
+    },
+    "check-model-trials": {
+        "task": "diagnostics.tasks.check_model_trials",
+        "schedule": CANARY_CHECK_INTERVAL_S,
+        "options": {"queue": "maintenance"},
+    },
+    "refresh-model-watch": {
+        "task": "diagnostics.tasks.refresh_model_watch",
+        "schedule": WATCH_REFRESH_INTERVAL_S,
+        "options": {"queue": "maintenance"},
     },
     "purge-expired-sessions": {
         "task": "portal.core.tasks.purge_expired_sessions",

@@ -54,7 +54,7 @@ class DiagnosticFactory(factory.django.DjangoModelFactory):
 
 
 def succeeded(label="anomaly", confidence=0.87, model_version=None, **kwargs) -> Diagnostic:
-    now = timezone.now()
+    now = kwargs.pop("finished_at", None) or timezone.now()
     return DiagnosticFactory(
         status=DiagnosticStatus.SUCCEEDED, label=label, confidence=confidence,
         scores={label: confidence}, model_version=model_version or ModelVersionFactory(),

@@ -49,13 +49,14 @@ def _within(future, deadline: float) -> Loaded | Exception:
         return ReadDeadlineExceeded(errno.ETIMEDOUT, "storage read past its deadline")
 
 
-def load_batch(diagnostics: list[Diagnostic], *, fetched=None) -> list[Loaded]:
+def load_batch(diagnostics: list[Diagnostic], *, fetched=None, version=None) -> list[Loaded]:
     """The batch's audio, fetched and decoded; the unreadable ones are dealt with.
 
     Only the first call of a batch goes to a thread as one job (``fetched``) with local storage,
     to be read while the stream asks the registry which models serve. The loader threads touch
     storage only; what a failure means for a diagnostic is written here, on the task's own
-    database connection.
+    database connection. An unreadable one is failed against ``version``, the model it was
+    routed to (a canary's error rate counts its own).
     """
     if fetched is None:
         fetched = (
@@ -66,7 +67,7 @@ def load_batch(diagnostics: list[Diagnostic], *, fetched=None) -> list[Loaded]:
     loaded = []
     for diagnostic, outcome in zip(diagnostics, fetched(), strict=True):
         if isinstance(outcome, audio.AudioRejected):
-            fail(diagnostic, "undecodable")
+            fail(diagnostic, "undecodable", version=version)
         elif isinstance(outcome, STORAGE_ERRORS):
             retry_later(diagnostic, outcome)
         else:

@@ -151,15 +151,17 @@ def _start_follow_ups(diagnostics: list[Diagnostic]) -> None:
     )
 
 
-def fail(diagnostic: Diagnostic, reason: str) -> None:
-    """End a diagnostic this task holds as failed; one that another task took over is left alone."""
+def fail(diagnostic: Diagnostic, reason: str, *, version: ModelVersion | None = None) -> None:
+    """End a diagnostic this task holds as failed; one that another task took over is left alone.
+    ``version``: the model it was routed to, recorded so that its failures count against it."""
     updated = Diagnostic.objects.filter(
         pk=diagnostic.pk,
         status__in=(DiagnosticStatus.QUEUED, DiagnosticStatus.RUNNING),
         task_id=diagnostic.task_id,
     ).update(
-        status=DiagnosticStatus.FAILED, error=FAILURE_MESSAGES[reason], finished_at=timezone.now()
-    )
+        status=DiagnosticStatus.FAILED, error=FAILURE_MESSAGES[reason], finished_at=timezone.now(),
+        model_version=version.pk if version else diagnostic.model_version_id,
+    )  # fmt: skip
     if not updated:
         return
     diagnostic.refresh_from_db()

@@ -19,6 +19,7 @@ from django.conf import settings
 from diagnostics import live, registry
 from diagnostics.inference.loading import Loaded, load_batch, start_fetching
 from diagnostics.inference.results import FollowUps, fail, record_results, result
+from diagnostics.inference.shadow import record_shadow_failures, record_shadow_results
 from diagnostics.metrics import BATCH_SIZE, INFERENCE_SECONDS
 from diagnostics.ml.model import ArtifactError, LoadedModel
 from diagnostics.model_cache import get_model, retain_only
@@ -59,6 +60,7 @@ class _Call:
     model: LoadedModel
     loaded: list[Loaded]
     announce: list[Diagnostic]  # "running" to publish once under way (a batch's first call)
+    shadow: bool = False  # a shadow model's call: its answers are stored apart, never shown
     running: Future | None = None
 
     def start(self) -> None:
@@ -66,10 +68,14 @@ class _Call:
         clips = self.model.fit([item.samples for item in self.loaded])
         self.running = process_executor("model").submit(_infer, self.model, self.version, clips)
 
+    def predictions(self) -> tuple[list, float]:
+        """(one prediction per loaded clip, the model's seconds), once the model has run."""
+        probabilities, embeddings, seconds = self.running.result()
+        return self.model.predictions(probabilities, embeddings), seconds
+
     def results(self) -> list[Diagnostic]:
         """Its diagnostics with their results filled in (not saved), once the model has run."""
-        probabilities, embeddings, seconds = self.running.result()
-        predictions = self.model.predictions(probabilities, embeddings)
+        predictions, seconds = self.predictions()
         return [
             result(item, prediction, self.version, batch_ms=seconds * 1000, batch=len(self.loaded))
             for item, prediction in zip(self.loaded, predictions, strict=True)
@@ -91,8 +97,8 @@ def calls_of(batch: list[Diagnostic]) -> Iterator[_Call]:
     # storage and the decoder, the other on the database.
     first = batch[:size]
     early = start_fetching(first)
-    production, canary = registry.serving_versions()
-    retain_only({v.pk for v in (production, canary) if v is not None})
+    production, canary, shadow = registry.serving_and_shadow()
+    retain_only({v.pk for v in (production, canary, shadow) if v is not None})
     groups: dict[ModelVersion | None, list[Diagnostic]] = {}
     for diagnostic in batch:
         version = registry.version_for(diagnostic.pk, production=production, canary=canary)
@@ -103,18 +109,12 @@ def calls_of(batch: list[Diagnostic]) -> Iterator[_Call]:
             for diagnostic in members:
                 fail(diagnostic, "no_model")
             continue
-        try:
-            model = get_model(version)
-        except ArtifactError as exc:
-            logger.error(
-                "model artifact unusable", extra={"model_version": str(version), "error": str(exc)}
-            )
-            for diagnostic in members:
-                fail(diagnostic, "model_unavailable")
+        model = _model_or_fail(version, members)
+        if model is None:
             continue
         for start in range(0, len(members), size):
             part = members[start : start + size]
-            loaded = load_batch(part, fetched=early if part == first else None)
+            loaded = load_batch(part, fetched=early if part == first else None, version=version)
             if not loaded:
                 continue
             announce = (
@@ -122,9 +122,42 @@ def calls_of(batch: list[Diagnostic]) -> Iterator[_Call]:
             )
             announced = True
             yield _Call(batch, version, model, loaded, announce)
+            if version == production:  # paired with production's answers on the same audio
+                yield from shadow_calls(batch, shadow, loaded)
+
+
+def _model_or_fail(version: ModelVersion, members: list[Diagnostic]) -> LoadedModel | None:
+    try:
+        return get_model(version)
+    except ArtifactError as exc:
+        logger.error(
+            "model artifact unusable", extra={"model_version": str(version), "error": str(exc)}
+        )
+        for diagnostic in members:
+            fail(diagnostic, "model_unavailable", version=version)
+        return None
+
+
+def shadow_calls(batch, shadow: ModelVersion | None, loaded: list[Loaded]) -> Iterator[_Call]:
+    """The shadow model's call on the same audio (its share of it): answers stored apart."""
+    mine = [item for item in loaded if registry.shadows(item.diagnostic.pk, shadow)]
+    if not mine:
+        return
+    try:
+        model = get_model(shadow)
+    except ArtifactError as exc:
+        logger.error(
+            "shadow model unusable", extra={"model_version": str(shadow), "error": str(exc)}
+        )
+        record_shadow_failures(shadow, [item.diagnostic for item in mine], "model_unavailable")
+        return
+    yield _Call(batch, shadow, model, mine, announce=[], shadow=True)
 
 
 def _finish(call: _Call, follow_ups: FollowUps) -> None:
+    if call.shadow:
+        record_shadow_results(call.version, call.loaded, call.predictions()[0])
+        return
     follow_ups.add(call.batch, record_results(call.results()))
 
 

@@ -46,6 +46,8 @@ GROUP_PERMISSIONS = {
         "media_assets.view_recording",
         "diagnostics.view_diagnostic",
         "diagnostics.change_diagnostic",
+        # the agreement between model and reviewers at their sites (diagnostics.admin_watch)
+        "diagnostics.view_dailyagreement",
     ],
     Role.RESEARCHER: [],
 }

@@ -12,7 +12,7 @@
 // the back-off started afresh; any other close doubles the back-off, up to 30 s. Either way the
 // page polls while the socket is closed and reconciles when it opens again.
 // When a diagnostic changes status, its server-rendered card replaces the old one, so the label,
-// confidence, model version and synthetic notice look exactly as after a reload. A
+// confidence, model version, research-use and synthetic notices look exactly as after a reload. A
 // {"type": "spectrogram", recording} message adds the recording's picture to its card.
 import { gettext, interpolate, formatNumber } from "./i18n.js";
 

@@ -60,3 +60,31 @@ def worker_env(process_env, tmp_path, fault_dir, empty_broker):
         "FAULT_DIR": str(fault_dir),
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
+
+
+@pytest.fixture(scope="session")
+def contrary_artifact(tiny_artifact, tmp_path_factory):
+    """The tiny model with its labels swapped (version "contrary"): the same network, so on every
+    recording it answers the other label with the same confidence. A candidate made to disagree."""
+    from dataclasses import replace
+
+    from diagnostics.ml.model import load_artifact, save_artifact
+
+    loaded = load_artifact(tiny_artifact)
+    labels = tuple(reversed(loaded.metadata.labels))
+    path = tmp_path_factory.mktemp("model") / "tiny-contrary.zip"
+    save_artifact(loaded.model, replace(loaded.metadata, version="contrary", labels=labels), path)
+    return path
+
+
+@pytest.fixture
+def model_trial_settings(settings, tmp_path):
+    """Every answer labelled (no threshold, no quality gate) and trials judged on a few cases."""
+    settings.MODEL_CACHE_DIR = tmp_path / "model-cache"
+    settings.INFERENCE_CONFIDENCE_THRESHOLD = 0.0
+    settings.QUALITY_GATE_MAX_SILENCE_RATIO = 1.0
+    settings.QUALITY_GATE_MAX_CLIPPING_RATIO = 1.0
+    settings.QUALITY_GATE_COUGH_REQUIRED = False
+    settings.CANARY_MIN_REVIEWED = 2
+    settings.CANARY_MIN_ANALYSED = 2
+    return settings

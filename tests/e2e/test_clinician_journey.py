@@ -88,6 +88,7 @@ def test_a_clinician_records_a_cough_sees_the_result_live_and_confirms_it(
     card = page.inner_text(".timeline-item")
     assert "Model e2e-cough-cnn 1" in card
     assert "Trained on synthetic data; not for clinical use." in card
+    assert "Research use only, not a medical device." in card  # the live card, too
     diagnostic = Diagnostic.objects.get()
     assert diagnostic.symptoms == {"fever": True, "cough_days": 4, "known_conditions": ["asthma"]}
     assert diagnostic.recording.content_type == "audio/webm"

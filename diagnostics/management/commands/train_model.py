@@ -7,8 +7,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from diagnostics import registry
-from diagnostics.ml.model import save_artifact
+from diagnostics import drift, registry
+from diagnostics.management.commands.record_input_reference import synthetic_clips
+from diagnostics.ml.model import LoadedModel, save_artifact
 from diagnostics.ml.train import train_synthetic_baseline
 from diagnostics.models import ModelStatus
 
@@ -48,6 +49,15 @@ class Command(BaseCommand):
                 )
             except registry.RegistryError as exc:
                 raise CommandError(str(exc)) from exc
+        # What its inputs looked like, for input drift: a sample of the sounds it learned from.
+        drift.set_reference(
+            version=registered,
+            reference=drift.reference_from_clips(
+                LoadedModel(result.model, result.to_metadata(name=name, version=version)),
+                synthetic_clips(min(examples, 400), seed),
+                16000,
+            ),
+        )
         metrics = result.metrics
         self.stdout.write(
             self.style.SUCCESS(
