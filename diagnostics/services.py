@@ -21,6 +21,7 @@ from media_assets import services as media
 from media_assets.audio import AudioRejected
 from media_assets.errors import RecordingNotSaved, UploadClosed
 from media_assets.models import Recording, RecordingStatus
+from media_assets.storage_breaker import admit_storage_write
 from portal.core.audit import AuditContext, record_event
 from portal.core.errors import Conflict
 from portal.core.models import Patient
@@ -65,6 +66,9 @@ def submit_recording(
     existing = _existing_submission(patient, inspected.sha256)
     if existing is not None:
         return existing
+    # While the store is known to be down, refuse before any row exists (the endpoint asked
+    # already; this covers the other callers and an upload that was decoding when it opened).
+    admit_storage_write()
     # The pending row first, committed on its own: a crash while the object is written leaves a
     # row naming it, which reconcile_storage finds at once (media_assets.services).
     try:

@@ -31,6 +31,7 @@ from media_assets.errors import StorageUnavailable, UploadClosed, UploadMismatch
 from media_assets.models import Recording, RecordingStatus
 from media_assets.quality import Quality, measure_quality
 from media_assets.storage import object_size, open_object
+from media_assets.storage_breaker import admit_storage_write, storage_call
 from portal.core.models import Patient, Site
 from portal.core.storage import STORAGE_ERRORS
 
@@ -121,7 +122,8 @@ def put_object(*, key: str, file) -> str:
     """Write ``file`` under ``key``, before any row names it; raises ``StorageUnavailable``."""
     file.seek(0)
     try:
-        saved = default_storage.save(key, File(file, name=key))
+        with storage_call():
+            saved = default_storage.save(key, File(file, name=key))
     except STORAGE_ERRORS as exc:
         logger.warning("storage write failed", extra={"error": type(exc).__name__})
         raise StorageUnavailable from exc
@@ -132,8 +134,11 @@ def put_object(*, key: str, file) -> str:
 
 
 def discard_object(key: str) -> None:
-    """Remove an object whose row did not commit; failure here is left to ``reconcile_storage``."""
+    """Remove an object whose row did not commit; failure here is left to ``reconcile_storage``.
+    While the store's breaker is open nothing is tried (the write it follows failed or was
+    refused), and a failure here does not count towards opening it: the write's failure did."""
     try:
+        admit_storage_write()
         default_storage.delete(key)
     except Exception:
         logger.warning("could not remove an uncommitted object", extra={"key": key})
@@ -214,6 +219,7 @@ def receive_upload_content(*, recording: Recording, stream) -> None:
     """Store the body of ``PUT /api/v1/uploads/{id}/content`` (filesystem storage's target)."""
     if recording.status != RecordingStatus.PENDING:
         raise UploadClosed
+    admit_storage_write()  # before the body is read
     with tempfile.TemporaryFile() as spool:
         received = 0
         while chunk := stream.read(HASH_CHUNK):
@@ -236,7 +242,8 @@ def fetch_uploaded_object(*, recording: Recording):
     A mismatch removes the object and leaves the upload pending, so the client can PUT again.
     """
     try:
-        size = object_size(recording.storage_key)
+        with storage_call():
+            size = object_size(recording.storage_key)
     except STORAGE_ERRORS as exc:
         raise StorageUnavailable from exc
     if size is None:
@@ -249,7 +256,7 @@ def fetch_uploaded_object(*, recording: Recording):
         )
     with tempfile.TemporaryFile() as local:
         try:
-            with open_object(recording.storage_key) as remote:
+            with storage_call(), open_object(recording.storage_key) as remote:
                 while chunk := remote.read(HASH_CHUNK):
                     local.write(chunk)
         except STORAGE_ERRORS as exc:
