@@ -15,6 +15,19 @@ class RecordingKind(models.TextChoices):
     SPEECH = "speech", _("Speech")
 
 
+# The shortest recording accepted per kind, by the page's recorder and by every upload alike
+# (the settings' RECORDING_MIN_SECONDS is the floor below which nothing is audio worth decoding):
+# enough for three coughs, two or three calm breaths, or a counted sentence.
+MIN_SECONDS_BY_KIND = {
+    RecordingKind.COUGH: 2,
+    RecordingKind.BREATH: 10,
+    RecordingKind.SPEECH: 5,
+}
+# A file's decoded length may fall a little short of what the recorder's clock showed (the
+# encoder's first frames), so the upload allows this much less.
+MIN_SECONDS_SLACK = 0.25
+
+
 class RecordingStatus(models.TextChoices):
     PENDING = "pending", _("Pending upload")
     STORED = "stored", _("Stored")

@@ -25,10 +25,18 @@ from django.core.files.storage import default_storage
 from django.db import DatabaseError
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
 
 from media_assets import audio
 from media_assets.errors import StorageUnavailable, UploadClosed, UploadMismatch, UploadNotReceived
-from media_assets.models import Recording, RecordingStatus
+from media_assets.models import (
+    MIN_SECONDS_BY_KIND,
+    MIN_SECONDS_SLACK,
+    Recording,
+    RecordingKind,
+    RecordingStatus,
+)
 from media_assets.quality import Quality, measure_quality
 from media_assets.storage import object_size, open_object
 from media_assets.storage_breaker import admit_storage_write, storage_call
@@ -70,8 +78,10 @@ def hash_file(file) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def inspect_audio(*, file) -> InspectedAudio:
-    """Hash, size-check, decode and measure an upload; raises ``audio.AudioRejected``."""
+def inspect_audio(*, file, kind: str | None = None) -> InspectedAudio:
+    """Hash, size-check, decode and measure an upload; raises ``audio.AudioRejected``. With
+    ``kind``, a recording shorter than that kind's minimum (``MIN_SECONDS_BY_KIND``, the page's
+    recorder's) is refused too: ``RecordingTooShortForKind``."""
     sha256, size = hash_file(file)
     if size > settings.RECORDING_MAX_BYTES:
         raise audio.RecordingTooLarge(
@@ -86,11 +96,32 @@ def inspect_audio(*, file) -> InspectedAudio:
         max_channels=settings.RECORDING_MAX_CHANNELS,
     )
     file.seek(0)
+    if kind is not None:
+        check_kind_minimum(kind=kind, duration_s=decoded.duration_s)
     return InspectedAudio(
         sha256=sha256,
         size_bytes=size,
         decoded=decoded,
         quality=measure_quality(decoded.samples, decoded.sample_rate),
+    )
+
+
+def check_kind_minimum(*, kind: str, duration_s: float) -> None:
+    """Refuse a recording shorter than its kind needs (a little slack for the encoder)."""
+    minimum = MIN_SECONDS_BY_KIND.get(kind, 0)
+    if duration_s >= minimum - MIN_SECONDS_SLACK:
+        return
+    raise audio.RecordingTooShortForKind(
+        _(
+            "This %(kind)s recording lasts %(seconds)s seconds; at least %(minimum)s seconds "
+            "are needed. Please record for longer."
+        )
+        % {
+            "kind": RecordingKind(kind).label.lower(),
+            "seconds": number_format(duration_s, 1),
+            "minimum": number_format(minimum),
+        },
+        detail=f"{kind} {duration_s:.3f} s < {minimum} s",
     )
 
 
