@@ -233,8 +233,7 @@ def evaluate_model(
         "threshold_at_sensitivity": _round(spec_threshold),
         "expected_calibration_error": _round(
             expected_calibration_error(probabilities, y_true, settings.n_bins)
-            if len(y_true) else math.nan
-        ),  # fmt: skip
+        ),
         "reliability": reliability_bins(probabilities, y_true, settings.n_bins),
         "subgroups": subgroup_metrics(y_positive, score, subgroups or {}, settings.threshold),
     }
