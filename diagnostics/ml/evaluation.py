@@ -129,12 +129,14 @@ def _nll(probabilities: np.ndarray, y_true: np.ndarray) -> float:
 
 
 def fit_temperature(
-    probabilities: np.ndarray, y_true: np.ndarray, *, low: float = 0.05, high: float = 20.0
+    probabilities: np.ndarray, y_true: np.ndarray, *, low: float = 0.25, high: float = 10.0
 ) -> float:
     """The temperature minimising the negative log-likelihood of `y_true` (Guo et al., 2017).
 
     A golden-section search over log T, which the NLL is smooth and unimodal in for the usual
-    cases; 1.0 (no change) when there are no cases. Fit it on a validation split, never on the
+    cases; 1.0 (no change) when there are no cases. T stays within [low, high]: on a small,
+    separable validation split the likelihood keeps rising as T falls, and an unbounded fit
+    would make every confidence 0 or 1. Fit it on a validation split, never on the
     cases the evaluation is reported on.
     """
     probabilities, y_true = np.asarray(probabilities, dtype=np.float64), np.asarray(y_true)
