@@ -320,6 +320,9 @@ class TrainingRunAdmin(AuditedModelAdmin):
     def has_add_permission(self, request):
         return False  # started from the "Start a training run" page, with a frozen snapshot
 
+    def has_change_permission(self, request, obj=None):
+        return False  # a record of what ran: the actions and the start page are the only writes
+
     def has_delete_permission(self, request, obj=None):
         return False
 

@@ -3,16 +3,12 @@
 admin, unless an administrator writes a reason (audited); a better one is promoted. Real
 TensorFlow, tiny runs on SYNTHETIC sounds."""
 
-from dataclasses import replace
-
 import pytest
 
-from diagnostics import registry, training, training_worker
-from diagnostics.ml.model import save_artifact
-from diagnostics.model_cache import get_model
-from diagnostics.models import ModelStatus, TrainingRun, TrainingStatus
+from diagnostics import registry, training_worker
+from diagnostics.models import ModelStatus
 from portal.core.models import AuditEvent
-from tests.diagnostics.training_cases import reviewed_cases
+from tests.diagnostics.training_cases import inverted_candidate, trained_candidate
 from tests.factories import UserFactory, verified_login
 
 pytestmark = pytest.mark.django_db
@@ -20,28 +16,12 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def trained(site, clinician):
-    """A candidate trained from reviews (4 epochs, 40 patients: about 20 s) and its run."""
-    reviewed_cases(site=site, reviewer=clinician, n_patients=40)
-    params = {"epochs": 4, "batch_size": 8, "clip_seconds": 5.0, "seed": 5}
-    run = training.start_training_run(actor=clinician, parameters=params, enqueue=False)
-    run = training_worker.execute_training_run(run_id=run.pk)
-    assert run.status == TrainingStatus.SUCCEEDED, run.log
-    assert run.evaluation["roc_auc"] > 0.6  # learnt something, so its inverse is clearly worse
-    return run
+    return trained_candidate(site=site, reviewer=clinician)
 
 
 @pytest.fixture
 def inverted(trained, tmp_path):
-    """The trained model with its labels swapped: on the same cases, a deliberately worse model."""
-    loaded = get_model(trained.model_version)
-    metadata = replace(loaded.metadata, version="inverted", labels=("anomaly", "healthy"))
-    save_artifact(loaded.model, metadata, tmp_path / "inverted.zip")
-    version = registry.register_model_version(artifact_path=tmp_path / "inverted.zip")
-    version.evaluation = {"evaluation_set": trained.model_version.evaluation["evaluation_set"]}
-    version.save(update_fields=["evaluation"])
-    TrainingRun.objects.create(snapshot=trained.snapshot, model_version=version,
-                               status=TrainingStatus.SUCCEEDED)  # fmt: skip
-    return version
+    return inverted_candidate(trained, tmp_path)
 
 
 @pytest.fixture

@@ -49,3 +49,38 @@ def cases_training_leaves_out(*, site, reviewer, seed: int = 12) -> list[Diagnos
     inconclusive = _store(patient, sounds[1], "inconclusive.wav")
     review(inconclusive, Label.INCONCLUSIVE, reviewer)
     return [refused, inconclusive, _store(patient, sounds[2], "unreviewed.wav")]
+
+
+def trained_candidate(*, site, reviewer):
+    """A candidate trained from reviews (40 patients, 4 epochs: about 20 s) and its run."""
+    from diagnostics import training, training_worker
+    from diagnostics.models import TrainingStatus
+
+    reviewed_cases(site=site, reviewer=reviewer, n_patients=40)
+    params = {"epochs": 4, "batch_size": 8, "clip_seconds": 5.0, "seed": 5}
+    run = training.start_training_run(actor=reviewer, parameters=params, enqueue=False)
+    run = training_worker.execute_training_run(run_id=run.pk)
+    assert run.status == TrainingStatus.SUCCEEDED, run.log
+    assert run.evaluation["roc_auc"] > 0.6  # learnt something, so its inverse is clearly worse
+    return run
+
+
+def inverted_candidate(run, folder):
+    """``run``'s model with its labels swapped, on the same evaluation set: a deliberately worse
+    model (every score inverted), registered as a candidate with a run of its own."""
+    from dataclasses import replace
+
+    from diagnostics import registry
+    from diagnostics.ml.model import save_artifact
+    from diagnostics.model_cache import get_model
+    from diagnostics.models import TrainingRun, TrainingStatus
+
+    loaded = get_model(run.model_version)
+    metadata = replace(loaded.metadata, version="inverted", labels=("anomaly", "healthy"))
+    save_artifact(loaded.model, metadata, folder / "inverted.zip")
+    version = registry.register_model_version(artifact_path=folder / "inverted.zip")
+    version.evaluation = {"evaluation_set": run.model_version.evaluation["evaluation_set"]}
+    version.save(update_fields=["evaluation"])
+    TrainingRun.objects.create(snapshot=run.snapshot, model_version=version,
+                               status=TrainingStatus.SUCCEEDED)  # fmt: skip
+    return version
