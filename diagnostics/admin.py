@@ -42,6 +42,7 @@ class ModelVersionAdmin(AuditedModelAdmin):
         "status",
         "trained_on",
         "auc",
+        "gate",
         "canary_fraction",
         "created_at",
     ]
@@ -108,6 +109,13 @@ class ModelVersionAdmin(AuditedModelAdmin):
     def auc(self, obj):
         value = obj.metrics.get("roc_auc")
         return f"{value:.3f}" if isinstance(value, int | float) else "-"
+
+    @admin.display(description=_("Promotion gate"))
+    def gate(self, obj):
+        decision = obj.comparison.get("decision")
+        if decision is None:
+            return "-"
+        return _("passes") if decision.get("passed") else _("refuses")
 
     @admin.display(description=_("Metrics"))
     def metrics_table(self, obj):

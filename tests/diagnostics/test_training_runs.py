@@ -12,7 +12,7 @@ from diagnostics.model_cache import get_model
 from diagnostics.models import TrainingRun, TrainingStatus
 from portal.core.models import AuditEvent
 from tests.diagnostics.training_cases import cases_training_leaves_out, reviewed_cases
-from tests.factories import SiteFactory
+from tests.factories import SiteFactory, UserFactory, verified_login
 
 pytestmark = pytest.mark.django_db
 
@@ -115,3 +115,34 @@ def test_training_needs_both_labels(site, clinician):
 
     with pytest.raises(training.TrainingRefused):
         training.start_training_run(actor=clinician, parameters=TINY)
+
+
+def test_an_administrator_starts_and_cancels_a_run_from_the_admin(client, cases):
+    admin = UserFactory(username="root", is_staff=True, is_superuser=True)
+    verified_login(client, admin)
+
+    started = client.post(
+        "/admin/diagnostics/trainingrun/start/",
+        {"name": "cough-cnn", "epochs": "3", "seed": "2", "datasets": []},
+    )
+
+    run = TrainingRun.objects.get()
+    assert started.status_code == 302 and started["Location"].endswith(f"/{run.pk}/change/")
+    assert run.status == TrainingStatus.QUEUED and run.started_by == admin
+    assert run.parameters["epochs"] == 3 and run.n_examples == len(cases)
+    assert AuditEvent.objects.get(action="training.started").actor == admin
+    page = client.get(f"/admin/diagnostics/trainingrun/{run.pk}/change/")
+    assert b'http-equiv="refresh"' in page.content  # the page follows the run while it goes on
+
+    client.post("/admin/diagnostics/trainingrun/",
+                {"action": "cancel", "_selected_action": [run.pk]})  # fmt: skip
+
+    run.refresh_from_db()
+    assert run.status == TrainingStatus.CANCELLED and run.cancel_requested
+
+
+def test_only_administrators_start_runs(client, site):
+    staff = UserFactory(username="staffer", is_staff=True)
+    verified_login(client, staff)
+
+    assert client.get("/admin/diagnostics/trainingrun/start/").status_code == 403
