@@ -69,6 +69,8 @@ def test_admin_shows_the_comparison_and_refuses_then_accepts_an_override(
     training_worker.compare_with_production(version=inverted)
     url = f"/admin/diagnostics/modelversion/{inverted.pk}/promote/"
 
+    listing = client.get("/admin/diagnostics/modelversion/").content.decode()
+    assert "refuses" in listing  # the gate's verdict in the list
     page = client.get(url)
     assert page.status_code == 200
     html = page.content.decode()
