@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from diagnostics import signals
 from diagnostics.models import Diagnostic, DiagnosticStatus, Label
 from portal.core.audit import AuditContext, record_event
 from portal.core.errors import Conflict
@@ -59,6 +60,9 @@ def review_diagnostic(
             detail={"decision": decision, "replaces_review": bool(previous),
                     "fields": ["review_label", "review_note", "reviewed_by", "reviewed_at"]},
         )  # fmt: skip
+        transaction.on_commit(
+            lambda: signals.diagnostic_reviewed.send(sender=Diagnostic, diagnostic=locked)
+        )
     for name in ("review_label", "review_note", "reviewed_by", "reviewed_at"):
         setattr(diagnostic, name, getattr(locked, name))
     return diagnostic
