@@ -27,12 +27,12 @@ def _wait_for(condition, timeout=30.0):
     return False
 
 
+@pytest.mark.usefixtures("empty_broker")
 def test_a_review_is_delivered_by_the_worker_after_the_server_was_down(
     process_env,
-    empty_broker,
     tmp_path,
     settings,
-    linked_patient,  # noqa: F811
+    linked_patient,
 ):
     server = LoopbackFhirServer().start()
     server.stop()  # down, on a port of its own that it will come back on
