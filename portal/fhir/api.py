@@ -55,6 +55,7 @@ class FhirView(APIView):
     renderer_classes = [FhirJsonRenderer]
     content_negotiation_class = AlwaysFhirJson
     permission_classes = [IsAuthenticated, IsClinician]
+    schema = None  # FHIR's own contract is the CapabilityStatement, not the REST API's OpenAPI
     resource_type = ""
 
     def handle_exception(self, exc):

@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.diagnostics.conftest import empty_broker  # noqa: F401 - fixture
 from tests.fhir.loopback import LoopbackFhirServer
 
 HOSPITAL = "urn:oid:2.16.840.1.113883.19.5"

@@ -8,7 +8,6 @@ import pytest
 
 from diagnostics.reviews import Decision, review_diagnostic
 from portal.fhir.models import Delivery, DeliveryStatus
-from tests.diagnostics.conftest import empty_broker  # noqa: F401 - fixture
 from tests.factories import UserFactory
 from tests.factories_clinical import RecordingFactory, succeeded
 from tests.fhir.conftest import HOSPITAL
