@@ -600,6 +600,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "portal.core.tasks.purge_expired_sessions",
         "schedule": crontab(minute=17, hour=3),
     },
+    "catch-up-fhir-pushes": {
+        "task": "portal.fhir.tasks.catch_up",
+        "schedule": crontab(minute="*/10"),
+    },
     "reconcile-patients-with-record": {
         "task": "portal.fhir.tasks.reconcile_patients",
         "schedule": crontab(minute=47, hour=1),
@@ -625,6 +629,10 @@ FHIR_TIMEOUT_S = env.float("FHIR_TIMEOUT_S", default=10.0)
 FHIR_MAX_ATTEMPTS = env.int("FHIR_MAX_ATTEMPTS", default=8)
 FHIR_RETRY_BASE_S = env.float("FHIR_RETRY_BASE_S", default=30.0)
 FHIR_RETRY_MAX_S = env.float("FHIR_RETRY_MAX_S", default=3600.0)
+# Every 10 minutes, pushes whose message was lost (the broker was down) are made: for results and
+# reviews of the last FHIR_CATCH_UP_HOURS, older than FHIR_CATCH_UP_GRACE_S.
+FHIR_CATCH_UP_HOURS = env.int("FHIR_CATCH_UP_HOURS", default=24)
+FHIR_CATCH_UP_GRACE_S = env.int("FHIR_CATCH_UP_GRACE_S", default=120)
 
 # --- Logging: JSON lines with the request id; never personal data ---------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -9,18 +9,22 @@ the identifier, so a corrected review replaces the earlier one and the report be
 ``amended``. A server that cannot be reached is tried again with an exponential back-off
 (``FHIR_RETRY_BASE_S``, doubling, at most ``FHIR_RETRY_MAX_S``) up to ``FHIR_MAX_ATTEMPTS``;
 then, or at once when the server refuses the request, the delivery is dead (the admin's
-dead-letter list, which can send it again).
+dead-letter list, which can send it again). A push whose message was lost (the broker was
+down when the result or review was committed) is found by ``catch_up``, every few minutes.
 """
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from diagnostics import signals
 from diagnostics.models import Diagnostic, DiagnosticStatus
 from portal.core.dispatch import send_quietly
+from portal.core.models import AuditEvent
 from portal.fhir import codes, resources
 from portal.fhir.client import FhirClient, RecordRefused, RecordUnavailable, configured
 from portal.fhir.models import Delivery, DeliveryStatus
@@ -57,6 +61,53 @@ def schedule(*, diagnostic_ids: list[int], trigger: str) -> list[Delivery]:
     return Delivery.objects.bulk_create(
         Delivery(diagnostic_id=pk, trigger=trigger) for pk in sorted(linked)
     )
+
+
+def catch_up() -> list[Delivery]:
+    """Deliveries for the results and reviews of the last ``FHIR_CATCH_UP_HOURS`` that have
+    none made since they were committed (their message was lost), older than
+    ``FHIR_CATCH_UP_GRACE_S`` (younger ones may still be on their way); and pending deliveries
+    whose task was lost.
+
+    Both reads are bounded by indexes: results by (status, queued_at), reviews by the audit
+    log's (action, at), not by scanning every diagnostic for its review time.
+    """
+    if not configured():
+        return []
+    now = timezone.now()
+    since = now - timedelta(hours=settings.FHIR_CATCH_UP_HOURS)
+    before = now - timedelta(seconds=settings.FHIR_CATCH_UP_GRACE_S)
+    linked = Diagnostic.objects.filter(status=DiagnosticStatus.SUCCEEDED).exclude(
+        patient__identifier_value=""
+    )
+    results = linked.filter(
+        queued_at__gte=since, finished_at__range=(since, before)
+    ).exclude(Exists(Delivery.objects.filter(
+        diagnostic=OuterRef("pk"), created_at__gte=OuterRef("finished_at")
+    )))  # fmt: skip
+    reviewed = AuditEvent.objects.filter(
+        action="diagnostic.reviewed", at__range=(since, before)
+    ).values_list("object_id", flat=True)
+    reviews = linked.filter(
+        pk__in=[int(pk) for pk in reviewed], reviewed_at__lte=before
+    ).exclude(Exists(Delivery.objects.filter(
+        diagnostic=OuterRef("pk"), created_at__gte=OuterRef("reviewed_at")
+    )))  # fmt: skip
+    missed = schedule(diagnostic_ids=list(results.values_list("pk", flat=True)), trigger="result")
+    missed += schedule(diagnostic_ids=list(reviews.values_list("pk", flat=True)), trigger="review")
+    missed += _stalled(now)
+    if missed:
+        logger.warning("fhir pushes caught up", extra={"deliveries": len(missed)})
+    return missed
+
+
+def _stalled(now) -> list[Delivery]:
+    """Pending deliveries nobody has tried for longer than the longest back-off (their task was
+    lost with its message), touched so that the next run does not send them again at once."""
+    stale = now - timedelta(seconds=settings.FHIR_RETRY_MAX_S + settings.FHIR_CATCH_UP_GRACE_S)
+    stalled = list(Delivery.objects.filter(status=DeliveryStatus.PENDING, updated_at__lt=stale))
+    Delivery.objects.filter(pk__in=[d.pk for d in stalled]).update(updated_at=now)
+    return stalled
 
 
 def backoff(attempts: int) -> float:

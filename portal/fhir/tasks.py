@@ -21,6 +21,13 @@ def deliver(self, delivery_id: int) -> None:
         raise self.retry(countdown=wait)
 
 
+@shared_task(name="portal.fhir.tasks.catch_up")
+def catch_up() -> None:
+    """Periodic: results and reviews whose push message was lost, delivered now."""
+    for missed in delivery.catch_up():
+        deliver.delay(missed.pk)
+
+
 @shared_task(name="portal.fhir.tasks.reconcile_patients")
 def reconcile_patients() -> None:
     """Nightly: names and birth dates of linked patients as the hospital's record has them."""

@@ -181,3 +181,44 @@ def test_client_credentials_fetch_a_token_for_the_pushes(fhir_server, linked_pat
 
     assert sent.status == DeliveryStatus.DELIVERED
     assert ("POST", "/fhir/token") in fhir_server.requests
+
+
+def test_pushes_whose_message_was_lost_are_caught_up_once(fhir_server, linked_patient, settings):
+    settings.FHIR_CATCH_UP_GRACE_S = 0
+    result = _result(linked_patient)  # committed, but no push was sent (the broker was down)
+    reviewed = _result(linked_patient)
+    _deliver(reviewed)
+    review_diagnostic(
+        diagnostic=reviewed, actor=UserFactory(), decision=Decision.CONFIRM
+    )  # lost too
+
+    missed = delivery.catch_up()
+
+    assert sorted((d.diagnostic_id, d.trigger) for d in missed) == [
+        (result.pk, Trigger.RESULT), (reviewed.pk, Trigger.REVIEW)
+    ]  # fmt: skip
+    for scheduled in missed:
+        delivery.attempt(scheduled.pk)
+    assert delivery.catch_up() == []  # delivered since: nothing more to catch up
+    (report,) = [
+        r
+        for r in fhir_server.all("DiagnosticReport")
+        if r["identifier"][0]["value"] == str(reviewed.pk)
+    ]
+    assert len(report["result"]) == 2
+
+
+def test_a_pending_delivery_whose_task_was_lost_is_sent_again(
+    fhir_server, linked_patient, settings
+):
+    from django.utils import timezone
+
+    (lost,) = delivery.schedule(diagnostic_ids=[_result(linked_patient).pk], trigger=Trigger.RESULT)
+    Delivery.objects.filter(pk=lost.pk).update(
+        updated_at=timezone.now() - timezone.timedelta(hours=2)
+    )
+
+    again = [d.pk for d in delivery.catch_up()]
+
+    assert again == [lost.pk]
+    assert delivery.catch_up() == []  # touched: not sent again by the next run
