@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portal.core.audit import AuditContext, record_event
+from portal.core.database import as_unavailable, mark_retryable
 from portal.core.errors import answer_for, is_domain_failure
 from portal.core.rest.access import IsClinician
 from portal.fhir import resources, selectors
@@ -59,6 +60,11 @@ class FhirView(APIView):
     resource_type = ""
 
     def handle_exception(self, exc):
+        unavailable = as_unavailable(exc)  # a lost database connection: 503, tried once more
+        if unavailable is not None:
+            outcome = operation_outcome(503, unavailable.code, unavailable.message)
+            outcome["Retry-After"] = str(unavailable.extra["retry_after"])
+            return mark_retryable(outcome)
         if is_domain_failure(exc):
             return operation_outcome(answer_for(exc).http_status, exc.code, exc.message)
         if isinstance(exc, exceptions.APIException):

@@ -130,3 +130,31 @@ def test_a_researcher_reads_no_patient_through_fhir(site, linked_patient):
     answer = jwt_client(researcher).get(f"/fhir/R4/Patient/{linked_patient.pk}")
 
     assert answer.status_code == 403 and _valid(answer.json())["issue"][0]["code"] == "forbidden"
+
+
+def test_a_search_costs_the_same_queries_whatever_its_size(api, clinician, linked_patient):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_for(url):
+        with CaptureQueriesContext(connection) as captured:
+            assert api.get(url).status_code == 200
+        return len(captured)
+
+    first = _result(linked_patient)
+    review_diagnostic(diagnostic=first, actor=clinician, decision=Decision.CONFIRM)
+    small = [
+        queries_for(f"/fhir/R4/{kind}?patient={linked_patient.pk}")
+        for kind in ("DiagnosticReport", "Observation")
+    ]
+    for _ in range(4):
+        review_diagnostic(
+            diagnostic=_result(linked_patient), actor=clinician, decision=Decision.CONFIRM
+        )
+
+    large = [
+        queries_for(f"/fhir/R4/{kind}?patient={linked_patient.pk}")
+        for kind in ("DiagnosticReport", "Observation")
+    ]
+
+    assert large == small
