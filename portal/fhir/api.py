@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 
 from portal.core.audit import AuditContext, record_event
 from portal.core.database import as_unavailable, mark_retryable
-from portal.core.errors import answer_for, is_domain_failure
+from portal.core.errors import NotVisible, answer_for, is_domain_failure
 from portal.core.rest.access import IsClinician
 from portal.fhir import resources, selectors
 
@@ -93,7 +93,7 @@ class FhirView(APIView):
             rows = rows.filter(pk__lt=int(cursor))
         page = list(rows.order_by("-pk")[: page_size + 1])
         more, page = len(page) > page_size, page[:page_size]
-        base = request.build_absolute_uri(reverse("fhir:search", args=[self.resource_type]))
+        base = request.build_absolute_uri(reverse(f"fhir:{self.resource_type}-search"))
         links = [{"relation": "self", "url": request.build_absolute_uri()}]
         if more:
             query = request.query_params.copy()
@@ -189,27 +189,30 @@ class SearchView(FhirView):
 class ReadView(FhirView):
     """``GET /fhir/R4/<type>/<id>``"""
 
-    def get(self, request, resource_type: str, resource_id: str):
+    def get(self, request, resource_type: str, pk: int, part: str = ""):
         self.resource_type = resource_type
         if resource_type == "Patient":
-            patient = selectors.patient(request.user, resource_id)
+            patient = selectors.patient(request.user, pk)
             resource = resources.patient_resource(patient)
-        elif resource_type == "DiagnosticReport":
-            diagnostic = selectors.report(request.user, resource_id)
-            patient, resource = diagnostic.patient, selectors.report_resource(diagnostic)
         else:
-            pk, part = selectors.observation_id(resource_id)
-            diagnostic = selectors.report(request.user, pk)
-            found = selectors.observation_resources(diagnostic, part)
-            if not found:
-                return operation_outcome(404, "not_found", "Observation not found.")
-            patient, resource = diagnostic.patient, found[0]
-        self.audited(request, patients=[patient], detail={"id": resource_id})
+            diagnostic = selectors.report(request.user, pk, what=resource_type)
+            patient = diagnostic.patient
+            if resource_type == "DiagnosticReport":
+                resource = selectors.report_resource(diagnostic)
+            else:
+                found = selectors.observation_resources(diagnostic, part)
+                if not found:  # not reviewed (yet): no such observation
+                    raise NotVisible("Observation")
+                resource = found[0]
+        self.audited(request, patients=[patient], detail={"id": resource["id"]})
         return Response(resource)
 
 
 class UnsupportedView(FhirView):
     """Any other path under ``/fhir/R4/``: a FHIR answer, not the site's HTML 404 page."""
 
-    def get(self, request):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    def get(self, request, **kwargs):
         return operation_outcome(404, "not_supported", "This resource type is not served here.")

@@ -29,16 +29,17 @@ def patients(user, *, identifier: str = "", name: str = "") -> QuerySet[Patient]
     return found
 
 
-def patient(user, pk: str) -> Patient:
-    if not pk.isdigit():
-        raise NotVisible("Patient")
-    return permissions.visible_patient(user, int(pk))
+def patient(user, pk: int) -> Patient:
+    return permissions.visible_patient(user, pk)
 
 
 def patient_of_search(user, value: str) -> Patient:
     """The patient a ``patient=`` or ``subject=`` parameter names (``123`` or ``Patient/123``):
     another site's patient is as missing as one that does not exist."""
-    return patient(user, value.removeprefix("Patient/"))
+    pk = value.removeprefix("Patient/")
+    if not pk.isdigit():
+        raise NotVisible("Patient")
+    return patient(user, int(pk))
 
 
 def reports(user, *, patient: Patient | None = None) -> QuerySet[Diagnostic]:
@@ -51,19 +52,12 @@ def reports(user, *, patient: Patient | None = None) -> QuerySet[Diagnostic]:
     return found.order_by("-pk")
 
 
-def report(user, pk: str) -> Diagnostic:
-    found = reports(user).filter(pk=int(pk)).first() if pk.isdigit() else None
+def report(user, pk: int, *, what: str = "DiagnosticReport") -> Diagnostic:
+    """One finished result the user may see (``what`` names it when it is not found)."""
+    found = reports(user).filter(pk=pk).first()
     if found is None:
-        raise NotVisible("DiagnosticReport")
+        raise NotVisible(what)
     return found
-
-
-def observation_id(value: str) -> tuple[str, str]:
-    """``("123", "finding")`` from ``"123-finding"``; ``NotVisible`` for any other shape."""
-    pk, _, part = value.partition("-")
-    if not pk.isdigit() or part not in (FINDING, REVIEW):
-        raise NotVisible("Observation")
-    return pk, part
 
 
 def refs(diagnostic: Diagnostic) -> resources.Refs:
