@@ -11,7 +11,8 @@ user's sockets, and signing out closes the session's. A socket also checks its s
 session ended by any other way (the idle timeout) closes too.
 
 The events: signing out (any door: ``user_logged_out``), a password change, deactivation and a
-lost membership (the pages and the admin call ``revoke``).
+lost membership (the pages and the admin call ``revoke``; single sign-on also ends the user's
+other browser sessions with ``end_sessions`` when the provider takes a group away).
 """
 
 import hashlib
@@ -84,6 +85,22 @@ def revoke(
         )  # fmt: skip
         if close_users_sockets:
             transaction.on_commit(lambda: close_sockets(user_group(user.pk)))
+
+
+def end_sessions(*, user, keep: str | None = None) -> int:
+    """Sign ``user`` out of every browser session but ``keep`` (a session key); the number ended.
+
+    Sessions are rows keyed by a random key, not by user, so the live ones are read and decoded:
+    with the idle timeout there are only as many as people working now.
+    """
+    live = Session.objects.filter(expire_date__gt=timezone.now()).exclude(session_key=keep or "")
+    ended = [
+        row.session_key
+        for row in live.iterator(chunk_size=500)
+        if row.get_decoded().get(SESSION_KEY) == str(user.pk)
+    ]
+    Session.objects.filter(session_key__in=ended).delete()
+    return len(ended)
 
 
 def close_sockets(group: str) -> None:

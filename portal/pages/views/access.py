@@ -24,6 +24,7 @@ from portal.core import permissions, revocation
 from portal.core.audit import AuditContext
 from portal.pages.forms import SignInForm
 from portal.pages.selectors import Workspace
+from portal.sso import oidc as sso_oidc
 
 SESSION_SITE_KEY = "portal_site_id"
 
@@ -91,6 +92,11 @@ class SignInView(auth_views.LoginView):
 
     form_class = SignInForm
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        # With single sign-on configured, the hospital account is the way in; the password
+        # form stays for break-glass accounts.
+        return super().get_context_data(**kwargs, single_sign_on=sso_oidc.enabled())
 
     def form_valid(self, form):
         response = super().form_valid(form)
