@@ -12,6 +12,7 @@ import secrets
 import tempfile
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from botocore.config import Config as BotoConfig
@@ -699,6 +700,13 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     },
 }
+if OIDC_OP_LOGOUT_ENDPOINT:
+    # Signing out (a form posted here) goes on to the identity provider's sign-out, and browsers
+    # hold that redirect to form-action too.
+    _provider = urlsplit(OIDC_OP_LOGOUT_ENDPOINT)
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append(
+        f"{_provider.scheme}://{_provider.netloc}"
+    )
 
 # --- Recommender -----------------------------------------------------------------------------------
 # Similar confirmed cases and the review queue's priorities (recommender/, docs/recommender.md).
