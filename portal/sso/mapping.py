@@ -58,12 +58,18 @@ def grants_for(groups) -> set[Grant]:
 
 
 def provider_vouches_for_second_factor(claims: dict) -> bool:
-    """An ``amr`` value among ``OIDC_MFA_AMR_VALUES``, or an ``acr`` among
-    ``OIDC_MFA_ACR_VALUES`` (RFC 8176 names the methods)."""
-    amr = claims.get("amr") or []
-    if isinstance(amr, str):
-        amr = [amr]
-    if set(amr) & set(settings.OIDC_MFA_AMR_VALUES):
+    """An ``amr`` value among ``OIDC_MFA_AMR_VALUES`` (RFC 8176 names the methods), or an
+    ``acr`` (or one of Entra ID's ``acrs`` authentication contexts) among
+    ``OIDC_MFA_ACR_VALUES``."""
+    if set(_as_list(claims.get("amr"))) & set(settings.OIDC_MFA_AMR_VALUES):
         return True
-    acr = claims.get("acr")
-    return bool(acr) and str(acr) in settings.OIDC_MFA_ACR_VALUES
+    contexts = {
+        str(value) for value in [*_as_list(claims.get("acr")), *_as_list(claims.get("acrs"))]
+    }
+    return bool(contexts & set(settings.OIDC_MFA_ACR_VALUES))
+
+
+def _as_list(value) -> list:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]

@@ -8,6 +8,7 @@ code asked for otherwise, and every refusal audited.
 """
 
 import logging
+import time
 from urllib.parse import urlencode
 
 import requests
@@ -31,6 +32,8 @@ logger = logging.getLogger(__name__)
 BACKEND = "portal.sso.oidc.ProviderBackend"
 REFUSAL_SESSION_KEY = "sso_refusal"
 PENDING_SESSION_KEY = "sso_pending_second_factor"
+VOUCHED_SESSION_KEY = "sso_vouched"  # {"user": pk, "at": epoch seconds}
+VOUCHED_SECONDS = 600
 
 
 def enabled() -> bool:
@@ -126,6 +129,9 @@ class CallbackView(OIDCAuthenticationCallbackView):
             services.record_signed_in(user=user, protocol=Protocol.OIDC, second_factor="provider",
                                       audit=audit)  # fmt: skip
         elif second_factor.required_for(user):
+            # The provider has just vouched for this person: for a while, in this browser only,
+            # that stands in for the password an enrolment link asks (they have none here).
+            request.session[VOUCHED_SESSION_KEY] = {"user": user.pk, "at": int(time.time())}
             if not second_factor.has_device(user):
                 return self._refused("second_factor_missing", user=user)
             request.session[PENDING_SESSION_KEY] = user.pk
@@ -149,6 +155,18 @@ class CallbackView(OIDCAuthenticationCallbackView):
                                 audit=AuditContext.of(self.request))  # fmt: skip
         self.request.session[REFUSAL_SESSION_KEY] = reason
         return HttpResponseRedirect(self.failure_url)
+
+
+def vouched_for(request, user) -> bool:
+    """Whether this browser signed in at the provider as ``user`` in the last
+    ``VOUCHED_SECONDS``, short of the second factor (portal.two_factor's enrolment link takes
+    it instead of a password for an account that has none)."""
+    vouched = request.session.get(VOUCHED_SESSION_KEY) or {}
+    return (
+        not user.has_usable_password()
+        and vouched.get("user") == user.pk
+        and time.time() - vouched.get("at", 0) < VOUCHED_SECONDS
+    )
 
 
 def provider_sign_out_url(request) -> str | None:

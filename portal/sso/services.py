@@ -34,7 +34,8 @@ REFUSALS = {
     "deactivated": _("This account has been deactivated. Ask your site administrator."),
     "second_factor_missing": _(
         "Your account needs a second factor. Sign in at the hospital with multi-factor "
-        "authentication, or open the authenticator enrolment link your administrator gave you."
+        "authentication, or open the authenticator enrolment link your administrator gave you "
+        "in this browser within ten minutes."
     ),
     "provider_error": _(
         "The hospital's sign-in service did not answer as expected. Try again in a moment."

@@ -2,6 +2,10 @@
 configured ``acr``. Without it an account that needs a second factor types its local code, or
 is refused when it has no authenticator."""
 
+from django.test import Client
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from portal.core import enrolment
 from portal.core.models import AuditEvent
 from portal.sso.models import ExternalIdentity
 from tests.factories import totp_device
@@ -72,3 +76,16 @@ def test_an_account_that_needs_no_second_factor_signs_in_without_the_claim(clien
     sign_in_through_provider(client, sso, person(groups=["portal-north-clinicians"], amr=["pwd"]))
 
     assert client.get("/patients/").status_code == 200
+
+
+def test_the_provider_sign_in_stands_in_for_the_password_an_enrolment_link_asks(client, sso):
+    sign_in_through_provider(client, sso, person(groups=ADMIN, amr=["pwd"]))  # refused
+    user = ExternalIdentity.objects.get().user
+    link = enrolment.issue_link(user=user)
+
+    assert "Your password" in Client().get(link).content.decode()  # another browser: no
+    shown = client.get(link)
+    assert shown.status_code == 200 and "Your password" not in shown.content.decode()
+    device = TOTPDevice.objects.get(user=user, confirmed=False)
+    assert client.post(link, {"token": code_for(device)}).status_code == 302
+    assert client.get("/admin/").status_code == 200
