@@ -144,6 +144,7 @@ INSTALLED_APPS = [
     "recommender",
     "portal",
     "portal.sso",
+    "djangosaml2",
 ]
 
 MIDDLEWARE = [
@@ -156,6 +157,9 @@ MIDDLEWARE = [
     "portal.core.no_store.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "portal.core.sessions.SessionRenewalMiddleware",
+    # SAML's own short-lived session (djangosaml2): the provider's answer is a cross-site POST,
+    # which the Lax session cookie does not accompany.
+    "djangosaml2.middleware.SamlSessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -506,6 +510,24 @@ OIDC_USE_NONCE = True
 OIDC_STORE_ID_TOKEN = True  # the id_token_hint of the provider's sign-out
 OIDC_AUTHENTICATION_CALLBACK_URL = "sso:oidc-callback"
 LOGIN_REDIRECT_URL_FAILURE = "/sso/refused/"
+# SAML 2.0, the alternative (djangosaml2, pysaml2 and xmlsec1): on when SAML_SP_BASE_URL and the
+# identity provider's metadata (a URL or a file) are set. The same group map applies.
+SAML_SP_BASE_URL = env.str("SAML_SP_BASE_URL", default="")
+SAML_IDP_METADATA_URL = env.str("SAML_IDP_METADATA_URL", default="")
+SAML_IDP_METADATA_FILE = env.str("SAML_IDP_METADATA_FILE", default="")
+SAML_GROUPS_ATTRIBUTE = env.str("SAML_GROUPS_ATTRIBUTE", default="groups")
+# Authentication context classes that mean a second factor was given at the provider.
+SAML_MFA_AUTHN_CONTEXTS = env.list(
+    "SAML_MFA_AUTHN_CONTEXTS",
+    default=[
+        "http://schemas.microsoft.com/claims/multipleauthn",
+        "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract",
+        "urn:oasis:names:tc:SAML:2.0:ac:classes:TimeSyncToken",
+        "urn:oasis:names:tc:SAML:2.0:ac:classes:X509",
+    ],
+)
+SAML_CONFIG_LOADER = "portal.sso.saml.sp_config"
+SAML_SESSION_COOKIE_NAME = "saml_session"
 
 # --- Security (check --deploy is clean in production) ---------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -2,7 +2,7 @@
 
 The link (``portal.core.enrolment``) first asks for the user's password (or, for an account that
 signs in through the identity provider and has none, a sign-in at the provider in this browser a
-moment ago: ``portal.sso.oidc.vouched_for``); then it shows the key (a QR code and the key in
+moment ago: ``portal.sso.signing_in.vouched_for``); then it shows the key (a QR code and the key in
 letters) and asks for one code from the app, which enrols the device, signs the user in with both
 factors and uses the link up.
 """
@@ -25,7 +25,7 @@ from django_otp.admin import OTPAdminAuthenticationForm
 from portal.core import enrolment
 from portal.core.audit import AuditContext
 from portal.core.errors import NotVisible
-from portal.sso import oidc as sso_oidc
+from portal.sso import signing_in
 
 VERIFIED_LINK = "enrolment_link"  # session key: the link whose password this browser gave
 
@@ -72,7 +72,7 @@ def enrol(request, secret: str):
         link = enrolment.usable_link(secret)
     except NotVisible:
         raise Http404 from None
-    if request.session.get(VERIFIED_LINK) != link.pk and not sso_oidc.vouched_for(
+    if request.session.get(VERIFIED_LINK) != link.pk and not signing_in.vouched_for(
         request, link.user
     ):
         return _ask_password(request, link)

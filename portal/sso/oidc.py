@@ -8,32 +8,23 @@ code asked for otherwise, and every refusal audited.
 """
 
 import logging
-import time
 from urllib.parse import urlencode
 
 import requests
 from django.conf import settings
-from django.contrib.auth import get_user_model, login
+from django.contrib.auth import get_user_model
 from django.core.exceptions import SuspiciousOperation
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404
 from django.urls import reverse
-from django_otp import login as otp_login
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
-from portal.core import second_factor
 from portal.core.audit import AuditContext
-from portal.sso import services
+from portal.sso import services, signing_in
 from portal.sso.mapping import provider_vouches_for_second_factor
 from portal.sso.models import Protocol
 
 logger = logging.getLogger(__name__)
-
-BACKEND = "portal.sso.oidc.ProviderBackend"
-REFUSAL_SESSION_KEY = "sso_refusal"
-PENDING_SESSION_KEY = "sso_pending_second_factor"
-VOUCHED_SESSION_KEY = "sso_vouched"  # {"user": pk, "at": epoch seconds}
-VOUCHED_SECONDS = 600
 
 
 def enabled() -> bool:
@@ -121,52 +112,18 @@ class CallbackView(OIDCAuthenticationCallbackView):
         return super().get(request)
 
     def login_success(self):
-        request, user = self.request, self.user
-        audit = AuditContext.of(request)
-        if getattr(request, "sso_second_factor", False):
-            login(request, user, backend=BACKEND)
-            otp_login(request, services.provider_second_factor(user))
-            services.record_signed_in(user=user, protocol=Protocol.OIDC, second_factor="provider",
-                                      audit=audit)  # fmt: skip
-        elif second_factor.required_for(user):
-            # The provider has just vouched for this person: for a while, in this browser only,
-            # that stands in for the password an enrolment link asks (they have none here).
-            request.session[VOUCHED_SESSION_KEY] = {"user": user.pk, "at": int(time.time())}
-            if not second_factor.has_device(user):
-                return self._refused("second_factor_missing", user=user)
-            request.session[PENDING_SESSION_KEY] = user.pk
-            return HttpResponseRedirect(reverse("sso:second-factor"))
-        else:
-            login(request, user, backend=BACKEND)
-            services.record_signed_in(user=user, protocol=Protocol.OIDC,
-                                      second_factor="not_required", audit=audit)  # fmt: skip
-        return HttpResponseRedirect(self.success_url)
+        return signing_in.complete(
+            self.request, self.user, protocol=Protocol.OIDC, next_url=self.success_url,
+            provider_second_factor=getattr(self.request, "sso_second_factor", False),
+        )  # fmt: skip
 
     def login_failure(self):
         reason = getattr(self.request, "sso_refusal", None)
-        if reason is None:  # the provider said no, or its answer did not verify: not audited yet
-            reason = "cancelled" if self.request.GET.get("error") else "provider_error"
-            return self._refused(reason)
-        self.request.session[REFUSAL_SESSION_KEY] = reason
-        return HttpResponseRedirect(self.failure_url)
-
-    def _refused(self, reason: str, user=None):
-        services.record_refusal(reason=reason, protocol=Protocol.OIDC, user=user,
-                                audit=AuditContext.of(self.request))  # fmt: skip
-        self.request.session[REFUSAL_SESSION_KEY] = reason
-        return HttpResponseRedirect(self.failure_url)
-
-
-def vouched_for(request, user) -> bool:
-    """Whether this browser signed in at the provider as ``user`` in the last
-    ``VOUCHED_SECONDS``, short of the second factor (portal.two_factor's enrolment link takes
-    it instead of a password for an account that has none)."""
-    vouched = request.session.get(VOUCHED_SESSION_KEY) or {}
-    return (
-        not user.has_usable_password()
-        and vouched.get("user") == user.pk
-        and time.time() - vouched.get("at", 0) < VOUCHED_SECONDS
-    )
+        if reason is not None:  # refused by the portal's rules, and audited there
+            return signing_in.refused(self.request, reason, protocol=Protocol.OIDC, audited=True)
+        # The provider said no, or its answer did not verify.
+        reason = "cancelled" if self.request.GET.get("error") else "provider_error"
+        return signing_in.refused(self.request, reason, protocol=Protocol.OIDC)
 
 
 def provider_sign_out_url(request) -> str | None:

@@ -13,7 +13,7 @@ from django_otp import login as otp_login
 
 from portal.core import second_factor
 from portal.core.audit import AuditContext
-from portal.sso import oidc, services
+from portal.sso import oidc, services, signing_in
 from portal.sso.models import Protocol
 
 
@@ -31,21 +31,20 @@ def second_factor_step(request):
     """The code from the user's authenticator app, for a sign-in at the provider without its
     MFA claim. Only the browser that made that sign-in gets here (the pending user is in its
     session); each device throttles wrong codes itself."""
-    pending = request.session.get(oidc.PENDING_SESSION_KEY)
-    user = get_user_model().objects.filter(pk=pending, is_active=True).first() if pending else None
+    pending = request.session.get(signing_in.PENDING_SESSION_KEY) or {}
+    user = get_user_model().objects.filter(pk=pending.get("user"), is_active=True).first()
     if user is None:
         return redirect("pages:login")
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         device = second_factor.verify(user, form.cleaned_data["otp_token"])
         if device is not None:
-            next_url = request.session.get("oidc_login_next") or "/"
-            del request.session[oidc.PENDING_SESSION_KEY]
-            login(request, user, backend=oidc.BACKEND)
+            del request.session[signing_in.PENDING_SESSION_KEY]
+            login(request, user, backend=signing_in.BACKEND)
             otp_login(request, device)
-            services.record_signed_in(user=user, protocol=Protocol.OIDC, second_factor="code",
-                                      audit=AuditContext.of(request))  # fmt: skip
-            return HttpResponseRedirect(next_url)
+            services.record_signed_in(user=user, protocol=pending["protocol"],
+                                      second_factor="code", audit=AuditContext.of(request))  # fmt: skip
+            return HttpResponseRedirect(pending["next"])
         form.add_error(
             "otp_token",
             _("That one-time code did not match. Check the time on your phone and try again."),
@@ -55,7 +54,7 @@ def second_factor_step(request):
 
 @never_cache
 def refused(request):
-    reason = request.session.pop(oidc.REFUSAL_SESSION_KEY, None)
+    reason = request.session.pop(signing_in.REFUSAL_SESSION_KEY, None)
     message = services.REFUSALS.get(reason, services.REFUSALS["cancelled"])
     return render(request, "sso/refused.html", {"message": message})
 
