@@ -172,6 +172,7 @@ def _import_recording(spec, patient, labelled, subject, *, analyse, report) -> N
             submission = submit_recording(
                 patient=patient, file=File(handle, name=labelled.path.name), kind=labelled.kind,
                 symptoms={}, actor=None, original_name=labelled.path.name, analyse=analyse,
+                kind_minimum=False,
             )  # fmt: skip
     except AudioRejected as rejected:
         report.skipped_recordings[f"audio rejected: {rejected.code}"] += 1

@@ -19,7 +19,7 @@ from diagnostics.ml import synth
 from diagnostics.models import Diagnostic, DiagnosticStatus, Label
 from diagnostics.reviews import Decision, review_diagnostic
 from diagnostics.services import submit_recording
-from media_assets.models import Recording
+from media_assets.models import MIN_SECONDS_BY_KIND, Recording
 from portal.core.models import Membership, Patient, Role
 
 RECORDINGS_PER_PATIENT = 2
@@ -38,9 +38,11 @@ def seed_demo_recordings(*, seed: int = 11) -> int:
         if clinician is None:
             continue
         for _ in range(RECORDINGS_PER_PATIENT):
+            label, kind = rng.choice(synth.LABELS), rng.choice(synth.KINDS)
             sound = synth.generate_example(
-                np_rng, label=rng.choice(synth.LABELS), kind=rng.choice(synth.KINDS)
-            )
+                np_rng, label=label, kind=kind,
+                min_duration_s=MIN_SECONDS_BY_KIND[kind],  # as long as an upload must be
+            )  # fmt: skip
             submission = submit_recording(
                 patient=patient, file=io.BytesIO(synth.to_wav_bytes(sound)), kind=sound.kind,
                 symptoms=_symptoms(rng, sound.label), actor=clinician,

@@ -40,27 +40,39 @@ class ModelStatus(models.TextChoices):
 class ModelVersion(models.Model):
     """A trained model: its artifact in storage, what it expects, and how well it did."""
 
-    name = models.CharField(max_length=100)
-    version = models.CharField(max_length=50)
-    artifact = models.CharField(max_length=255, help_text=_("Storage key of the model artifact."))
-    sha256 = models.CharField(max_length=64)
-    labels = models.JSONField(default=list)
-    sample_rate = models.PositiveIntegerField(default=16000)
-    clip_seconds = models.FloatField(default=5.0)
-    metrics = models.JSONField(default=dict, blank=True)
+    name = models.CharField(max_length=100, verbose_name=_("name"))
+    version = models.CharField(max_length=50, verbose_name=_("version"))
+    artifact = models.CharField(
+        max_length=255,
+        help_text=_("Storage key of the model artifact."),
+        verbose_name=_("artifact"),
+    )
+    sha256 = models.CharField(max_length=64, verbose_name=_("sha256"))
+    labels = models.JSONField(default=list, verbose_name=_("labels"))
+    sample_rate = models.PositiveIntegerField(default=16000, verbose_name=_("sample rate"))
+    clip_seconds = models.FloatField(default=5.0, verbose_name=_("clip seconds"))
+    metrics = models.JSONField(default=dict, blank=True, verbose_name=_("metrics"))
     trained_on = models.CharField(
         max_length=32,
         default="synthetic",
         help_text=_("'synthetic' for models trained on generated sounds: not for clinical use."),
+        verbose_name=_("trained on"),
     )
     status = models.CharField(
-        max_length=12, choices=ModelStatus.choices, default=ModelStatus.CANDIDATE
+        max_length=12,
+        choices=ModelStatus.choices,
+        default=ModelStatus.CANDIDATE,
+        verbose_name=_("status"),
     )
     canary_fraction = models.FloatField(
-        default=0.0, help_text=_("The share of new diagnostics a canary or shadow analyses.")
+        default=0.0,
+        verbose_name=_("canary fraction"),
+        help_text=_("The share of new diagnostics a canary or shadow analyses."),
     )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    promoted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(
+        default=timezone.now, editable=False, verbose_name=_("created at")
+    )
+    promoted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("promoted at"))
     features = models.JSONField(
         default=dict,
         blank=True,
@@ -101,6 +113,8 @@ class ModelVersion(models.Model):
                 name="canary_fraction_is_a_fraction",
             ),
         ]
+        verbose_name = _("model version")
+        verbose_name_plural = _("model versions")
 
     def __str__(self) -> str:
         return f"{self.name} {self.version}"
@@ -184,14 +198,23 @@ class DiagnosticQuerySet(models.QuerySet):
 class Diagnostic(models.Model):
     site_path = "patient__site"  # how portal.core.permissions.restrict reaches the site
 
-    recording = models.ForeignKey(Recording, on_delete=models.PROTECT, related_name="diagnostics")
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="diagnostics")
-    status = models.CharField(
-        max_length=10, choices=DiagnosticStatus.choices, default=DiagnosticStatus.QUEUED
+    recording = models.ForeignKey(
+        Recording, on_delete=models.PROTECT, related_name="diagnostics", verbose_name=_("recording")
     )
-    label = models.CharField(max_length=16, choices=Label.choices, blank=True)
-    confidence = models.FloatField(null=True, blank=True)
-    scores = models.JSONField(default=dict, blank=True)
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="diagnostics", verbose_name=_("patient")
+    )
+    status = models.CharField(
+        max_length=10,
+        choices=DiagnosticStatus.choices,
+        default=DiagnosticStatus.QUEUED,
+        verbose_name=_("status"),
+    )
+    label = models.CharField(
+        max_length=16, choices=Label.choices, blank=True, verbose_name=_("label")
+    )
+    confidence = models.FloatField(null=True, blank=True, verbose_name=_("confidence"))
+    scores = models.JSONField(default=dict, blank=True, verbose_name=_("scores"))
     quality_gate = models.CharField(
         max_length=16,
         choices=QualityGate.choices,
@@ -199,32 +222,53 @@ class Diagnostic(models.Model):
         help_text=_(
             "Set when the recording failed the quality gate: the result shows inconclusive."
         ),
+        verbose_name=_("quality gate"),
     )
     model_version = models.ForeignKey(
-        ModelVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="diagnostics"
+        ModelVersion,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="diagnostics",
+        verbose_name=_("model version"),
     )
-    symptoms = models.JSONField(default=dict, blank=True)
-    timings = models.JSONField(default=dict, blank=True)
+    symptoms = models.JSONField(default=dict, blank=True, verbose_name=_("symptoms"))
+    timings = models.JSONField(default=dict, blank=True, verbose_name=_("timings"))
     embedding = models.BinaryField(
-        null=True, blank=True, help_text=_("The model's L2-normalised embedding (float32).")
+        null=True,
+        blank=True,
+        help_text=_("The model's L2-normalised embedding (float32)."),
+        verbose_name=_("embedding"),
     )
     task_id = models.CharField(
-        max_length=64, blank=True, help_text=_("The task that claimed this diagnostic last.")
+        max_length=64,
+        blank=True,
+        help_text=_("The task that claimed this diagnostic last."),
+        verbose_name=_("task id"),
     )
     urgent = models.BooleanField(
-        default=False, help_text=_("Set by the clinician: analysed ahead of routine recordings.")
+        default=False,
+        help_text=_("Set by the clinician: analysed ahead of routine recordings."),
+        verbose_name=_("urgent"),
     )
-    queued_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    error = models.TextField(blank=True)
-    review_label = models.CharField(max_length=16, choices=Label.choices, blank=True)
-    review_note = models.TextField(blank=True)
+    queued_at = models.DateTimeField(default=timezone.now, verbose_name=_("queued at"))
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
+    error = models.TextField(blank=True, verbose_name=_("error"))
+    review_label = models.CharField(
+        max_length=16, choices=Label.choices, blank=True, verbose_name=_("review label")
+    )
+    review_note = models.TextField(blank=True, verbose_name=_("review note"))
     reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("reviewed by"),
     )
-    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("reviewed at"))
 
     objects = DiagnosticQuerySet.as_manager()
 
@@ -270,6 +314,8 @@ class Diagnostic(models.Model):
                 name="review_has_a_time",
             ),
         ]
+        verbose_name = _("diagnostic")
+        verbose_name_plural = _("diagnostics")
 
     def __str__(self) -> str:
         return f"Diagnostic #{self.pk} ({self.status})"

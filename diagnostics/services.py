@@ -21,6 +21,7 @@ from media_assets import services as media
 from media_assets.audio import AudioRejected
 from media_assets.errors import RecordingNotSaved, UploadClosed
 from media_assets.models import Recording, RecordingStatus
+from media_assets.storage_breaker import admit_storage_write
 from portal.core.audit import AuditContext, record_event
 from portal.core.errors import Conflict
 from portal.core.models import Patient
@@ -53,18 +54,24 @@ def submit_recording(
     urgent: bool = False,
     audit: AuditContext | None = None,
     analyse: bool = True,
+    kind_minimum: bool = True,
 ) -> Submission:
     """Check, store and enqueue an uploaded recording; the same bytes again return the first one.
 
     ``analyse=False`` stores it with an ``unanalysed`` diagnostic that no worker takes (a data
-    set imported as training truth); ``request_analysis`` queues it later.
+    set imported as training truth); ``request_analysis`` queues it later. ``kind_minimum=False``
+    leaves out the per-kind minimum length the recorder asks of clinicians (a public data set's
+    recordings keep their own lengths; ``RECORDING_MIN_SECONDS`` still applies).
     Raises ``media_assets.audio.AudioRejected`` for unusable audio, leaving nothing behind. The
     upload endpoint asks ``capacity.admit_upload`` first, before it charges the upload quotas.
     """
-    inspected = media.inspect_audio(file=file)
+    inspected = media.inspect_audio(file=file, kind=kind if kind_minimum else None)
     existing = _existing_submission(patient, inspected.sha256)
     if existing is not None:
         return existing
+    # While the store is known to be down, refuse before any row exists (the endpoint asked
+    # already; this covers the other callers and an upload that was decoding when it opened).
+    admit_storage_write()
     # The pending row first, committed on its own: a crash while the object is written leaves a
     # row naming it, which reconcile_storage finds at once (media_assets.services).
     try:
@@ -126,7 +133,7 @@ def complete_direct_upload(
         raise UploadClosed
     with media.fetch_uploaded_object(recording=recording) as content:
         try:
-            inspected = media.inspect_audio(file=content)
+            inspected = media.inspect_audio(file=content, kind=recording.kind)
         except AudioRejected as error:
             media.reject_upload(recording=recording, error=error)
             raise

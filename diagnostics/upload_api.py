@@ -28,6 +28,7 @@ from media_assets.quotas import charge_upload
 from media_assets.selectors import visible_recording
 from media_assets.services import create_pending_upload, receive_upload_content
 from media_assets.storage import upload_target
+from media_assets.storage_breaker import admit_storage_write
 from portal.core import permissions
 from portal.core.audit import AuditContext
 from portal.core.errors import Invalid
@@ -79,8 +80,10 @@ class RecordingUploadView(APIView):
             patient = permissions.visible_patient(request.user, params.validated_data["patient"])
             outcome.bytes_received(uploaded.size)
             # Before the quota: a browser retrying a refused upload must not use up its hourly
-            # quota while the queue is full, nor the server decode what it will not store.
+            # quota while the queue is full or the store is down, nor the server decode what it
+            # will not store.
             capacity.admit_upload()
+            admit_storage_write()
             charge_upload(actor=request.user, site_id=patient.site_id, size_bytes=uploaded.size)
             submission = submit_recording(
                 patient=patient,
@@ -106,6 +109,7 @@ class DirectUploadCreateView(APIView):
         data = params.validated_data
         patient = permissions.visible_patient(request.user, data["patient"])
         capacity.admit_upload()  # before the quota, as for uploads through the app
+        admit_storage_write()
         charge_upload(actor=request.user, site_id=patient.site_id, size_bytes=data["size_bytes"])
         recording = create_pending_upload(
             patient=patient, kind=data["kind"], size_bytes=data["size_bytes"],

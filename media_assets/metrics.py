@@ -1,9 +1,10 @@
-"""Upload metrics: outcomes and rejection reasons, bytes received, and how long uploads take."""
+"""Upload metrics: outcomes and rejection reasons, bytes received, how long uploads take, and the
+object store's circuit breaker."""
 
 import time
 from contextlib import contextmanager
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 UPLOADS = Counter(
     "portal_uploads_total", "Recording uploads by outcome and reason", ["outcome", "reason"]
@@ -42,3 +43,18 @@ def observe_upload():
         UPLOAD_SECONDS.observe(time.perf_counter() - started)
     if outcome.result:
         UPLOADS.labels(*outcome.result).inc()
+
+
+# The object store's circuit breaker on the upload path (media_assets.storage_breaker), per process.
+STORAGE_BREAKER_STATE = Gauge(
+    "portal_storage_breaker_state",
+    "The object store's circuit breaker: 0 closed, 1 half-open (probing), 2 open (refusing)",
+)
+STORAGE_BREAKER_REJECTED = Counter(
+    "portal_storage_breaker_rejected_total",
+    "Storage calls refused at once because the object store's circuit breaker was open",
+)
+STORAGE_BREAKER_OPENED = Counter(
+    "portal_storage_breaker_opened_total",
+    "Times the object store's circuit breaker opened (failures in a row, or a failed probe)",
+)

@@ -25,12 +25,21 @@ from django.core.files.storage import default_storage
 from django.db import DatabaseError
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
 
 from media_assets import audio
 from media_assets.errors import StorageUnavailable, UploadClosed, UploadMismatch, UploadNotReceived
-from media_assets.models import Recording, RecordingStatus
+from media_assets.models import (
+    MIN_SECONDS_BY_KIND,
+    MIN_SECONDS_SLACK,
+    Recording,
+    RecordingKind,
+    RecordingStatus,
+)
 from media_assets.quality import Quality, measure_quality
 from media_assets.storage import object_size, open_object
+from media_assets.storage_breaker import admit_storage_write, storage_call
 from portal.core.models import Patient, Site
 from portal.core.storage import STORAGE_ERRORS
 
@@ -69,8 +78,10 @@ def hash_file(file) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def inspect_audio(*, file) -> InspectedAudio:
-    """Hash, size-check, decode and measure an upload; raises ``audio.AudioRejected``."""
+def inspect_audio(*, file, kind: str | None = None) -> InspectedAudio:
+    """Hash, size-check, decode and measure an upload; raises ``audio.AudioRejected``. With
+    ``kind``, a recording shorter than that kind's minimum (``MIN_SECONDS_BY_KIND``, the page's
+    recorder's) is refused too: ``RecordingTooShortForKind``."""
     sha256, size = hash_file(file)
     if size > settings.RECORDING_MAX_BYTES:
         raise audio.RecordingTooLarge(
@@ -85,11 +96,32 @@ def inspect_audio(*, file) -> InspectedAudio:
         max_channels=settings.RECORDING_MAX_CHANNELS,
     )
     file.seek(0)
+    if kind is not None:
+        check_kind_minimum(kind=kind, duration_s=decoded.duration_s)
     return InspectedAudio(
         sha256=sha256,
         size_bytes=size,
         decoded=decoded,
         quality=measure_quality(decoded.samples, decoded.sample_rate),
+    )
+
+
+def check_kind_minimum(*, kind: str, duration_s: float) -> None:
+    """Refuse a recording shorter than its kind needs (a little slack for the encoder)."""
+    minimum = MIN_SECONDS_BY_KIND.get(kind, 0)
+    if duration_s >= minimum - MIN_SECONDS_SLACK:
+        return
+    raise audio.RecordingTooShortForKind(
+        _(
+            "This %(kind)s recording lasts %(seconds)s seconds; at least %(minimum)s seconds "
+            "are needed. Please record for longer."
+        )
+        % {
+            "kind": RecordingKind(kind).label.lower(),
+            "seconds": number_format(duration_s, 1),
+            "minimum": number_format(minimum),
+        },
+        detail=f"{kind} {duration_s:.3f} s < {minimum} s",
     )
 
 
@@ -121,7 +153,8 @@ def put_object(*, key: str, file) -> str:
     """Write ``file`` under ``key``, before any row names it; raises ``StorageUnavailable``."""
     file.seek(0)
     try:
-        saved = default_storage.save(key, File(file, name=key))
+        with storage_call():
+            saved = default_storage.save(key, File(file, name=key))
     except STORAGE_ERRORS as exc:
         logger.warning("storage write failed", extra={"error": type(exc).__name__})
         raise StorageUnavailable from exc
@@ -132,8 +165,11 @@ def put_object(*, key: str, file) -> str:
 
 
 def discard_object(key: str) -> None:
-    """Remove an object whose row did not commit; failure here is left to ``reconcile_storage``."""
+    """Remove an object whose row did not commit; failure here is left to ``reconcile_storage``.
+    While the store's breaker is open nothing is tried (the write it follows failed or was
+    refused), and a failure here does not count towards opening it: the write's failure did."""
     try:
+        admit_storage_write()
         default_storage.delete(key)
     except Exception:
         logger.warning("could not remove an uncommitted object", extra={"key": key})
@@ -214,6 +250,7 @@ def receive_upload_content(*, recording: Recording, stream) -> None:
     """Store the body of ``PUT /api/v1/uploads/{id}/content`` (filesystem storage's target)."""
     if recording.status != RecordingStatus.PENDING:
         raise UploadClosed
+    admit_storage_write()  # before the body is read
     with tempfile.TemporaryFile() as spool:
         received = 0
         while chunk := stream.read(HASH_CHUNK):
@@ -236,7 +273,8 @@ def fetch_uploaded_object(*, recording: Recording):
     A mismatch removes the object and leaves the upload pending, so the client can PUT again.
     """
     try:
-        size = object_size(recording.storage_key)
+        with storage_call():
+            size = object_size(recording.storage_key)
     except STORAGE_ERRORS as exc:
         raise StorageUnavailable from exc
     if size is None:
@@ -249,7 +287,7 @@ def fetch_uploaded_object(*, recording: Recording):
         )
     with tempfile.TemporaryFile() as local:
         try:
-            with open_object(recording.storage_key) as remote:
+            with storage_call(), open_object(recording.storage_key) as remote:
                 while chunk := remote.read(HASH_CHUNK):
                     local.write(chunk)
         except STORAGE_ERRORS as exc:

@@ -4,6 +4,9 @@
 and the object storage each get a quick probe with a short timeout, and a 503 names the part that
 failed, so an orchestrator stops routing traffic here and an operator knows where to look. A process
 told to stop answers 503 ``draining`` without probing anything (``portal.draining``).
+The storage check also shows the store's circuit breaker (``media_assets.storage_breaker``): while
+it is open the check fails at once (503, as for an unreachable store) without waiting on the
+store, and after its cool-down the check is the probe that can close it again.
 
 ``/metrics`` (Prometheus) answers only a scraper that sends ``Authorization: Bearer $METRICS_TOKEN``;
 in production without a token it is closed. It is not exempt from the HTTPS redirect. Scrapers
@@ -30,6 +33,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from django_prometheus.exports import ExportToDjangoView
 
+from media_assets import storage_breaker
+from media_assets.errors import StorageUnavailable
 from portal.core.storage import STORAGE_ERRORS
 from portal.draining import draining
 
@@ -57,14 +62,18 @@ def check_redis() -> None:
 
 
 def check_storage() -> None:
-    """Write, read back and delete a small probe object under a prefix of its own."""
-    key = default_storage.save(f"readiness/{uuid.uuid4().hex}.txt", ContentFile(b"ok"))
-    try:
-        with default_storage.open(key) as handle:
-            if handle.read() != b"ok":
-                raise OSError("storage returned different bytes")
-    finally:
-        default_storage.delete(key)
+    """Write, read back and delete a small probe object under a prefix of its own, through the
+    store's circuit breaker: while it is open this fails at once without touching the store, and
+    once its cool-down is over this probe may be the one that closes it (a pod that is not ready
+    gets no uploads to probe with)."""
+    with storage_breaker.storage_call():
+        key = default_storage.save(f"readiness/{uuid.uuid4().hex}.txt", ContentFile(b"ok"))
+        try:
+            with default_storage.open(key) as handle:
+                if handle.read() != b"ok":
+                    raise OSError("storage returned different bytes")
+        finally:
+            default_storage.delete(key)
 
 
 def serve_metrics_apart() -> None:
@@ -89,7 +98,7 @@ CHECKS = {"database": check_database, "redis": check_redis, "storage": check_sto
 
 # Only failures we expect from an unreachable dependency are turned into a 503; anything else is a
 # bug and should surface as one.
-EXPECTED_FAILURES = (DatabaseError, redis.RedisError, *STORAGE_ERRORS)
+EXPECTED_FAILURES = (DatabaseError, redis.RedisError, *STORAGE_ERRORS, StorageUnavailable)
 
 
 def run_checks() -> dict[str, dict]:
@@ -105,7 +114,18 @@ def run_checks() -> dict[str, dict]:
             )
             results[name] = {"ok": False, "error": type(exc).__name__}
         results[name]["ms"] = round((time.perf_counter() - started) * 1000, 1)
+    results["storage"].update(breaker_status())
     return results
+
+
+def breaker_status() -> dict:
+    """The store's circuit breaker as ``/readyz`` shows it: its state and, while it refuses
+    uploads, the seconds until it lets one through."""
+    snapshot = storage_breaker.status()
+    shown = {"breaker": snapshot.state.value}
+    if snapshot.retry_after_s is not None:
+        shown["retry_after"] = snapshot.retry_after_s
+    return shown
 
 
 @never_cache

@@ -325,6 +325,12 @@ else:
 # client gives up on a connection or a silent socket sooner.
 STORAGE_READ_TIMEOUT_S = env.float("STORAGE_READ_TIMEOUT_S", default=15.0)
 STORAGE_CONNECT_TIMEOUT_S = env.float("STORAGE_CONNECT_TIMEOUT_S", default=5.0)
+# The object store's circuit breaker on the upload path (media_assets.storage_breaker): this many
+# storage failures in a row within the window open it; uploads are then refused at once (503,
+# Retry-After) for the cool-down, after which one call probes the store again.
+STORAGE_BREAKER_FAILURES = env.int("STORAGE_BREAKER_FAILURES", default=5)
+STORAGE_BREAKER_WINDOW_S = env.float("STORAGE_BREAKER_WINDOW_S", default=60.0)
+STORAGE_BREAKER_COOLDOWN_S = env.float("STORAGE_BREAKER_COOLDOWN_S", default=15.0)
 if STORAGE_BACKEND == "s3":
     _default_storage["OPTIONS"]["client_config"] = BotoConfig(
         connect_timeout=STORAGE_CONNECT_TIMEOUT_S,

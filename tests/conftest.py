@@ -74,6 +74,20 @@ def media_root(request, tmp_path):
     return root
 
 
+@pytest.fixture(autouse=True)
+def storage_breaker_closed(request):
+    """Each test starts with the object store's circuit breaker closed: it is kept per process,
+    so a test whose storage fails must not leave it open for the next."""
+    if not _django_enabled(request.config):
+        yield
+        return
+    from media_assets.storage_breaker import breaker
+
+    breaker.reset()
+    yield
+    breaker.reset()
+
+
 def stored_objects(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file())
 

@@ -197,8 +197,11 @@ def generate_example(
     kind: str,
     sample_rate: int = 16000,
     duration_s: float | None = None,
+    min_duration_s: float = 0.0,
 ) -> SyntheticSound:
-    """One SYNTHETIC labelled sound; `duration_s=None` draws 1 to 8 seconds."""
+    """One SYNTHETIC labelled sound; `duration_s=None` draws 1 to 8 seconds, and no fewer than
+    `min_duration_s` (an upload's minimum for its kind: the draw is made all the same, so
+    sounds long enough already stay as they were)."""
     if label not in LABELS:
         raise ValueError(f"label must be one of {LABELS}, got {label!r}")
     if kind not in KINDS:
@@ -209,7 +212,7 @@ def generate_example(
         raise ValueError(f"duration_s must be at least 0.1 s, got {duration_s}")
     rng = _as_rng(rng_or_seed)
     if duration_s is None:
-        duration_s = float(rng.uniform(MIN_DURATION_S, MAX_DURATION_S))
+        duration_s = max(float(rng.uniform(MIN_DURATION_S, MAX_DURATION_S)), min_duration_s)
     n = max(1, round(duration_s * sample_rate))
     signal = (_cough if kind == "cough" else _breath)(rng, n, sample_rate)
     if label == "anomaly":
@@ -238,10 +241,14 @@ def _finish(rng: np.random.Generator, signal: np.ndarray) -> np.ndarray:
     return np.clip(signal, -1.0, 1.0, out=signal)
 
 
-def generate_dataset(n: int, *, seed: int, sample_rate: int = 16000) -> list[SyntheticSound]:
+def generate_dataset(
+    n: int, *, seed: int, sample_rate: int = 16000, min_duration_s: dict[str, float] | None = None
+) -> list[SyntheticSound]:
     """`n` SYNTHETIC sounds balanced over labels and kinds (counts differ by at most one), shuffled.
 
     Each example has its own child seed, so example i is the same whatever else is generated.
+    `min_duration_s` gives a kind's shortest sound (the uploads' minimums, for sounds that are
+    uploaded).
     """
     # Labels vary fastest, so any n splits evenly between labels first, kinds second.
     combos = [(label, kind) for kind in KINDS for label in LABELS]
@@ -251,7 +258,12 @@ def generate_dataset(n: int, *, seed: int, sample_rate: int = 16000) -> list[Syn
     for i in range(n):
         label, kind = combos[order[i] % len(combos)]
         rng = np.random.default_rng(children[i])
-        sounds.append(generate_example(rng, label=label, kind=kind, sample_rate=sample_rate))
+        shortest = (min_duration_s or {}).get(kind, 0.0)
+        sounds.append(
+            generate_example(
+                rng, label=label, kind=kind, sample_rate=sample_rate, min_duration_s=shortest
+            )
+        )
     return sounds
 
 

@@ -21,6 +21,7 @@ from media_assets.audio.rejections import (
     RecordingTooLarge,
     RecordingTooLong,
     RecordingTooShort,
+    RecordingTooShortForKind,
     UnsupportedFormat,
 )
 from media_assets.audio.sniffing import CONTENT_TYPES, SNIFF_BYTES, STORAGE_EXTENSIONS, sniff
@@ -38,6 +39,7 @@ __all__ = [
     "RecordingTooLarge",
     "RecordingTooLong",
     "RecordingTooShort",
+    "RecordingTooShortForKind",
     "UnsupportedFormat",
     "decode",
     "sniff",

@@ -60,6 +60,12 @@ class RecordingTooShort(AudioRejected):
     default_message = "The recording is too short to be analysed. Please record for longer."
 
 
+class RecordingTooShortForKind(RecordingTooShort):
+    """Shorter than its kind needs (a cough, a breath, speech): the recorder's own minimum."""
+
+    code = "recording_too_short"
+
+
 class RecordingTooLong(AudioRejected):
     code = "too_long"
     kind = "invalid"

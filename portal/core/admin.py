@@ -12,6 +12,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
@@ -83,6 +84,18 @@ class ScopedUserAdmin(AuditedModelAdmin, UserAdmin):
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
 
+    # A deleted user's tokens are revoked first, in the deletion's transaction.
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            revocation.revoke(user=obj, reason="deleted", audit=AuditContext.of(request))
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for user in queryset:
+                revocation.revoke(user=user, reason="deleted", audit=AuditContext.of(request))
+            super().delete_queryset(request, queryset)
+
 
 @admin.register(Site)
 class SiteAdmin(AuditedModelAdmin):
@@ -97,6 +110,21 @@ class SiteAdmin(AuditedModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
+
+    # Deleting a site deletes its memberships: their users lose what they could see there.
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            revocation.revoke_members(
+                sites=[obj], reason="membership_lost", audit=AuditContext.of(request)
+            )
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            revocation.revoke_members(
+                sites=list(queryset), reason="membership_lost", audit=AuditContext.of(request)
+            )
+            super().delete_queryset(request, queryset)
 
 
 class MembershipForm(forms.ModelForm):

@@ -16,12 +16,21 @@ from django.utils.translation import gettext_lazy as _
 class Site(models.Model):
     """A clinic. Every patient belongs to exactly one site; users reach patients through sites."""
 
-    code = models.SlugField(max_length=32, unique=True, help_text=_("Short code used in exports."))
-    name = models.CharField(max_length=200)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    code = models.SlugField(
+        max_length=32,
+        unique=True,
+        help_text=_("Short code used in exports."),
+        verbose_name=_("code"),
+    )
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    created_at = models.DateTimeField(
+        default=timezone.now, editable=False, verbose_name=_("created at")
+    )
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("site")
+        verbose_name_plural = _("sites")
 
     def __str__(self) -> str:
         return self.name
@@ -37,16 +46,24 @@ class Membership(models.Model):
     """A user's role at a site; a researcher's data-use agreement is recorded here."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        verbose_name=_("user"),
     )
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=16, choices=Role.choices)
+    site = models.ForeignKey(
+        Site, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("site")
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, verbose_name=_("role"))
     data_use_agreement_until = models.DateField(
         null=True,
         blank=True,
         help_text=_("Researchers only: the limited data set may be exported until this date."),
+        verbose_name=_("data use agreement until"),
     )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_at = models.DateTimeField(
+        default=timezone.now, editable=False, verbose_name=_("created at")
+    )
 
     class Meta:
         constraints = [
@@ -56,6 +73,8 @@ class Membership(models.Model):
                 name="data_use_agreement_only_for_researchers",
             ),
         ]
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
 
     def __str__(self) -> str:
         return f"{self.user} · {self.get_role_display()} · {self.site}"
@@ -125,25 +144,40 @@ class PatientQuerySet(models.QuerySet):
 class Patient(models.Model):
     site_path = "site"  # how portal.core.permissions.restrict reaches the site
 
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="patients")
+    site = models.ForeignKey(
+        Site, on_delete=models.PROTECT, related_name="patients", verbose_name=_("site")
+    )
     external_id = models.CharField(
         _("external id"),
         max_length=64,
         help_text=_("The hospital's record number for the patient."),
     )
-    given_name = models.CharField(max_length=150)
-    family_name = models.CharField(max_length=150)
-    birth_date = models.DateField()
-    sex = models.CharField(max_length=8, choices=Sex.choices, default=Sex.UNKNOWN)
-    research_consent = models.BooleanField(default=False)
-    research_consent_at = models.DateTimeField(null=True, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    given_name = models.CharField(max_length=150, verbose_name=_("given name"))
+    family_name = models.CharField(max_length=150, verbose_name=_("family name"))
+    birth_date = models.DateField(verbose_name=_("birth date"))
+    sex = models.CharField(
+        max_length=8, choices=Sex.choices, default=Sex.UNKNOWN, verbose_name=_("sex")
     )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    updated_at = models.DateTimeField(auto_now=True)
+    research_consent = models.BooleanField(default=False, verbose_name=_("research consent"))
+    research_consent_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("research consent at")
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(
+        default=timezone.now, editable=False, verbose_name=_("created at")
+    )
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
     # Derived from the names on every save (see ``search_key``); the patient list's sort key.
-    search_name = models.CharField(max_length=310, blank=True, editable=False)
+    search_name = models.CharField(
+        max_length=310, blank=True, editable=False, verbose_name=_("search name")
+    )
 
     SEARCH_SOURCES = ("given_name", "family_name", "external_id")
 
@@ -165,6 +199,8 @@ class Patient(models.Model):
             # The patient list pages by (search_name, id).
             models.Index(fields=["search_name", "id"], name="patient_search_name_id"),
         ]
+        verbose_name = _("patient")
+        verbose_name_plural = _("patients")
 
     def __str__(self) -> str:
         # Deliberately not the name: object reprs end up in logs and admin history.
@@ -217,8 +253,13 @@ class PatientSearchTerm(models.Model):
     """One key a patient is found by (see ``search_terms``), searched with ``LIKE 'term%'`` on
     an index: a name's later words get their own rows, since no index finds a word mid-column."""
 
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="search_terms_set")
-    term = models.CharField(max_length=310)
+    patient = models.ForeignKey(
+        Patient,
+        on_delete=models.CASCADE,
+        related_name="search_terms_set",
+        verbose_name=_("patient"),
+    )
+    term = models.CharField(max_length=310, verbose_name=_("term"))
 
     class Meta:
         constraints = [
@@ -231,6 +272,8 @@ class PatientSearchTerm(models.Model):
                 fields=["term"], name="patient_search_term_like", opclasses=["varchar_pattern_ops"]
             ),
         ]
+        verbose_name = _("patient search term")
+        verbose_name_plural = _("patient search terms")
 
     def __str__(self) -> str:
         return f"search term of patient #{self.patient_id}"
@@ -252,9 +295,19 @@ def new_pseudonym() -> str:
 class ResearchPseudonym(models.Model):
     """A patient's research id: made on first export, stable across exports."""
 
-    patient = models.OneToOneField(Patient, on_delete=models.CASCADE, related_name="pseudonym")
-    value = models.CharField(max_length=32, unique=True, default=new_pseudonym, editable=False)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    patient = models.OneToOneField(
+        Patient, on_delete=models.CASCADE, related_name="pseudonym", verbose_name=_("patient")
+    )
+    value = models.CharField(
+        max_length=32, unique=True, default=new_pseudonym, editable=False, verbose_name=_("value")
+    )
+    created_at = models.DateTimeField(
+        default=timezone.now, editable=False, verbose_name=_("created at")
+    )
+
+    class Meta:
+        verbose_name = _("research pseudonym")
+        verbose_name_plural = _("research pseudonyms")
 
     def __str__(self) -> str:
         return self.value
@@ -281,7 +334,9 @@ class AuditEvent(models.Model):
     trigger that rejects UPDATE and DELETE (see the migration).
     """
 
-    at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    at = models.DateTimeField(
+        default=timezone.now, editable=False, db_index=True, verbose_name=_("at")
+    )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.DO_NOTHING,
@@ -289,10 +344,11 @@ class AuditEvent(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("actor"),
     )
-    action = models.CharField(max_length=64)
-    object_type = models.CharField(max_length=64, blank=True)
-    object_id = models.CharField(max_length=64, blank=True)
+    action = models.CharField(max_length=64, verbose_name=_("action"))
+    object_type = models.CharField(max_length=64, blank=True, verbose_name=_("object type"))
+    object_id = models.CharField(max_length=64, blank=True, verbose_name=_("object id"))
     patient = models.ForeignKey(
         Patient,
         on_delete=models.DO_NOTHING,
@@ -300,6 +356,7 @@ class AuditEvent(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("patient"),
     )
     site = models.ForeignKey(
         Site,
@@ -308,10 +365,11 @@ class AuditEvent(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("site"),
     )
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    request_id = models.CharField(max_length=64, blank=True)
-    detail = models.JSONField(default=dict, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True, verbose_name=_("ip"))
+    request_id = models.CharField(max_length=64, blank=True, verbose_name=_("request id"))
+    detail = models.JSONField(default=dict, blank=True, verbose_name=_("detail"))
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -322,6 +380,8 @@ class AuditEvent(models.Model):
             models.Index(fields=["actor", "at"]),
             models.Index(fields=["action", "at"]),
         ]
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_type}#{self.object_id} at {self.at:%Y-%m-%d %H:%M:%S}"
@@ -344,8 +404,13 @@ class TokenGeneration(models.Model):
         on_delete=models.CASCADE,
         primary_key=True,
         related_name="token_generation",
+        verbose_name=_("user"),
     )
-    value = models.PositiveIntegerField(default=0)
+    value = models.PositiveIntegerField(default=0, verbose_name=_("value"))
+
+    class Meta:
+        verbose_name = _("token generation")
+        verbose_name_plural = _("token generations")
 
     def __str__(self) -> str:
         return f"{self.user} · {self.value}"
@@ -359,16 +424,25 @@ class EnrolmentLink(models.Model):
     """
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="enrolment_links"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="enrolment_links",
+        verbose_name=_("user"),
     )
-    secret_hash = models.CharField(max_length=64, unique=True)
+    secret_hash = models.CharField(max_length=64, unique=True, verbose_name=_("secret hash"))
     issued_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
         related_name="+",
-    )  # fmt: skip
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    expires_at = models.DateTimeField()
-    used_at = models.DateTimeField(null=True, blank=True)
+    verbose_name=_("issued by"))  # fmt: skip
+    created_at = models.DateTimeField(
+        default=timezone.now, editable=False, verbose_name=_("created at")
+    )
+    expires_at = models.DateTimeField(verbose_name=_("expires at"))
+    used_at = models.DateTimeField(null=True, blank=True, verbose_name=_("used at"))
+
+    class Meta:
+        verbose_name = _("enrolment link")
+        verbose_name_plural = _("enrolment links")
 
     def __str__(self) -> str:
         return f"{self.user} · {self.created_at:%Y-%m-%d}"

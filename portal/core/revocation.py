@@ -10,8 +10,11 @@ user's sockets, and signing out closes the session's. A socket also checks its s
 (``session_alive``), on each message and every ``SOCKET_SESSION_CHECK_SECONDS``, so one whose
 session ended by any other way (the idle timeout) closes too.
 
-The events: signing out (any door: ``user_logged_out``), a password change, deactivation and a
-lost membership (the pages and the admin call ``revoke``).
+The events: signing out (any door: ``user_logged_out``), a password change, deactivation, a
+lost membership (changed or deleted, or its site deleted) and the user's deletion (the pages and
+the admin call ``revoke``, or ``revoke_members`` for a site's members). A deleted user's tokens
+would fail anyway (no user to load), but they are revoked explicitly before the deletion, so the
+blacklist says so and no token can outlive its user by any path.
 """
 
 import hashlib
@@ -19,7 +22,7 @@ import logging
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.auth.signals import user_logged_out
 from django.contrib.sessions.models import Session
 from django.db import transaction
@@ -84,6 +87,13 @@ def revoke(
         )  # fmt: skip
         if close_users_sockets:
             transaction.on_commit(lambda: close_sockets(user_group(user.pk)))
+
+
+def revoke_members(*, sites, reason: str, audit: AuditContext | None = None) -> None:
+    """``revoke`` for every member of ``sites`` (a queryset or list of sites about to go)."""
+    members = get_user_model().objects.filter(memberships__site__in=sites).distinct()
+    for user in members:
+        revoke(user=user, reason=reason, audit=audit)
 
 
 def close_sockets(group: str) -> None:

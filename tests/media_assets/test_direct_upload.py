@@ -18,10 +18,10 @@ pytestmark = pytest.mark.django_db
 def open_upload(api, patient, content: bytes, **overrides):
     body = {
         "patient": patient.pk,
-        "kind": "breath",
+        "kind": "cough",
         "size_bytes": len(content),
         "sha256": hashlib.sha256(content).hexdigest(),
-        "filename": "breath.wav",
+        "filename": "cough.wav",
         "content_type": "audio/wav",
         **overrides,
     }

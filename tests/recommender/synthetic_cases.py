@@ -10,6 +10,7 @@ from diagnostics import inference
 from diagnostics.ml import synth
 from diagnostics.reviews import Decision, review_diagnostic
 from diagnostics.services import submit_recording
+from media_assets.models import MIN_SECONDS_BY_KIND
 from tests.factories import PatientFactory
 
 
@@ -17,7 +18,8 @@ def analysed_cases(*, site, user, n: int, seed: int = 21, reviewed_share: float 
     """``n`` analysed diagnostics of distinct patients of ``site``; most reviewed."""
     rng = np.random.default_rng(seed)
     diagnostics = []
-    for i, sound in enumerate(synth.generate_dataset(n, seed=seed)):
+    sounds = synth.generate_dataset(n, seed=seed, min_duration_s=MIN_SECONDS_BY_KIND)
+    for i, sound in enumerate(sounds):
         submission = submit_recording(
             patient=PatientFactory(site=site), file=io.BytesIO(synth.to_wav_bytes(sound)),
             kind=sound.kind, symptoms={}, actor=user, original_name=f"synthetic-{i}.wav",

@@ -64,7 +64,7 @@ def test_the_worker_builds_follows_a_promotion_and_indexes_new_results(
         wait_for(lambda: CaseEmbedding.objects.filter(model_version=second).count() == 6,
                  within=120, what="re-embedding by the promoted model", worker=worker)  # fmt: skip
 
-        sound = synth.generate_example(99, label="anomaly", kind="cough")
+        sound = synth.generate_example(99, label="anomaly", kind="cough", min_duration_s=2.0)
         newcomer = submit_recording(
             patient=PatientFactory(site=site), file=io.BytesIO(synth.to_wav_bytes(sound)),
             kind="cough", symptoms={}, actor=clinician, original_name="new.wav",

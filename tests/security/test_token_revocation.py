@@ -8,7 +8,13 @@ from django.test import Client
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from portal.core.models import Role
-from tests.factories import MembershipFactory, PatientFactory, UserFactory, verified_login
+from tests.factories import (
+    MembershipFactory,
+    PatientFactory,
+    SiteFactory,
+    UserFactory,
+    verified_login,
+)
 from tests.security.auth_helpers import PASSWORD, membership_of, obtain_tokens, refresh, with_token
 
 pytestmark = pytest.mark.django_db
@@ -123,3 +129,65 @@ def test_tokens_issued_after_the_event_work(client, ward):
 
     assert with_token(client, "get", "/api/v1/patients/", new["access"]).status_code == 200
     assert refresh(client, new["refresh"]).status_code == 200
+
+
+def delete_user(user):
+    response = administrator().post(f"/admin/auth/user/{user.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302, response.content[:2000]
+
+
+def delete_users_in_bulk(user):
+    response = administrator().post(
+        "/admin/auth/user/",
+        {"action": "delete_selected", "_selected_action": [user.pk], "post": "yes"},
+    )
+    assert response.status_code == 302, response.content[:2000]
+
+
+def delete_their_only_other_site(user):
+    """The user's membership of a second site (no patients, so it may be deleted) goes with it."""
+    other = SiteFactory(code="closing")
+    MembershipFactory(user=user, site=other, role=Role.CLINICIAN)
+    tokens = obtain_tokens(Client(), user.username).json()
+    response = administrator().post(f"/admin/portal/site/{other.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302, response.content[:2000]
+    return tokens
+
+
+def delete_sites_in_bulk(user):
+    other = SiteFactory(code="closing")
+    MembershipFactory(user=user, site=other, role=Role.CLINICIAN)
+    tokens = obtain_tokens(Client(), user.username).json()
+    response = administrator().post(
+        "/admin/portal/site/",
+        {"action": "delete_selected", "_selected_action": [other.pk], "post": "yes"},
+    )
+    assert response.status_code == 302, response.content[:2000]
+    return tokens
+
+
+@pytest.mark.parametrize("deletion", [delete_user, delete_users_in_bulk])
+def test_deleting_the_user_blacklists_every_token_before_it_goes(client, ward, deletion):
+    tokens = obtain_tokens(client, "ward").json()
+    outstanding = list(OutstandingToken.objects.filter(user=ward).values_list("pk", flat=True))
+
+    deletion(ward)
+
+    assert not type(ward).objects.filter(pk=ward.pk).exists()
+    assert with_token(client, "get", "/api/v1/patients/", tokens["access"]).status_code == 401
+    assert refresh(client, tokens["refresh"]).status_code == 401
+    assert outstanding
+    assert BlacklistedToken.objects.filter(token__in=outstanding).count() == len(outstanding)
+
+
+@pytest.mark.parametrize("deletion", [delete_their_only_other_site, delete_sites_in_bulk])
+def test_deleting_a_site_ends_its_members_tokens(client, ward, deletion):
+    tokens = deletion(ward)
+
+    old_access = with_token(client, "get", "/api/v1/patients/", tokens["access"])
+    assert old_access.status_code == 401
+    assert old_access.json()["error"]["code"] == "token_revoked"
+    assert refresh(client, tokens["refresh"]).status_code == 401
+    # Still a member of the first site: a new sign-in works.
+    new = obtain_tokens(client, "ward").json()
+    assert with_token(client, "get", "/api/v1/patients/", new["access"]).status_code == 200

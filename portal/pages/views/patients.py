@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
 from diagnostics.symptoms import KNOWN_CONDITIONS
-from media_assets.models import RecordingKind
+from media_assets.models import MIN_SECONDS_BY_KIND, RecordingKind
 from portal.core import permissions, services
 from portal.core.audit import AuditContext, record_event
 from portal.pages.forms import PatientForm, PatientSearchForm
@@ -134,21 +134,12 @@ def patient_detail(request, pk: int):
     })  # fmt: skip
 
 
-# The shortest recording the recorder accepts per kind (the server's own floor is lower): enough
-# for three coughs, two or three calm breaths, or a counted sentence. Instructions are in the template.
-MIN_SECONDS = {
-    RecordingKind.COUGH: 2,
-    RecordingKind.BREATH: 10,
-    RecordingKind.SPEECH: 5,
-}
-
-
 def recorder_context() -> dict:
     """What the recorder widget needs, passed to its script as data attributes and JSON."""
     return {
         "max_seconds": int(settings.RECORDING_MAX_SECONDS),
         "kinds": [
-            {"value": kind.value, "label": kind.label, "min_seconds": MIN_SECONDS[kind]}
+            {"value": kind.value, "label": kind.label, "min_seconds": MIN_SECONDS_BY_KIND[kind]}
             for kind in RecordingKind
         ],
         "conditions": list(KNOWN_CONDITIONS.items()),
