@@ -1,24 +1,41 @@
-"""Admin for diagnostics and the model registry; model outputs are read-only.
+"""Admin for diagnostics, the model registry and training runs; model outputs are read-only.
 
-Actions: retry failed diagnostics; export rows as CSV (audited); promote, demote or archive a
-model version (administrators only; exactly one production version stays true). An administrator
-marks a version clinically validated (audited like every change); until then its results say
-"research use only, not a medical device". The watch pages (agreement, trials, drift) are in
-``diagnostics.admin_watch``.
+Actions: retry failed diagnostics; export rows as CSV (audited); promote (through the promotion
+gate, on a page that shows the comparison with production and takes an administrator's written
+reason to override a refusal), demote or archive a model version (administrators only; exactly one
+production version stays true); start, cancel and reproduce training runs, whose page shows their
+progress, evaluation and log (administrators only). An administrator marks a version clinically
+validated (audited like every change); until then its results say "research use only, not a
+medical device". The watch pages (agreement, trials, drift) are in ``diagnostics.admin_watch``.
 """
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from diagnostics import registry
+from diagnostics import registry, training
 from diagnostics.admin_watch import input_drift, rollback_summary, trial_comparison
-from diagnostics.models import Diagnostic, DiagnosticStatus, ModelStatus, ModelVersion
+from diagnostics.dataset_import import DATASETS
+from diagnostics.evaluation_display import comparison_html, evaluation_html, history_html
+from diagnostics.models import (
+    Diagnostic,
+    DiagnosticStatus,
+    ModelStatus,
+    ModelVersion,
+    TrainingRun,
+    TrainingStatus,
+)
 from diagnostics.selectors import diagnostics_for
 from diagnostics.services import retry_diagnostic
 from portal.core.admin_base import AuditedModelAdmin, PatientColumn, export_as_csv
 from portal.core.audit import AuditContext
+from portal.core.errors import DomainError
 
 
 @admin.register(ModelVersion)
@@ -30,6 +47,7 @@ class ModelVersionAdmin(AuditedModelAdmin):
         "trained_on",
         "clinically_validated",
         "auc",
+        "gate",
         "canary_fraction",
         "rolled_back_at",
         "created_at",
@@ -38,17 +56,73 @@ class ModelVersionAdmin(AuditedModelAdmin):
     search_fields = ["name", "version"]
     readonly_fields = [
         "name", "version", "artifact", "sha256", "labels", "sample_rate", "clip_seconds",
-        "trained_on", "features", "metrics_table", "status", "created_at",
-        "promoted_at", "canary_started_at", trial_comparison, rollback_summary, input_drift,
-        "rolled_back_at",
+        "trained_on", "features", "metrics_table", "status", "created_at", "promoted_at",
+        "comparison_panel", "evaluation_panel", "canary_started_at", trial_comparison,
+        rollback_summary, input_drift, "rolled_back_at",
     ]  # fmt: skip
-    exclude = ["metrics", "input_reference", "rollback_reasons"]
-    actions = ["promote", "demote", "archive", export_as_csv]
+    exclude = ["metrics", "evaluation", "comparison", "input_reference", "rollback_reasons"]
+    actions = ["promote", "compare", "demote", "archive", export_as_csv]
+
+    @admin.display(description=_("Compared with production (the promotion gate)"))
+    def comparison_panel(self, obj):
+        if obj.status == ModelStatus.PRODUCTION:
+            return _("This is the production model.")
+        link = reverse("admin:diagnostics_modelversion_promote", args=[obj.pk])
+        return format_html(
+            '{}<p><a class="button" href="{}">{}</a></p>',
+            comparison_html(obj.comparison), link, _("Promote…"),
+        )  # fmt: skip
+
+    @admin.display(description=_("Evaluation"))
+    def evaluation_panel(self, obj):
+        return evaluation_html(obj.evaluation)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.promote_view)
+        return [
+            path("<int:pk>/promote/", view, name="diagnostics_modelversion_promote"),
+            *super().get_urls(),
+        ]
+
+    def promote_view(self, request, pk):
+        """The candidate beside production, and the promotion: refused where the gate refuses,
+        unless the administrator writes why they override it (audited with the reason)."""
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        version = get_object_or_404(ModelVersion, pk=pk)
+        passed, reasons = registry.gate_decision(version)
+        form = PromoteForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                registry.promote_through_gate(
+                    version=version, actor=request.user, audit=AuditContext.of(request),
+                    override_reason=form.cleaned_data["override_reason"],
+                )  # fmt: skip
+            except registry.PromotionRefused as refused:
+                form.add_error("override_reason", refused.message)
+            else:
+                self.log_change(request, version, [{"changed": {"fields": ["status"]}}])
+                messages.success(request, _("%(v)s is now the production model.") % {"v": version})
+                return redirect("admin:diagnostics_modelversion_change", version.pk)
+        context = {
+            **self.admin_site.each_context(request), "opts": self.model._meta, "original": version,
+            "title": _("Promote %(v)s") % {"v": version}, "form": form, "passed": passed,
+            "reasons": reasons, "production": registry.production_version(),
+            "comparison": comparison_html(version.comparison),
+        }  # fmt: skip
+        return TemplateResponse(request, "admin/diagnostics/modelversion/promote.html", context)
 
     @admin.display(description=_("AUC (held out)"))
     def auc(self, obj):
         value = obj.metrics.get("roc_auc")
         return f"{value:.3f}" if isinstance(value, int | float) else "-"
+
+    @admin.display(description=_("Promotion gate"))
+    def gate(self, obj):
+        decision = obj.comparison.get("decision")
+        if decision is None:
+            return "-"
+        return _("passes") if decision.get("passed") else _("refuses")
 
     @admin.display(description=_("Metrics"))
     def metrics_table(self, obj):
@@ -77,10 +151,19 @@ class ModelVersionAdmin(AuditedModelAdmin):
     @admin.action(description=_("Promote to production (archives the current one)"))
     def promote(self, request, queryset):
         if not self._only_one(request, queryset):
-            return
-        version = registry.promote(version=queryset.get())
-        self.log_change(request, version, [{"changed": {"fields": ["status"]}}])
-        messages.success(request, f"{version} is now the production model.")
+            return None
+        return redirect("admin:diagnostics_modelversion_promote", queryset.get().pk)
+
+    @admin.action(description=_("Compare with production again (the promotion gate)"))
+    def compare(self, request, queryset):
+        from diagnostics.tasks import compare_with_production
+
+        for version in queryset:
+            compare_with_production.delay(version.pk)
+        messages.success(
+            request,
+            _("%(n)s comparison(s) sent to the training workers.") % {"n": queryset.count()},
+        )
 
     @admin.action(description=_("Demote to candidate"))
     def demote(self, request, queryset):
@@ -114,7 +197,7 @@ class ModelVersionAdmin(AuditedModelAdmin):
     def get_actions(self, request):
         actions = super().get_actions(request)
         if not request.user.is_superuser:
-            for name in ("promote", "demote", "archive"):
+            for name in ("promote", "compare", "demote", "archive"):
                 actions.pop(name, None)
         return actions
 
@@ -169,3 +252,139 @@ class DiagnosticAdmin(PatientColumn, AuditedModelAdmin):
             f"{len(failed)} analysis(es) sent back to the queue."
             + (f" {skipped} skipped (not failed)." if skipped else ""),
         )
+
+
+class PromoteForm(forms.Form):
+    override_reason = forms.CharField(
+        label=_("Reason to override the gate"), required=False, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Only when the gate refuses: why this model should serve anyway (audited)."),
+    )  # fmt: skip
+
+
+class StartTrainingForm(forms.Form):
+    name = forms.CharField(label=_("Model name"), initial=training.DEFAULT_PARAMETERS["name"])
+    epochs = forms.IntegerField(label=_("Epochs"), min_value=1, max_value=500,
+                                initial=training.DEFAULT_PARAMETERS["epochs"])  # fmt: skip
+    seed = forms.IntegerField(label=_("Seed"), min_value=0, initial=0)
+    datasets = forms.MultipleChoiceField(
+        label=_("Also train on imported data sets"), required=False,
+        choices=[(code, spec.title) for code, spec in DATASETS.items()],
+        widget=forms.CheckboxSelectMultiple,
+    )  # fmt: skip
+
+
+@admin.register(TrainingRun)
+class TrainingRunAdmin(AuditedModelAdmin):
+    list_display = ["id", "status", "progress", "n_examples", "started_by", "model_version",
+                    "created_at", "finished_at"]  # fmt: skip
+    list_filter = ["status"]
+    list_select_related = ["started_by", "model_version"]
+    fields = [
+        "status", "progress", "cancel_requested", "parameters", "snapshot_summary", "started_by",
+        "reproduces", "model_version", "created_at", "started_at", "finished_at", "history_table",
+        "evaluation_panel", "calibration", "log_text",
+    ]  # fmt: skip
+    readonly_fields = fields
+    actions = ["cancel", "reproduce"]
+    change_list_template = "admin/diagnostics/trainingrun/change_list.html"
+    change_form_template = "admin/diagnostics/trainingrun/change_form.html"
+
+    @admin.display(description=_("Progress"))
+    def progress(self, obj):
+        return _("epoch %(e)s of %(n)s") % {"e": obj.epoch, "n": obj.parameters.get("epochs", "?")}
+
+    @admin.display(description=_("Data snapshot"))
+    def snapshot_summary(self, obj):
+        counts: dict[tuple[str, str], int] = {}
+        for row in obj.snapshot:
+            counts[(row["site"], row["label"])] = counts.get((row["site"], row["label"]), 0) + 1
+        patients = len({row["patient"] for row in obj.snapshot})
+        rows = format_html_join(
+            "",
+            "<li>{}: {} {}</li>",
+            ((site, n, label) for (site, label), n in sorted(counts.items())),
+        )
+        return format_html(
+            "<p>{}</p><ul>{}</ul>",
+            _("%(n)s recordings of %(p)s patients, each with its sha256, frozen at the start.")
+            % {"n": obj.n_examples, "p": patients},
+            rows,
+        )
+
+    @admin.display(description=_("Metrics per epoch"))
+    def history_table(self, obj):
+        return history_html(obj.history)
+
+    @admin.display(description=_("Evaluation"))
+    def evaluation_panel(self, obj):
+        return evaluation_html(obj.evaluation)
+
+    @admin.display(description=_("Calibration"))
+    def calibration(self, obj):
+        if "temperature" not in obj.metrics:
+            return "-"
+        return _("temperature %(t)s; expected calibration error %(b)s before, %(a)s after") % {
+            "t": obj.metrics["temperature"], "b": obj.metrics.get("ece_before_calibration"),
+            "a": obj.metrics.get("expected_calibration_error"),
+        }  # fmt: skip
+
+    @admin.display(description=_("Log"))
+    def log_text(self, obj):
+        return format_html("<pre>{}</pre>", obj.log or "-")
+
+    def has_add_permission(self, request):
+        return False  # started from the "Start a training run" page, with a frozen snapshot
+
+    def has_change_permission(self, request, obj=None):
+        return False  # a record of what ran: the actions and the start page are the only writes
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        return super().get_actions(request) if request.user.is_superuser else {}
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.start_view)
+        return [
+            path("start/", view, name="diagnostics_trainingrun_start"),
+            *super().get_urls(),
+        ]
+
+    def start_view(self, request):
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        form = StartTrainingForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                run = training.start_training_run(
+                    actor=request.user, parameters=form.cleaned_data, audit=AuditContext.of(request)
+                )
+            except DomainError as refused:
+                form.add_error(None, refused.message)
+            else:
+                messages.success(request, _("Training run %(id)s is queued.") % {"id": run.pk})
+                return redirect("admin:diagnostics_trainingrun_change", run.pk)
+        examples = training.training_diagnostics().count()
+        context = {
+            **self.admin_site.each_context(request), "opts": self.model._meta, "form": form,
+            "title": _("Start a training run"), "examples": examples,
+        }  # fmt: skip
+        return TemplateResponse(request, "admin/diagnostics/trainingrun/start.html", context)
+
+    @admin.action(description=_("Cancel the selected runs"))
+    def cancel(self, request, queryset):
+        for run in queryset.exclude(status__in=[TrainingStatus.SUCCEEDED, TrainingStatus.FAILED,
+                                                TrainingStatus.CANCELLED]):  # fmt: skip
+            training.cancel_training_run(
+                run=run, actor=request.user, audit=AuditContext.of(request)
+            )
+        messages.success(request, _("Cancellation requested."))
+
+    @admin.action(description=_("Reproduce from the same snapshot"))
+    def reproduce(self, request, queryset):
+        for run in queryset:
+            again = training.reproduce_training_run(
+                run=run, actor=request.user, audit=AuditContext.of(request)
+            )
+            messages.success(request, _("Training run %(id)s is queued.") % {"id": again.pk})

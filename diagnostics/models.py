@@ -98,6 +98,14 @@ class ModelVersion(models.Model):
     )
     rolled_back_at = models.DateTimeField(null=True, blank=True)
     rollback_reasons = models.JSONField(default=list, blank=True)
+    evaluation = models.JSONField(
+        default=dict, blank=True,
+        help_text=_("Held-out evaluation: AUC interval, operating points, calibration, subgroups."),
+    )  # fmt: skip
+    comparison = models.JSONField(
+        default=dict, blank=True,
+        help_text=_("The promotion gate: this version and production on the same evaluation set."),
+    )  # fmt: skip
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -428,3 +436,58 @@ class DailyInputStats(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.model_version_id}/{self.site_id}: {self.count}"
+class TrainingStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class TrainingRun(models.Model):
+    """One training of the model on a frozen set of reviewed recordings (``diagnostics.training``).
+
+    ``snapshot`` lists, per example, the diagnostic, its recording, the recording's sha256, the
+    reviewed label, the patient (the split's group) and the subgroup values, frozen when the run is
+    made: the same run reproduced from its snapshot reads the same bytes and, seeded, gives the
+    same metrics. No names or free text are in it.
+    """
+
+    status = models.CharField(
+        max_length=10, choices=TrainingStatus.choices, default=TrainingStatus.QUEUED
+    )
+    parameters = models.JSONField(default=dict, blank=True)
+    snapshot = models.JSONField(default=list, blank=True)
+    n_examples = models.PositiveIntegerField(default=0)
+    epoch = models.PositiveSmallIntegerField(default=0)
+    history = models.JSONField(default=list, blank=True, help_text=_("Metrics after each epoch."))
+    metrics = models.JSONField(default=dict, blank=True)
+    evaluation = models.JSONField(default=dict, blank=True)
+    log = models.TextField(blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reproduces = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reproductions"
+    )
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="training_runs",
+    )  # fmt: skip
+    task_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Training run #{self.pk} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (
+            TrainingStatus.SUCCEEDED, TrainingStatus.FAILED, TrainingStatus.CANCELLED
+        )  # fmt: skip

@@ -17,12 +17,24 @@ from django.utils import timezone
 
 from diagnostics import recommender_hooks
 from diagnostics.models import ModelStatus, ModelVersion
+from portal.core.audit import AuditContext, record_event
+from portal.core.errors import Conflict
 
 logger = logging.getLogger(__name__)
 
 
 class RegistryError(Exception):
     pass
+
+
+class PromotionRefused(Conflict):
+    """The promotion gate refuses this candidate, and no administrator gave a reason to override."""
+
+    code = "promotion_refused"
+
+    def __init__(self, message: str, reasons: list[str]) -> None:
+        super().__init__(message)
+        self.reasons = reasons
 
 
 def register_model_version(
@@ -59,7 +71,12 @@ def register_model_version(
 
 @transaction.atomic
 def promote(*, version: ModelVersion) -> ModelVersion:
-    """Make ``version`` the production model; the previous one is archived."""
+    """Make ``version`` the production model; the previous one is archived.
+
+    Unchecked: people promote through ``promote_through_gate`` (the admin, ``train_model
+    --from-reviews --promote``); this is the state change it makes, also used to install a first
+    model (``register_model_version(status=PRODUCTION)``).
+    """
     ModelVersion.objects.select_for_update().filter(status=ModelStatus.PRODUCTION).exclude(
         pk=version.pk
     ).update(status=ModelStatus.ARCHIVED)
@@ -69,6 +86,43 @@ def promote(*, version: ModelVersion) -> ModelVersion:
     version.save(update_fields=["status", "canary_fraction", "promoted_at"])
     logger.info("model promoted", extra={"model_version": str(version)})
     transaction.on_commit(recommender_hooks.model_promoted)
+    return version
+
+
+def gate_decision(version: ModelVersion) -> tuple[bool, list[str]]:
+    """(passes, reasons): what the promotion gate says of ``version`` against today's production.
+
+    It passes when there is no other production model; otherwise ``version.comparison`` must be
+    against the current production version (a comparison with an earlier one is stale) and passed.
+    """
+    production = production_version()
+    if production is None or production.pk == version.pk:
+        return True, []
+    compared = (version.comparison.get("production") or {}).get("id")
+    if compared != production.pk:
+        return False, [f"not compared with the current production model {production}"]
+    decision = version.comparison.get("decision") or {}
+    return bool(decision.get("passed")), list(decision.get("reasons") or [])
+
+
+def promote_through_gate(
+    *, version: ModelVersion, actor, override_reason: str = "", audit: AuditContext | None = None
+) -> ModelVersion:
+    """Promote ``version`` if the gate allows it; an administrator's written reason overrides a
+    refusal. Audited either way: ``model.promoted`` with the gate's verdict, and the reason."""
+    reason = (override_reason or "").strip()
+    with transaction.atomic():
+        passed, reasons = gate_decision(version)
+        if not passed and not reason:
+            raise PromotionRefused(
+                "The promotion gate refuses this model: " + "; ".join(reasons), reasons
+            )
+        promote(version=version)
+        record_event(
+            action="model.promoted", actor=actor, obj=version, context=audit,
+            detail={"gate_passed": passed, "gate_reasons": reasons,
+                    "override_reason": reason if not passed else ""},
+        )  # fmt: skip
     return version
 
 

@@ -5,6 +5,7 @@ late acknowledgement, requeued if the worker dies); the sweeper runs on ``mainte
 """
 
 from celery import shared_task
+from django.conf import settings
 
 # The services are imported inside the tasks: the web process imports this module to enqueue, and
 # must not load TensorFlow for it.
@@ -75,3 +76,28 @@ def refresh_agreement(diagnostic_id: int) -> None:
     from diagnostics import agreement
 
     agreement.refresh_for_review(diagnostic_id)
+# Training runs for hours: acknowledged on receipt (a late ack would be redelivered after the
+# broker's visibility timeout while the run goes on), and claimed from "queued" so a second
+# delivery does nothing. A worker that dies leaves its run "running": start it again (reproduce).
+@shared_task(
+    name="diagnostics.tasks.run_training", acks_late=False, bind=True,
+    time_limit=settings.TRAINING_TIME_LIMIT_S, soft_time_limit=settings.TRAINING_TIME_LIMIT_S - 60,
+)  # fmt: skip
+def run_training(self, run_id: int) -> str | None:
+    from diagnostics import training_worker
+
+    run = training_worker.execute_training_run(run_id=run_id, task_id=self.request.id or "")
+    return run.status if run is not None else None
+
+
+@shared_task(
+    name="diagnostics.tasks.compare_with_production", acks_late=False,
+    time_limit=settings.TRAINING_TIME_LIMIT_S,
+)  # fmt: skip
+def compare_with_production(version_id: int) -> bool:
+    """The promotion gate's comparison again (production has changed since the run)."""
+    from diagnostics import training_worker
+    from diagnostics.models import ModelVersion
+
+    version = ModelVersion.objects.get(pk=version_id)
+    return training_worker.compare_with_production(version=version)["decision"]["passed"]

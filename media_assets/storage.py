@@ -6,6 +6,7 @@ so no other module asks which backend is configured.
 """
 
 import errno
+import hashlib
 import io
 import os
 import stat
@@ -91,8 +92,25 @@ def analysis_audio(storage_key: str) -> audio.DecodedAudio:
     the model, the spectrogram, the research copy and the recommender's embeddings all start
     from, read within the storage deadline. Raises ``audio``'s ``AudioRejected`` (not for a
     recording the upload accepted) or a storage error (``STORAGE_ERRORS``)."""
+    return _analysis_signal(read_object(storage_key))
+
+
+class ChangedObject(Exception):
+    """A stored object's bytes no longer have the sha256 recorded when it was stored."""
+
+
+def verified_analysis_audio(storage_key: str, *, sha256: str) -> audio.DecodedAudio:
+    """``analysis_audio`` of an object whose bytes must still have ``sha256`` (a training run's
+    frozen snapshot); raises ``ChangedObject`` otherwise."""
+    data = read_object(storage_key)
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise ChangedObject(f"stored object {storage_key} no longer has sha256 {sha256}")
+    return _analysis_signal(data)
+
+
+def _analysis_signal(data: bytes) -> audio.DecodedAudio:
     return audio.decode(
-        io.BytesIO(read_object(storage_key)), max_duration_s=settings.RECORDING_MAX_SECONDS,
+        io.BytesIO(data), max_duration_s=settings.RECORDING_MAX_SECONDS,
         min_duration_s=0, target_rate=settings.ANALYSIS_SAMPLE_RATE,
     )  # fmt: skip
 

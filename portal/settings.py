@@ -439,6 +439,21 @@ CANARY_MAX_ERROR_RISE = env.float("CANARY_MAX_ERROR_RISE", default=0.02)
 # recent reviews); input drift is measured over the last DRIFT_WINDOW_DAYS of them.
 WATCH_REFRESH_INTERVAL_S = env.int("WATCH_REFRESH_INTERVAL_S", default=600)
 DRIFT_WINDOW_DAYS = env.int("DRIFT_WINDOW_DAYS", default=7)
+# --- Training, evaluation and the promotion gate (docs/model.md) -----------------------------------
+# The operating points every evaluation reports: the sensitivity at the specificity the site
+# chooses, and the specificity at the chosen sensitivity.
+EVALUATION_TARGET_SPECIFICITY = env.float("EVALUATION_TARGET_SPECIFICITY", default=0.90)
+EVALUATION_TARGET_SENSITIVITY = env.float("EVALUATION_TARGET_SENSITIVITY", default=0.90)
+EVALUATION_BOOTSTRAP_RESAMPLES = env.int("EVALUATION_BOOTSTRAP_RESAMPLES", default=1000)
+# A candidate is promotable only if, on the same evaluation set, its AUC and its sensitivity at
+# EVALUATION_TARGET_SPECIFICITY are not below production's by more than these margins, and no
+# subgroup with at least GATE_SUBGROUP_MIN_CASES cases loses more than GATE_SUBGROUP_MARGIN.
+GATE_AUC_MARGIN = env.float("GATE_AUC_MARGIN", default=0.02)
+GATE_SENSITIVITY_MARGIN = env.float("GATE_SENSITIVITY_MARGIN", default=0.05)
+GATE_SUBGROUP_MARGIN = env.float("GATE_SUBGROUP_MARGIN", default=0.10)
+GATE_SUBGROUP_MIN_CASES = env.int("GATE_SUBGROUP_MIN_CASES", default=30)
+# A training run is killed after this long (Celery's time limit for the training task only).
+TRAINING_TIME_LIMIT_S = env.int("TRAINING_TIME_LIMIT_S", default=6 * 3600)
 
 # --- Auth and sessions -----------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -574,9 +589,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # the LOGGING below (JSON, request ids) applies in workers
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_QUEUES_NAMES = ("default", "inference", "recommender", "maintenance")
+CELERY_TASK_QUEUES_NAMES = ("default", "inference", "recommender", "maintenance", "training")
 CELERY_TASK_ROUTES = {
     "diagnostics.tasks.run_diagnostic": {"queue": "inference"},
+    "diagnostics.tasks.run_training": {"queue": "training"},
+    "diagnostics.tasks.compare_with_production": {"queue": "training"},
     "diagnostics.tasks.*": {"queue": "maintenance"},
     "recommender.tasks.*": {"queue": "recommender"},
     "media_assets.tasks.*": {"queue": "maintenance"},

@@ -95,6 +95,9 @@ class ModelMetadata:
     metrics: dict[str, Any] = field(default_factory=dict)
     trained_on: str = "unspecified"
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    # Temperature scaling fitted on a validation split (`evaluation.fit_temperature`); inference
+    # divides the log-probabilities by it. 1.0 (no change) for models trained without it.
+    temperature: float = 1.0
 
     @property
     def sample_rate(self) -> int:
@@ -116,6 +119,7 @@ class ModelMetadata:
             "metrics": self.metrics,
             "trained_on": self.trained_on,
             "created_at": self.created_at,
+            "temperature": self.temperature,
         }
 
     @classmethod
@@ -135,7 +139,15 @@ class ModelMetadata:
             metrics=dict(data["metrics"]),
             trained_on=str(data["trained_on"]),
             created_at=str(data["created_at"]),
+            temperature=_temperature(data.get("temperature", 1.0)),
         )
+
+
+def _temperature(value: Any) -> float:
+    temperature = float(value)
+    if not 0.01 <= temperature <= 100.0:
+        raise ValueError(f"temperature {temperature} is not a calibration")
+    return temperature
 
 
 @dataclass(frozen=True, eq=False)
@@ -174,6 +186,9 @@ class LoadedModel:
     def _forward(self, waveforms: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         features = log_mel(waveforms, self.config)
         probabilities, embeddings = self._heads(features, training=False)
+        if self.metadata.temperature != 1.0:  # calibrated: the same ranking, honest confidences
+            logits = tf.math.log(tf.maximum(probabilities, 1e-7)) / self.metadata.temperature
+            probabilities = tf.nn.softmax(logits, axis=-1)
         return probabilities, tf.math.l2_normalize(embeddings, axis=-1)
 
     def infer(self, waveforms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

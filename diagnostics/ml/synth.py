@@ -16,8 +16,10 @@ Everything is deterministic for a seed, and NumPy only, so it is cheap to import
 from __future__ import annotations
 
 import io
+import json
 import wave
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -277,3 +279,23 @@ def to_wav_bytes(sound: SyntheticSound) -> bytes:
         wav.setframerate(sound.sample_rate)
         wav.writeframes(pcm.tobytes())
     return buffer.getvalue()
+
+
+def write_coughvid_layout(root: str | Path, n: int, *, seed: int) -> Path:
+    """`n` SYNTHETIC subjects in the COUGHVID layout (`<id>.json` beside `<id>.wav`, one sound
+    each), for `manage.py import_dataset coughvid` and a training run from their labels: the
+    end-to-end path a site with the real data set takes, on sounds anyone can generate."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i, sound in enumerate(generate_dataset(n, seed=seed)):
+        subject = f"synthetic-{seed}-{i:05d}"
+        record = {
+            "status": "healthy" if sound.label == "healthy" else "symptomatic",
+            "age": int(rng.integers(18, 90)),
+            "gender": str(rng.choice(["female", "male"])),
+            "cough_detected": "0.99",
+        }
+        (root / f"{subject}.json").write_text(json.dumps(record))
+        (root / f"{subject}.wav").write_bytes(to_wav_bytes(sound))
+    return root

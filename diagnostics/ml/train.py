@@ -10,19 +10,29 @@ person's recordings never sit on both sides); the metrics are computed on that h
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import keras
 import numpy as np
 
 from diagnostics.ml import synth
+from diagnostics.ml.evaluation import (
+    EvaluationSettings,
+    apply_temperature,
+    evaluate_model,
+    fit_temperature,
+)
 from diagnostics.ml.features import FeatureConfig, fit_clips, log_mel_numpy
-from diagnostics.ml.metrics import evaluate
+from diagnostics.ml.metrics import evaluate, expected_calibration_error
 from diagnostics.ml.model import NORMALIZATION_LAYER, ModelMetadata, build_model
 
 Progress = Callable[[int, int, dict[str, float]], None]
+
+
+class TrainingCancelled(Exception):
+    """`should_stop` answered True: training stopped between batches, nothing was kept."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,6 +46,11 @@ class TrainingResult:
     config: FeatureConfig
     clip_seconds: float
     trained_on: str = "unspecified"
+    temperature: float = 1.0
+    # The full evaluation (`evaluation.evaluate_model`) of the held-out part, calibrated.
+    evaluation: dict[str, Any] = field(default_factory=dict)
+    # Example indices of each part: "train", "calibration" (may be empty) and "test".
+    split: dict[str, list[int]] = field(default_factory=dict)
 
     def to_metadata(
         self, *, name: str, version: str, trained_on: str | None = None
@@ -49,6 +64,7 @@ class TrainingResult:
             features=self.config,
             metrics=self.metrics,
             trained_on=trained_on or self.trained_on,
+            temperature=self.temperature,
         )
 
 
@@ -88,12 +104,22 @@ def featurize(
 
 
 class _ProgressCallback(keras.callbacks.Callback):
-    def __init__(self, progress: Progress, epochs: int) -> None:
+    def __init__(
+        self, progress: Progress | None, epochs: int, should_stop: Callable[[], bool] | None
+    ) -> None:
         super().__init__()
-        self._progress, self._epochs = progress, epochs
+        self._progress, self._epochs, self._should_stop = progress, epochs, should_stop
+        self.cancelled = False
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        # Keras ends the epoch's loop after the batch that sets stop_training.
+        if self._should_stop is not None and self._should_stop():
+            self.cancelled = self.model.stop_training = True
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        self._progress(epoch + 1, self._epochs, {k: float(v) for k, v in (logs or {}).items()})
+        if self._progress is not None and not self.cancelled:
+            logs = {k: float(v) for k, v in (logs or {}).items()}
+            self._progress(epoch + 1, self._epochs, logs)
 
 
 def _class_weights(y_train: np.ndarray, labels: Sequence[str]) -> dict[int, float]:
@@ -113,6 +139,7 @@ def _fit(
     epochs: int,
     batch_size: int,
     progress: Progress | None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, list[float]]:
     x_train, y_train, x_test, y_test = data
     # The held-out split is passed as validation data for the val_* curves only: nothing is
@@ -130,9 +157,11 @@ def _fit(
         epochs=epochs,
         validation_data=(x_test, y_test) if len(x_test) else None,
         class_weight=_class_weights(y_train, labels),
-        callbacks=[_ProgressCallback(progress, epochs)] if progress else [],
+        callbacks=[callback := _ProgressCallback(progress, epochs, should_stop)],
         verbose=0,
     )
+    if callback.cancelled:
+        raise TrainingCancelled("training was cancelled")
     return {k: [float(v) for v in values] for k, values in fitted.history.items()}
 
 
@@ -150,12 +179,20 @@ def train(
     positive_label: str = "anomaly",
     config: FeatureConfig | None = None,
     groups: Sequence[str] | None = None,
+    calibration_fraction: float = 0.0,
+    subgroups: Mapping[str, Sequence[str]] | None = None,
+    evaluation: EvaluationSettings | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> TrainingResult:
     """Train a fresh model on (mono float32 samples at `config.sample_rate`, label) pairs.
 
-    `progress(epoch, epochs, logs)` is called after every epoch. Metrics are on the held-out
-    split: roc_auc, sensitivity and specificity of P(positive_label) >= threshold, accuracy,
-    expected_calibration_error (10 bins), threshold, n_train, n_test and class_counts.
+    `progress(epoch, epochs, logs)` is called after every epoch; `should_stop()` between batches
+    (True raises `TrainingCancelled`). Metrics are on the held-out split: roc_auc, sensitivity
+    and specificity of P(positive_label) >= threshold, accuracy, expected_calibration_error (10
+    bins), threshold, n_train, n_test and class_counts. With `calibration_fraction`, that share of
+    the training subjects is kept out of fitting to fit a temperature (`evaluation.fit_temperature`),
+    and the held-out metrics are of the calibrated model, with the ECE before calibration beside.
+    `subgroups` (one value per example and attribute) are evaluated on the held-out split.
     """
     config = config or FeatureConfig()
     labels = tuple(labels)
@@ -164,31 +201,70 @@ def train(
         raise ValueError(f"examples carry labels {sorted(unknown)} not in {labels}")
     keras.utils.set_random_seed(seed)
     y = np.array([labels.index(label) for _, label in examples], dtype=np.int64)
-    train_idx, test_idx = stratified_split(y, validation_fraction, seed, groups)
+    parts = _three_way_split(y, validation_fraction, calibration_fraction, seed, groups)
     features = featurize([w for w, _ in examples], config, round(clip_seconds * config.sample_rate))
+    train_idx, calibration_idx, test_idx = parts["train"], parts["calibration"], parts["test"]
     data = (features[train_idx], y[train_idx], features[test_idx], y[test_idx])
     model = build_model(labels, config, clip_seconds)
     history = _fit(
-        model, data, labels=labels, epochs=epochs, batch_size=batch_size, progress=progress
-    )
-    probabilities = model.predict(data[2], batch_size=64, verbose=0) if len(test_idx) else None
+        model, data, labels=labels, epochs=epochs, batch_size=batch_size, progress=progress,
+        should_stop=should_stop,
+    )  # fmt: skip
+    temperature = 1.0
+    if len(calibration_idx):
+        calibration = _predict(model, features[calibration_idx], labels)
+        temperature = fit_temperature(calibration, y[calibration_idx])
+    raw = _predict(model, data[2], labels)
+    probabilities = apply_temperature(raw, temperature) if temperature != 1.0 else raw
     metrics = evaluate(
-        probabilities if probabilities is not None else np.zeros((0, len(labels))),
-        data[3],
-        labels,
-        positive_label=positive_label,
-        threshold=threshold,
+        probabilities, data[3], labels, positive_label=positive_label, threshold=threshold
     )
     metrics |= {
         "n_train": len(train_idx),
+        "n_calibration": len(calibration_idx),
         "n_test": len(test_idx),
         "class_counts": {
             "train": _counts(y[train_idx], labels),
             "test": _counts(y[test_idx], labels),
         },
         "epochs": epochs,
+        "temperature": temperature,
+        "ece_before_calibration": _ece(raw, data[3]),
     }
-    return TrainingResult(model, metrics, history, labels, config, clip_seconds)
+    report = evaluate_model(
+        probabilities, data[3], labels, positive_label=positive_label,
+        subgroups={k: [v[i] for i in test_idx] for k, v in (subgroups or {}).items()},
+        settings=replace(evaluation or EvaluationSettings(), threshold=threshold, seed=seed),
+    )  # fmt: skip
+    split = {name: [int(i) for i in idx] for name, idx in parts.items()}
+    return TrainingResult(
+        model, metrics, history, labels, config, clip_seconds, temperature=temperature,
+        evaluation=report, split=split,
+    )  # fmt: skip
+
+
+def _three_way_split(
+    y: np.ndarray, test_fraction: float, calibration_fraction: float, seed: int,
+    groups: Sequence[str] | None,
+) -> dict[str, np.ndarray]:  # fmt: skip
+    """Held-out test subjects first, then a calibration share of the remaining subjects."""
+    train_idx, test_idx = stratified_split(y, test_fraction, seed, groups)
+    calibration_idx = np.zeros(0, dtype=np.int64)
+    if calibration_fraction > 0:
+        rest_groups = None if groups is None else [groups[i] for i in train_idx]
+        fit, calibration = stratified_split(y[train_idx], calibration_fraction, seed, rest_groups)
+        train_idx, calibration_idx = train_idx[fit], train_idx[calibration]
+    return {"train": train_idx, "calibration": calibration_idx, "test": test_idx}
+
+
+def _predict(model: keras.Model, features: np.ndarray, labels: Sequence[str]) -> np.ndarray:
+    if not len(features):
+        return np.zeros((0, len(labels)))
+    return model.predict(features, batch_size=64, verbose=0)
+
+
+def _ece(probabilities: np.ndarray, y_true: np.ndarray) -> float | None:
+    return round(expected_calibration_error(probabilities, y_true), 6) if len(y_true) else None
 
 
 def _counts(y: np.ndarray, labels: Sequence[str]) -> dict[str, int]:

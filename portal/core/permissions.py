@@ -108,10 +108,14 @@ def research_restrict(queryset: QuerySet[M], user, *, dataset: str) -> QuerySet[
     """The rows of ``queryset`` the user may export as ``dataset``: patients who consent to research
     *now* (a withdrawal removes a patient from every later export), at the export's sites."""
     site_path = queryset.model.site_path
-    patient = site_path.removesuffix("site")  # "" for Patient, "patient__" below it
-    return queryset.filter(
-        **{f"{site_path}__in": export_sites(user, dataset), f"{patient}research_consent": True}
-    )
+    return research_consenting(queryset).filter(**{f"{site_path}__in": export_sites(user, dataset)})
+
+
+def research_consenting(queryset: QuerySet[M]) -> QuerySet[M]:
+    """The rows of ``queryset`` whose patients consent to research now: what research exports
+    and model training may use (a withdrawal removes a patient from every later export and run)."""
+    patient = queryset.model.site_path.removesuffix("site")  # "" for Patient, "patient__" below
+    return queryset.filter(**{f"{patient}research_consent": True})
 
 
 def audit_events_for(user) -> QuerySet[AuditEvent]:

@@ -2,7 +2,8 @@
 
 Prepares the database (migrations, demo data, the baseline model), then starts and supervises the
 embedded Redis (only when ``REDIS_URL`` is unset), the ASGI web server, a Celery worker for the
-``default``, ``recommender`` and ``maintenance`` queues, an inference worker (one process, prefetch 1)
+``default``, ``recommender`` and ``maintenance`` queues, an inference worker (one process, prefetch 1),
+a training worker (the ``training`` queue: training runs and the promotion gate's comparisons)
 and beat. Ctrl-C or SIGTERM stops all of them. If the embedded Redis exits it is started again
 (with a back-off, logged) while the others stay up and reconnect; if any other one dies, the
 others are stopped too.
@@ -162,6 +163,12 @@ class Command(BaseCommand):
             [*celery, "worker", "-Q", "inference", "-n", "inference@%h", "--concurrency", "1",
              "--prefetch-multiplier", "1", "--loglevel", "INFO"],
             env=inference_env(os.environ), log=self.log,
+        )  # fmt: skip
+        group.start(
+            "training",
+            [*celery, "worker", "-Q", "training", "-n", "training@%h", "--concurrency", "1",
+             "--prefetch-multiplier", "1", "--loglevel", "INFO"],
+            log=self.log,
         )  # fmt: skip
         group.start(
             "beat",

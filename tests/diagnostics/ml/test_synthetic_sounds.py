@@ -91,3 +91,14 @@ def test_unknown_label_or_kind_is_rejected():
         generate_example(0, label="covid", kind="cough")
     with pytest.raises(ValueError, match="kind"):
         generate_example(0, label="healthy", kind="speech")
+
+
+def test_synthetic_coughvid_layout_reads_back_with_its_labels(tmp_path):
+    from diagnostics.ml import datasets, synth
+
+    synth.write_coughvid_layout(tmp_path, 6, seed=2)
+
+    files = datasets.coughvid(tmp_path)
+    expected = [s.label for s in synth.generate_dataset(6, seed=2)]
+    assert sorted(f.label for f in files) == sorted(expected)
+    assert all(f.subject.startswith("synthetic-2-") for f in files)
