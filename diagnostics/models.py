@@ -436,6 +436,8 @@ class DailyInputStats(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.model_version_id}/{self.site_id}: {self.count}"
+
+
 class TrainingStatus(models.TextChoices):
     QUEUED = "queued", _("Queued")
     RUNNING = "running", _("Running")

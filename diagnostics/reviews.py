@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from diagnostics import signals
 from diagnostics.models import Diagnostic, DiagnosticStatus, Label
 from portal.core.audit import AuditContext, record_event
 from portal.core.dispatch import send_quietly
@@ -60,9 +61,13 @@ def review_diagnostic(
             detail={"decision": decision, "replaces_review": bool(previous),
                     "fields": ["review_label", "review_note", "reviewed_by", "reviewed_at"]},
         )  # fmt: skip
-        # The agreement row of its day (the beat task catches a message that is lost).
+        # The agreement row of its day (the beat task catches a message that is lost), and the
+        # hospital's record (portal.fhir listens).
         transaction.on_commit(
             lambda: send_quietly("diagnostics.tasks.refresh_agreement", locked.pk, wait=False)
+        )
+        transaction.on_commit(
+            lambda: signals.diagnostic_reviewed.send(sender=Diagnostic, diagnostic=locked)
         )
     for name in ("review_label", "review_note", "reviewed_by", "reviewed_at"):
         setattr(diagnostic, name, getattr(locked, name))

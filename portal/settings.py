@@ -141,6 +141,7 @@ INSTALLED_APPS = [
     "media_assets",
     "diagnostics",
     "recommender",
+    "portal.fhir",
     "portal",
 ]
 
@@ -651,7 +652,39 @@ CELERY_BEAT_SCHEDULE = {
         "task": "portal.core.tasks.purge_expired_sessions",
         "schedule": crontab(minute=17, hour=3),
     },
+    "catch-up-fhir-pushes": {
+        "task": "portal.fhir.tasks.catch_up",
+        "schedule": crontab(minute="*/10"),
+    },
+    "reconcile-patients-with-record": {
+        "task": "portal.fhir.tasks.reconcile_patients",
+        "schedule": crontab(minute=47, hour=1),
+    },
 }
+
+# --- Hospital record (FHIR R4; docs/integration.md) ------------------------------------------------
+# Unset (the embedded default): nothing is pushed, and the patient form offers no record search.
+FHIR_BASE_URL = env.str("FHIR_BASE_URL", default="")
+# Authentication: a bearer token as given, or OAuth2 client credentials (the token URL wins).
+FHIR_TOKEN = env.str("FHIR_TOKEN", default="")
+FHIR_TOKEN_URL = env.str("FHIR_TOKEN_URL", default="")
+FHIR_CLIENT_ID = env.str("FHIR_CLIENT_ID", default="")
+FHIR_CLIENT_SECRET = env.str("FHIR_CLIENT_SECRET", default="")
+FHIR_SCOPE = env.str("FHIR_SCOPE", default="")
+# The hospital's identifier system for patients (the URI of its medical record numbers).
+FHIR_PATIENT_IDENTIFIER_SYSTEM = env.str(
+    "FHIR_PATIENT_IDENTIFIER_SYSTEM", default="urn:oid:2.16.840.1.113883.19.5"
+)
+FHIR_TIMEOUT_S = env.float("FHIR_TIMEOUT_S", default=10.0)
+# A delivery the server could not take is tried again after FHIR_RETRY_BASE_S, doubling up to
+# FHIR_RETRY_MAX_S, FHIR_MAX_ATTEMPTS times in all (then it is a dead letter, in the admin).
+FHIR_MAX_ATTEMPTS = env.int("FHIR_MAX_ATTEMPTS", default=8)
+FHIR_RETRY_BASE_S = env.float("FHIR_RETRY_BASE_S", default=30.0)
+FHIR_RETRY_MAX_S = env.float("FHIR_RETRY_MAX_S", default=3600.0)
+# Every 10 minutes, pushes whose message was lost (the broker was down) are made: for results and
+# reviews of the last FHIR_CATCH_UP_HOURS, older than FHIR_CATCH_UP_GRACE_S.
+FHIR_CATCH_UP_HOURS = env.int("FHIR_CATCH_UP_HOURS", default=24)
+FHIR_CATCH_UP_GRACE_S = env.int("FHIR_CATCH_UP_GRACE_S", default=120)
 
 # --- Logging: JSON lines with the request id; never personal data ---------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -22,6 +22,7 @@ urlpatterns = [
     path("accounts/enrol/<str:secret>/", two_factor.enrol, name="two-factor-enrol"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("portal.api.urls")),
+    path("fhir/R4/", include("portal.fhir.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("media/", include("media_assets.urls")),

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from diagnostics import live, recommender_hooks
+from diagnostics import live, recommender_hooks, signals
 from diagnostics.failures import FAILURE_MESSAGES
 from diagnostics.metrics import END_TO_END_SECONDS, FAILURES, RESULTS
 from diagnostics.models import Diagnostic, DiagnosticStatus, Label, ModelVersion
@@ -149,6 +149,7 @@ def _start_follow_ups(diagnostics: list[Diagnostic]) -> None:
     send_quietly(
         "diagnostics.tasks.render_spectrograms", [d.recording_id for d in diagnostics], wait=False
     )
+    signals.results_recorded.send(sender=Diagnostic, diagnostics=diagnostics)
 
 
 def fail(diagnostic: Diagnostic, reason: str, *, version: ModelVersion | None = None) -> None:

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('diagnostics', '0006_urgent_and_queue_order'),
+        ('diagnostics', '0007_model_watch'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

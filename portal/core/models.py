@@ -158,6 +158,21 @@ class Patient(models.Model):
     sex = models.CharField(
         max_length=8, choices=Sex.choices, default=Sex.UNKNOWN, verbose_name=_("sex")
     )
+    # The patient's identifier in the hospital's record (FHIR ``Patient.identifier``): both set
+    # for a patient linked to the record, both empty otherwise. Results are pushed to the record,
+    # and names and birth dates reconciled from it, only for linked patients.
+    identifier_system = models.CharField(
+        _("identifier system"),
+        max_length=255,
+        blank=True,
+        help_text=_("The hospital record's identifier system (a URI), for a linked patient."),
+    )
+    identifier_value = models.CharField(
+        _("identifier value"),
+        max_length=64,
+        blank=True,
+        help_text=_("The patient's identifier in that system."),
+    )
     research_consent = models.BooleanField(default=False, verbose_name=_("research consent"))
     research_consent_at = models.DateTimeField(
         null=True, blank=True, verbose_name=_("research consent at")
@@ -193,6 +208,17 @@ class Patient(models.Model):
                 condition=Q(research_consent=False) | Q(research_consent_at__isnull=False),
                 name="research_consent_has_a_date",
             ),
+            models.CheckConstraint(
+                condition=Q(identifier_system="", identifier_value="")
+                | (~Q(identifier_system="") & ~Q(identifier_value="")),
+                name="patient_identifier_system_and_value_together",
+            ),
+            # One local patient per record at a site (the reconciliation's lookup, too).
+            models.UniqueConstraint(
+                fields=["site", "identifier_system", "identifier_value"],
+                condition=~Q(identifier_value=""),
+                name="unique_patient_identifier_per_site",
+            ),
         ]
         indexes = [
             models.Index(fields=["site", "family_name", "given_name"]),
@@ -226,6 +252,11 @@ class Patient(models.Model):
         return search_terms(
             given_name=self.given_name, family_name=self.family_name, external_id=self.external_id
         )
+
+    @property
+    def is_linked(self) -> bool:
+        """Linked to the hospital's record (its identifier system and value are known)."""
+        return bool(self.identifier_system and self.identifier_value)
 
     @property
     def full_name(self) -> str:

@@ -46,9 +46,14 @@ def create_patient(
     birth_date: datetime.date,
     sex: str,
     research_consent: bool = False,
+    identifier_system: str = "",
+    identifier_value: str = "",
     audit: AuditContext | None = None,
 ) -> Patient:
-    """Register a patient at ``site``; raises ``ValidationError`` or ``ExternalIdTaken``."""
+    """Register a patient at ``site``; raises ``ValidationError`` or ``ExternalIdTaken``.
+
+    ``identifier_system`` and ``identifier_value`` link the patient to the hospital's record
+    (a patient created from it, ``portal.fhir.records``)."""
     patient = Patient(
         site=site,
         external_id=external_id.strip(),
@@ -58,17 +63,24 @@ def create_patient(
         sex=sex,
         research_consent=research_consent,
         research_consent_at=timezone.now() if research_consent else None,
+        identifier_system=identifier_system.strip(),
+        identifier_value=identifier_value.strip(),
         created_by=actor if actor is not None and actor.is_authenticated else None,
     )
-    _save_checked(patient, action="patient.created", fields=list(EDITABLE_FIELDS), actor=actor,
-                  audit=audit)  # fmt: skip
+    fields = [
+        *EDITABLE_FIELDS,
+        *(["identifier_system", "identifier_value"] if patient.is_linked else []),
+    ]
+    _save_checked(patient, action="patient.created", fields=fields, actor=actor, audit=audit)
     return patient
 
 
 def update_patient(
-    *, patient: Patient, actor: AbstractBaseUser, audit: AuditContext | None = None, **changes
-) -> Patient:
-    """Apply ``changes`` (a subset of ``EDITABLE_FIELDS``) and audit which fields changed.
+    *, patient: Patient, actor: AbstractBaseUser | None, audit: AuditContext | None = None,
+    action: str = "patient.updated", **changes,
+) -> Patient:  # fmt: skip
+    """Apply ``changes`` (a subset of ``EDITABLE_FIELDS``) and audit which fields changed
+    (as ``action``: the nightly reconciliation with the hospital's record names its own).
 
     Consent given now is dated now; consent kept keeps its date; consent withdrawn clears it.
     Nothing is written when nothing changed.
@@ -89,7 +101,7 @@ def update_patient(
         changed.append("research_consent_at")
     _save_checked(
         patient,
-        action="patient.updated",
+        action=action,
         fields=changed,
         actor=actor,
         audit=audit,

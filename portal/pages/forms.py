@@ -146,3 +146,39 @@ class SignInForm(AuthenticationForm):
 
     def _error(self, code: str) -> forms.ValidationError:
         return forms.ValidationError(self.error_messages[code], code=code)
+
+
+class RecordSearchForm(forms.Form):
+    """Search the hospital's record (FHIR) for a patient: by identifier, or else by name."""
+
+    identifier = forms.CharField(
+        label=_("Hospital record number"), required=False, max_length=64,
+        help_text=_("Exact, as the hospital's record has it."),
+    )  # fmt: skip
+    name = forms.CharField(label=_("Name"), required=False, max_length=100)
+
+    def clean(self):
+        cleaned = super().clean()
+        if (
+            not (cleaned.get("identifier") or "").strip()
+            and not (cleaned.get("name") or "").strip()
+        ):
+            raise forms.ValidationError(_("Enter a record number or a name."))
+        return cleaned
+
+
+class RecordPickForm(forms.Form):
+    """The record chosen (its id on the hospital's server), and the site for a user of several."""
+
+    record = forms.RegexField(regex=r"^[A-Za-z0-9\-.]{1,64}$", widget=forms.HiddenInput)
+
+    def __init__(self, *args, sites=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._sites = {str(site.pk): site for site in sites or []}
+        if len(self._sites) > 1:
+            self.fields["site"] = forms.ChoiceField(
+                label=_("Site"), choices=[(pk, site.name) for pk, site in self._sites.items()]
+            )
+
+    def clean_site(self):
+        return self._sites[self.cleaned_data["site"]]

@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
-from portal.pages.views import access, diagnostics, home, patients, review
+from portal.pages.views import access, diagnostics, home, patients, records, review
 
 # Namespaced: the API has routes of the same names (``diagnostic-detail``), and the pages' must not
 # shadow them.
@@ -14,6 +14,7 @@ urlpatterns = [
     path("", home.home, name="home"),
     path("patients/", patients.patient_index, name="patient-list"),
     path("patients/new/", patients.patient_create, name="patient-create"),
+    path("patients/new/from-record/", records.patient_from_record, name="patient-from-record"),
     path("patients/<int:pk>/", patients.patient_detail, name="patient-detail"),
     path("patients/<int:pk>/edit/", patients.patient_edit, name="patient-edit"),
     path("diagnostics/<int:pk>/", diagnostics.diagnostic_detail, name="diagnostic-detail"),

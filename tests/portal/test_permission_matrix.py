@@ -49,6 +49,12 @@ KINDS = {
     "research_object": {"anonymous": "401", "clinician": "403", "other_clinician": "403",
                         "researcher": "404", "site_admin": "403", "superuser": "any"},
     "signed_link": dict.fromkeys(ROLES, "any"),
+    "not_found": dict.fromkeys(ROLES, "404"),
+    "page_without_record": {"anonymous": "login", "clinician": "404", "other_clinician": "404",
+                            "researcher": "403", "site_admin": "404", "superuser": "404"},
+    # The matrix's result is not reviewed: no review Observation for anyone, and no leak either.
+    "api_object_unreviewed": {"anonymous": "401", "clinician": "404", "other_clinician": "404",
+                              "researcher": "403", "site_admin": "404", "superuser": "404"},
     "admin": {"anonymous": "admin_login", "clinician": "admin_login",
               "other_clinician": "admin_login", "researcher": "admin_login",
               "site_admin": "any", "superuser": "any"},
@@ -101,6 +107,17 @@ RULES = {
     "api/docs/": "public",
     "media/recordings/<int:pk>/audio": "page_object",
     "media/recordings/<int:pk>/spectrogram.png": "page_object",
+    "patients/new/from-record/": "page_without_record",  # no FHIR server in this test
+    "fhir/R4/metadata": "public",
+    "fhir/R4/Patient": "api",
+    "fhir/R4/Patient/<int:pk>": "api_object",
+    "fhir/R4/DiagnosticReport": "api",
+    "fhir/R4/DiagnosticReport/<int:pk>": "api_object",
+    "fhir/R4/Observation": "api",
+    "fhir/R4/Observation/<int:pk>-finding": "api_object",
+    "fhir/R4/Observation/<int:pk>-review": "api_object_unreviewed",
+    "fhir/R4/<str:resource_type>": "not_found",  # any other type: an OperationOutcome
+    "fhir/R4/<str:resource_type>/<str:resource_id>": "not_found",
     "healthz": "public",
     "readyz": "public",
     "metrics": "public",
@@ -162,6 +179,10 @@ def world(db, site, other_site):
     return users, ids
 
 
+FHIR_TYPES = {"Patient/": "patients/", "DiagnosticReport/": "diagnostics/",
+              "Observation/": "diagnostics/"}  # fmt: skip
+
+
 def concrete(route: str, ids: dict) -> str:
     def value(match):
         name = match.group(2)
@@ -173,7 +194,7 @@ def concrete(route: str, ids: dict) -> str:
         key = next(
             k
             for k in ("uploads/", "recordings/", "diagnostics/", "patients/")
-            if prefix.endswith(k)
+            if prefix.endswith(k) or FHIR_TYPES.get(prefix.rsplit("/R4/", 1)[-1]) == k
         )
         return str(ids[key])
 

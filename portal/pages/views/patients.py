@@ -15,6 +15,7 @@ from diagnostics.symptoms import KNOWN_CONDITIONS
 from media_assets.models import MIN_SECONDS_BY_KIND, RecordingKind
 from portal.core import permissions, services
 from portal.core.audit import AuditContext, record_event
+from portal.fhir import client as fhir_client
 from portal.pages.forms import PatientForm, PatientSearchForm
 from portal.pages.selectors import patient_list, patient_timeline
 from portal.pages.views.access import clinician_required
@@ -93,7 +94,9 @@ def patient_create(request):
         ))  # fmt: skip
         if patient is not None:
             return redirect("pages:patient-detail", pk=patient.pk)
-    return render(request, "portal/patient_form.html", {"form": form, "creating": True})
+    return render(request, "portal/patient_form.html", {
+        "form": form, "creating": True, "from_record": fhir_client.configured(),
+    })  # fmt: skip
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
