@@ -76,6 +76,8 @@ def refresh_agreement(diagnostic_id: int) -> None:
     from diagnostics import agreement
 
     agreement.refresh_for_review(diagnostic_id)
+
+
 # Training runs for hours: acknowledged on receipt (a late ack would be redelivered after the
 # broker's visibility timeout while the run goes on), and claimed from "queued" so a second
 # delivery does nothing. A worker that dies leaves its run "running": start it again (reproduce).

@@ -12,6 +12,7 @@ import secrets
 import tempfile
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from botocore.config import Config as BotoConfig
@@ -143,6 +144,8 @@ INSTALLED_APPS = [
     "recommender",
     "portal.fhir",
     "portal",
+    "portal.sso",
+    "djangosaml2",
 ]
 
 MIDDLEWARE = [
@@ -155,6 +158,9 @@ MIDDLEWARE = [
     "portal.core.no_store.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "portal.core.sessions.SessionRenewalMiddleware",
+    # SAML's own short-lived session (djangosaml2): the provider's answer is a cross-site POST,
+    # which the Lax session cookie does not accompany.
+    "djangosaml2.middleware.SamlSessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -470,6 +476,9 @@ AUTHENTICATION_BACKENDS = [
     # Axes first: it refuses locked-out credentials before the password is even checked.
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # Single sign-on (portal.sso): answers only an OpenID Connect callback, and only when
+    # OIDC_RP_CLIENT_ID is set; it must stay listed so that its sessions load.
+    "portal.sso.oidc.ProviderBackend",
 ]
 # Failed sign-ins, counted by portal.core.lockout: per username and address (a lockout there only),
 # per address across usernames (a spray), per username across addresses (one guess per address).
@@ -506,6 +515,57 @@ SESSION_RENEW_SECONDS = env.int("SESSION_RENEW_SECONDS", default=60)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="")
+
+# --- Single sign-on through the hospital's identity provider (portal.sso, docs/integration.md) --
+# OpenID Connect, authorization code with PKCE, is on when OIDC_RP_CLIENT_ID is set; local
+# passwords stay for the embedded default and break-glass accounts.
+OIDC_RP_CLIENT_ID = env.str("OIDC_RP_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = env.str("OIDC_RP_CLIENT_SECRET", default="")
+OIDC_OP_ISSUER = env.str("OIDC_OP_ISSUER", default="")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("OIDC_OP_AUTHORIZATION_ENDPOINT", default="")
+OIDC_OP_TOKEN_ENDPOINT = env.str("OIDC_OP_TOKEN_ENDPOINT", default="")
+OIDC_OP_USER_ENDPOINT = env.str("OIDC_OP_USER_ENDPOINT", default="")
+OIDC_OP_JWKS_ENDPOINT = env.str("OIDC_OP_JWKS_ENDPOINT", default="")
+# RP-initiated logout: signing out here signs out at the provider too.
+OIDC_OP_LOGOUT_ENDPOINT = env.str("OIDC_OP_LOGOUT_ENDPOINT", default="")
+OIDC_RP_SIGN_ALGO = env.str("OIDC_RP_SIGN_ALGO", default="RS256")
+OIDC_RP_SCOPES = env.str("OIDC_RP_SCOPES", default="openid profile email")
+OIDC_TOKEN_USE_BASIC_AUTH = env.bool("OIDC_TOKEN_USE_BASIC_AUTH", default=False)
+OIDC_TIMEOUT = env.float("OIDC_TIMEOUT", default=10.0)
+# The claim that lists the user's groups, and how groups become site memberships and roles:
+# {"group": "site_code:role"} or {"group": ["site_code:role", ...]} (SSO_GROUP_MAP, JSON).
+OIDC_GROUPS_CLAIM = env.str("OIDC_GROUPS_CLAIM", default="groups")
+SSO_GROUP_MAP = env.json("SSO_GROUP_MAP", default={})
+# The provider's word that the user gave a second factor: an ``amr`` value among these, or an
+# ``acr`` among OIDC_MFA_ACR_VALUES.
+OIDC_MFA_AMR_VALUES = env.list(
+    "OIDC_MFA_AMR_VALUES", default=["mfa", "otp", "hwk", "swk", "sms", "fpt", "face", "pop"]
+)
+OIDC_MFA_ACR_VALUES = env.list("OIDC_MFA_ACR_VALUES", default=[])
+# mozilla-django-oidc's switches that are not the operator's choice.
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+OIDC_STORE_ID_TOKEN = True  # the id_token_hint of the provider's sign-out
+OIDC_AUTHENTICATION_CALLBACK_URL = "sso:oidc-callback"
+LOGIN_REDIRECT_URL_FAILURE = "/sso/refused/"
+# SAML 2.0, the alternative (djangosaml2, pysaml2 and xmlsec1): on when SAML_SP_BASE_URL and the
+# identity provider's metadata (a URL or a file) are set. The same group map applies.
+SAML_SP_BASE_URL = env.str("SAML_SP_BASE_URL", default="")
+SAML_IDP_METADATA_URL = env.str("SAML_IDP_METADATA_URL", default="")
+SAML_IDP_METADATA_FILE = env.str("SAML_IDP_METADATA_FILE", default="")
+SAML_GROUPS_ATTRIBUTE = env.str("SAML_GROUPS_ATTRIBUTE", default="groups")
+# Authentication context classes that mean a second factor was given at the provider.
+SAML_MFA_AUTHN_CONTEXTS = env.list(
+    "SAML_MFA_AUTHN_CONTEXTS",
+    default=[
+        "http://schemas.microsoft.com/claims/multipleauthn",
+        "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract",
+        "urn:oasis:names:tc:SAML:2.0:ac:classes:TimeSyncToken",
+        "urn:oasis:names:tc:SAML:2.0:ac:classes:X509",
+    ],
+)
+SAML_CONFIG_LOADER = "portal.sso.saml.sp_config"
+SAML_SESSION_COOKIE_NAME = "saml_session"
 
 # --- Security (check --deploy is clean in production) ---------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -747,6 +807,13 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     },
 }
+if OIDC_OP_LOGOUT_ENDPOINT:
+    # Signing out (a form posted here) goes on to the identity provider's sign-out, and browsers
+    # hold that redirect to form-action too.
+    _provider = urlsplit(OIDC_OP_LOGOUT_ENDPOINT)
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append(
+        f"{_provider.scheme}://{_provider.netloc}"
+    )
 
 # --- Recommender -----------------------------------------------------------------------------------
 # Similar confirmed cases and the review queue's priorities (recommender/, docs/recommender.md).

@@ -1,8 +1,10 @@
 """Enrolling an authenticator app through a one-time link, and the admin's sign-in form.
 
-The link (``portal.core.enrolment``) first asks for the user's password; then it shows the key (a
-QR code and the key in letters) and asks for one code from the app, which enrols the device, signs
-the user in with both factors and uses the link up.
+The link (``portal.core.enrolment``) first asks for the user's password (or, for an account that
+signs in through the identity provider and has none, a sign-in at the provider in this browser a
+moment ago: ``portal.sso.signing_in.vouched_for``); then it shows the key (a QR code and the key in
+letters) and asks for one code from the app, which enrols the device, signs the user in with both
+factors and uses the link up.
 """
 
 import base64
@@ -23,6 +25,7 @@ from django_otp.admin import OTPAdminAuthenticationForm
 from portal.core import enrolment
 from portal.core.audit import AuditContext
 from portal.core.errors import NotVisible
+from portal.sso import signing_in
 
 VERIFIED_LINK = "enrolment_link"  # session key: the link whose password this browser gave
 
@@ -69,7 +72,9 @@ def enrol(request, secret: str):
         link = enrolment.usable_link(secret)
     except NotVisible:
         raise Http404 from None
-    if request.session.get(VERIFIED_LINK) != link.pk:
+    if request.session.get(VERIFIED_LINK) != link.pk and not signing_in.vouched_for(
+        request, link.user
+    ):
         return _ask_password(request, link)
     form = ConfirmCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("portal.pages.urls")),
     path("accounts/enrol/<str:secret>/", two_factor.enrol, name="two-factor-enrol"),
     path("admin/", admin.site.urls),
+    path("sso/", include("portal.sso.urls")),
     path("api/v1/", include("portal.api.urls")),
     path("fhir/R4/", include("portal.fhir.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

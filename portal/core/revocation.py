@@ -14,7 +14,8 @@ The events: signing out (any door: ``user_logged_out``), a password change, deac
 lost membership (changed or deleted, or its site deleted) and the user's deletion (the pages and
 the admin call ``revoke``, or ``revoke_members`` for a site's members). A deleted user's tokens
 would fail anyway (no user to load), but they are revoked explicitly before the deletion, so the
-blacklist says so and no token can outlive its user by any path.
+blacklist says so and no token can outlive its user by any path. Single sign-on also ends the
+user's other browser sessions with ``end_sessions`` when the provider takes a group away.
 """
 
 import hashlib
@@ -94,6 +95,22 @@ def revoke_members(*, sites, reason: str, audit: AuditContext | None = None) -> 
     members = get_user_model().objects.filter(memberships__site__in=sites).distinct()
     for user in members:
         revoke(user=user, reason=reason, audit=audit)
+
+
+def end_sessions(*, user, keep: str | None = None) -> int:
+    """Sign ``user`` out of every browser session but ``keep`` (a session key); the number ended.
+
+    Sessions are rows keyed by a random key, not by user, so the live ones are read and decoded:
+    with the idle timeout there are only as many as people working now.
+    """
+    live = Session.objects.filter(expire_date__gt=timezone.now()).exclude(session_key=keep or "")
+    ended = [
+        row.session_key
+        for row in live.iterator(chunk_size=500)
+        if row.get_decoded().get(SESSION_KEY) == str(user.pk)
+    ]
+    Session.objects.filter(session_key__in=ended).delete()
+    return len(ended)
 
 
 def close_sockets(group: str) -> None:

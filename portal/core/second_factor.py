@@ -12,7 +12,7 @@ middleware below hands the request on as anonymous, so pages send it to sign in 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.utils.functional import SimpleLazyObject
-from django_otp import DEVICE_ID_SESSION_KEY, devices_for_user, user_has_device
+from django_otp import DEVICE_ID_SESSION_KEY, devices_for_user
 from django_otp.models import Device
 
 from portal.core.models import Membership, Role
@@ -33,7 +33,12 @@ def required_for(user) -> bool:
 
 
 def has_device(user) -> bool:
-    return user_has_device(user, confirmed=True)
+    """Whether ``user`` has an authenticator to type a code from (a device that only records a
+    second factor given elsewhere, such as the identity provider's, says ``accepts_codes =
+    False``)."""
+    return any(
+        getattr(device, "accepts_codes", True) for device in devices_for_user(user, confirmed=True)
+    )
 
 
 def verify(user, code: str):

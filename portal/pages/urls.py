@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
 from portal.pages.views import access, diagnostics, home, patients, records, review
+from portal.sso.views import SignOutView
 
 # Namespaced: the API has routes of the same names (``diagnostic-detail``), and the pages' must not
 # shadow them.
@@ -30,7 +31,8 @@ urlpatterns = [
     path("sites/switch/", access.switch_site, name="switch-site"),
     # Sign-in: only the views the portal uses (no e-mail password reset: IT resets passwords).
     path("accounts/login/", access.SignInView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Signs out at the identity provider too, for a session that came through it.
+    path("accounts/logout/", SignOutView.as_view(), name="logout"),
     path("accounts/password_change/", access.PasswordChangeView.as_view(), name="password_change"),
     path(
         "accounts/password_change/done/",

@@ -15,7 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
@@ -24,6 +24,8 @@ from portal.core import permissions, revocation
 from portal.core.audit import AuditContext
 from portal.pages.forms import SignInForm
 from portal.pages.selectors import Workspace
+from portal.sso import oidc as sso_oidc
+from portal.sso import saml as sso_saml
 
 SESSION_SITE_KEY = "portal_site_id"
 
@@ -91,6 +93,17 @@ class SignInView(auth_views.LoginView):
 
     form_class = SignInForm
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        # With single sign-on configured, the hospital account is the way in; the password
+        # form stays for break-glass accounts.
+        if sso_oidc.enabled():
+            start = reverse("sso:oidc-start")
+        elif sso_saml.enabled():
+            start = reverse("sso:saml-start")
+        else:
+            start = None
+        return super().get_context_data(**kwargs, single_sign_on=start)
 
     def form_valid(self, form):
         response = super().form_valid(form)
