@@ -77,6 +77,7 @@ class ModelVersion(models.Model):
         default=dict,
         blank=True,
         help_text=_("The log-mel front end's settings (from the artifact)."),
+        verbose_name=_("features"),
     )
     clinically_validated = models.BooleanField(
         default=False,
@@ -84,6 +85,7 @@ class ModelVersion(models.Model):
             "Set by an administrator once the model has been validated for clinical use. Until "
             "then every result says: research use only, not a medical device."
         ),
+        verbose_name=_("clinically validated"),
     )
     input_reference = models.JSONField(
         default=dict,
@@ -92,20 +94,26 @@ class ModelVersion(models.Model):
             "What its training inputs looked like (duration, loudness, the embedding's mean): "
             "the reference input drift is measured against."
         ),
+        verbose_name=_("input reference"),
     )
     canary_started_at = models.DateTimeField(
-        null=True, blank=True, help_text=_("When its current canary or shadow period began.")
+        null=True,
+        blank=True,
+        help_text=_("When its current canary or shadow period began."),
+        verbose_name=_("canary started at"),
     )
-    rolled_back_at = models.DateTimeField(null=True, blank=True)
-    rollback_reasons = models.JSONField(default=list, blank=True)
+    rolled_back_at = models.DateTimeField(null=True, blank=True, verbose_name=_("rolled back at"))
+    rollback_reasons = models.JSONField(
+        default=list, blank=True, verbose_name=_("rollback reasons")
+    )
     evaluation = models.JSONField(
         default=dict, blank=True,
         help_text=_("Held-out evaluation: AUC interval, operating points, calibration, subgroups."),
-    )  # fmt: skip
+    verbose_name=_("evaluation"))  # fmt: skip
     comparison = models.JSONField(
         default=dict, blank=True,
         help_text=_("The promotion gate: this version and production on the same evaluation set."),
-    )  # fmt: skip
+    verbose_name=_("comparison"))  # fmt: skip
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -358,14 +366,24 @@ class ShadowResult(models.Model):
 
     site_path = "diagnostic__patient__site"
 
-    diagnostic = models.ForeignKey(Diagnostic, on_delete=models.CASCADE, related_name="+")
-    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
-    status = models.CharField(max_length=10, choices=DiagnosticStatus.choices)
-    label = models.CharField(max_length=16, choices=Label.choices, blank=True)
-    confidence = models.FloatField(null=True, blank=True)
-    quality_gate = models.CharField(max_length=16, choices=QualityGate.choices, blank=True)
-    error = models.CharField(max_length=64, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    diagnostic = models.ForeignKey(
+        Diagnostic, on_delete=models.CASCADE, related_name="+", verbose_name=_("diagnostic")
+    )
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, related_name="+", verbose_name=_("model version")
+    )
+    status = models.CharField(
+        max_length=10, choices=DiagnosticStatus.choices, verbose_name=_("status")
+    )
+    label = models.CharField(
+        max_length=16, choices=Label.choices, blank=True, verbose_name=_("label")
+    )
+    confidence = models.FloatField(null=True, blank=True, verbose_name=_("confidence"))
+    quality_gate = models.CharField(
+        max_length=16, choices=QualityGate.choices, blank=True, verbose_name=_("quality gate")
+    )
+    error = models.CharField(max_length=64, blank=True, verbose_name=_("error"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
         constraints = [
@@ -387,12 +405,20 @@ class DailyAgreement(models.Model):
 
     site_path = "site"
 
-    day = models.DateField()
-    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="+")
-    site = models.ForeignKey("portal.Site", on_delete=models.CASCADE, related_name="+")
-    model_label = models.CharField(max_length=16, choices=Label.choices)
-    review_label = models.CharField(max_length=16, choices=Label.choices)
-    count = models.PositiveIntegerField()
+    day = models.DateField(verbose_name=_("day"))
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.CASCADE, related_name="+", verbose_name=_("model version")
+    )
+    site = models.ForeignKey(
+        "portal.Site", on_delete=models.CASCADE, related_name="+", verbose_name=_("site")
+    )
+    model_label = models.CharField(
+        max_length=16, choices=Label.choices, verbose_name=_("model label")
+    )
+    review_label = models.CharField(
+        max_length=16, choices=Label.choices, verbose_name=_("review label")
+    )
+    count = models.PositiveIntegerField(verbose_name=_("count"))
 
     class Meta:
         verbose_name = _("agreement with reviews")
@@ -415,17 +441,21 @@ class DailyInputStats(models.Model):
 
     site_path = "site"
 
-    day = models.DateField()
-    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="+")
-    site = models.ForeignKey("portal.Site", on_delete=models.CASCADE, related_name="+")
-    count = models.PositiveIntegerField()
-    duration_sum = models.FloatField()
-    duration_sq_sum = models.FloatField()
-    loudness_count = models.PositiveIntegerField()
-    loudness_sum = models.FloatField()
-    loudness_sq_sum = models.FloatField()
-    embedding_count = models.PositiveIntegerField()
-    embedding_sum = models.JSONField(default=list)
+    day = models.DateField(verbose_name=_("day"))
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.CASCADE, related_name="+", verbose_name=_("model version")
+    )
+    site = models.ForeignKey(
+        "portal.Site", on_delete=models.CASCADE, related_name="+", verbose_name=_("site")
+    )
+    count = models.PositiveIntegerField(verbose_name=_("count"))
+    duration_sum = models.FloatField(verbose_name=_("duration sum"))
+    duration_sq_sum = models.FloatField(verbose_name=_("duration sum of squares"))
+    loudness_count = models.PositiveIntegerField(verbose_name=_("loudness count"))
+    loudness_sum = models.FloatField(verbose_name=_("loudness sum"))
+    loudness_sq_sum = models.FloatField(verbose_name=_("loudness sum of squares"))
+    embedding_count = models.PositiveIntegerField(verbose_name=_("embedding count"))
+    embedding_sum = models.JSONField(default=list, verbose_name=_("embedding sum"))
 
     class Meta:
         constraints = [
@@ -456,31 +486,51 @@ class TrainingRun(models.Model):
     """
 
     status = models.CharField(
-        max_length=10, choices=TrainingStatus.choices, default=TrainingStatus.QUEUED
+        max_length=10,
+        choices=TrainingStatus.choices,
+        default=TrainingStatus.QUEUED,
+        verbose_name=_("status"),
     )
-    parameters = models.JSONField(default=dict, blank=True)
-    snapshot = models.JSONField(default=list, blank=True)
-    n_examples = models.PositiveIntegerField(default=0)
-    epoch = models.PositiveSmallIntegerField(default=0)
-    history = models.JSONField(default=list, blank=True, help_text=_("Metrics after each epoch."))
-    metrics = models.JSONField(default=dict, blank=True)
-    evaluation = models.JSONField(default=dict, blank=True)
-    log = models.TextField(blank=True)
-    cancel_requested = models.BooleanField(default=False)
+    parameters = models.JSONField(default=dict, blank=True, verbose_name=_("parameters"))
+    snapshot = models.JSONField(default=list, blank=True, verbose_name=_("snapshot"))
+    n_examples = models.PositiveIntegerField(default=0, verbose_name=_("examples"))
+    epoch = models.PositiveSmallIntegerField(default=0, verbose_name=_("epoch"))
+    history = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_("Metrics after each epoch."),
+        verbose_name=_("history"),
+    )
+    metrics = models.JSONField(default=dict, blank=True, verbose_name=_("metrics"))
+    evaluation = models.JSONField(default=dict, blank=True, verbose_name=_("evaluation"))
+    log = models.TextField(blank=True, verbose_name=_("log"))
+    cancel_requested = models.BooleanField(default=False, verbose_name=_("cancel requested"))
     started_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("started by"),
     )
     reproduces = models.ForeignKey(
-        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reproductions"
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="reproductions",
+        verbose_name=_("reproduces"),
     )
     model_version = models.ForeignKey(
         ModelVersion, on_delete=models.SET_NULL, null=True, blank=True,
         related_name="training_runs",
-    )  # fmt: skip
-    task_id = models.CharField(max_length=64, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    verbose_name=_("model version"))  # fmt: skip
+    task_id = models.CharField(max_length=64, blank=True, verbose_name=_("task id"))
+    created_at = models.DateTimeField(
+        default=timezone.now, editable=False, verbose_name=_("created at")
+    )
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -27,25 +27,42 @@ class Delivery(models.Model):
     site_path = "diagnostic__patient__site"  # how portal.core.permissions.restrict reaches the site
 
     diagnostic = models.ForeignKey(
-        Diagnostic, on_delete=models.CASCADE, related_name="fhir_deliveries"
+        Diagnostic,
+        on_delete=models.CASCADE,
+        related_name="fhir_deliveries",
+        verbose_name=_("diagnostic"),
     )
-    trigger = models.CharField(max_length=8, choices=Trigger.choices)
+    trigger = models.CharField(max_length=8, choices=Trigger.choices, verbose_name=_("trigger"))
     status = models.CharField(
-        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+        max_length=10,
+        choices=DeliveryStatus.choices,
+        default=DeliveryStatus.PENDING,
+        verbose_name=_("status"),
     )
-    attempts = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
     last_error = models.CharField(
-        max_length=200, blank=True, help_text=_("Why the last attempt failed (no patient data).")
+        max_length=200,
+        blank=True,
+        help_text=_("Why the last attempt failed (no patient data)."),
+        verbose_name=_("last error"),
     )
     report_status = models.CharField(
-        max_length=10, blank=True, help_text=_("The report status last sent: final or amended.")
+        max_length=10,
+        blank=True,
+        help_text=_("The report status last sent: final or amended."),
+        verbose_name=_("report status"),
     )
     report_id = models.CharField(
-        max_length=64, blank=True, help_text=_("The report's id on the hospital's FHIR server.")
+        max_length=64,
+        blank=True,
+        help_text=_("The report's id on the hospital's FHIR server."),
+        verbose_name=_("report id"),
     )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    updated_at = models.DateTimeField(auto_now=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(
+        default=timezone.now, editable=False, verbose_name=_("created at")
+    )
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
+    delivered_at = models.DateTimeField(null=True, blank=True, verbose_name=_("delivered at"))
 
     class Meta:
         ordering = ["-created_at", "-id"]

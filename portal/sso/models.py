@@ -19,13 +19,20 @@ class ExternalIdentity(models.Model):
     taken over because the provider calls someone by its username or address."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="external_identities"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="external_identities",
+        verbose_name=_("user"),
     )
-    protocol = models.CharField(max_length=8, choices=Protocol.choices)
-    issuer = models.CharField(max_length=255)
-    subject = models.CharField(max_length=255)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    last_signed_in_at = models.DateTimeField(null=True, blank=True)
+    protocol = models.CharField(max_length=8, choices=Protocol.choices, verbose_name=_("protocol"))
+    issuer = models.CharField(max_length=255, verbose_name=_("issuer"))
+    subject = models.CharField(max_length=255, verbose_name=_("subject"))
+    created_at = models.DateTimeField(
+        default=timezone.now, editable=False, verbose_name=_("created at")
+    )
+    last_signed_in_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("last signed in at")
+    )
 
     class Meta:
         verbose_name_plural = _("external identities")

@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("diagnostics", "0008_training_run"),
+        ("diagnostics", "0009_verbose_names"),
         ("recommender", "0002_index_builds_priorities_evaluations"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
