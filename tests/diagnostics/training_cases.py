@@ -14,6 +14,7 @@ def _store(patient, sound, name: str) -> Diagnostic:
     submission = submit_recording(
         patient=patient, file=ContentFile(to_wav_bytes(sound), name=name), kind=sound.kind,
         symptoms={}, actor=None, original_name=name, analyse=False,
+        kind_minimum=False,  # synthetic breathing sounds last 1-6 s, as an imported set's may
     )  # fmt: skip
     return submission.diagnostic
 

@@ -49,6 +49,8 @@ KINDS = {
     "research_object": {"anonymous": "401", "clinician": "403", "other_clinician": "403",
                         "researcher": "404", "site_admin": "403", "superuser": "any"},
     "signed_link": dict.fromkeys(ROLES, "any"),
+    # Only the browser in the middle of a provider's sign-in gets further; others go to sign in.
+    "pending_sign_in": dict.fromkeys(ROLES, "login"),
     "not_found": dict.fromkeys(ROLES, "404"),
     "page_without_record": {"anonymous": "login", "clinician": "404", "other_clinician": "404",
                             "researcher": "403", "site_admin": "404", "superuser": "404"},
@@ -108,6 +110,15 @@ RULES = {
     "media/recordings/<int:pk>/audio": "page_object",
     "media/recordings/<int:pk>/spectrogram.png": "page_object",
     "patients/new/from-record/": "page_without_record",  # no FHIR server in this test
+    # Single sign-on: each protocol's routes answer 404 until it is configured (as here).
+    "sso/oidc/start/": "not_found",
+    "sso/oidc/callback/": "not_found",
+    "sso/saml/login/": "not_found",
+    "sso/saml/acs/": "not_found",
+    "sso/saml/metadata/": "not_found",
+    "sso/second-factor/": "pending_sign_in",
+    "sso/refused/": "public",
+    "sso/signed-out/": "public",
     "fhir/R4/metadata": "public",
     "fhir/R4/Patient": "api",
     "fhir/R4/Patient/<int:pk>": "api_object",
