@@ -15,23 +15,15 @@ from django.utils.translation import gettext_lazy
 
 from diagnostics import agreement, agreement_chart, canary, drift
 from diagnostics.models import DailyAgreement, Label, ModelStatus, ModelVersion
+from portal.core.admin_base import RecordAdmin
 from portal.core.permissions import restrict, sites_for
 
 WEEK_CHOICES = (4, 12, 26, 52)
 
 
 @admin.register(DailyAgreement)
-class DailyAgreementAdmin(admin.ModelAdmin):
+class DailyAgreementAdmin(RecordAdmin):
     """Read-only: the rows are the beat task's (``diagnostics.watch``)."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def changelist_view(self, request, extra_context=None):
         if not self.has_view_or_change_permission(request):

@@ -6,6 +6,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from diagnostics.selectors import diagnostics_for
+from portal.core.admin_base import ReadOnlyAdmin
 from recommender.evaluation import METHODS
 from recommender.models import (
     CaseEmbedding,
@@ -14,14 +15,6 @@ from recommender.models import (
     RecommenderEvaluation,
     ReviewPriority,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class ScopedByDiagnostic(ReadOnlyAdmin):

@@ -17,7 +17,12 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from portal.core import enrolment, permissions, revocation
-from portal.core.admin_base import AuditedModelAdmin, PseudonymAdmin, export_as_csv
+from portal.core.admin_base import (
+    AuditedModelAdmin,
+    PseudonymAdmin,
+    RecordAdmin,
+    export_as_csv,
+)
 from portal.core.audit import AuditContext
 from portal.core.models import (
     AuditEvent,
@@ -243,7 +248,7 @@ class ResearchPseudonymAdmin(PseudonymAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(RecordAdmin):
     """Read-only, filterable, exportable: the compliance officer's view of the trail."""
 
     list_display = [
@@ -265,12 +270,3 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return permissions.audit_events_for(request.user).select_related("actor", "site")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

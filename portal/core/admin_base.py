@@ -141,15 +141,26 @@ def _cell(modeladmin, obj, name):
     return value() if callable(value) else value
 
 
-class PseudonymAdmin(admin.ModelAdmin):
-    """Read-only: a pseudonym is made by the research export and never edited. Scoped, so only
-    staff of the patient's site can link a research id back to a person."""
-
-    list_display = ["value", "created_at"]
-    search_fields = ["=value"]
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows the product writes (derived or logged), never added or edited by hand."""
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class RecordAdmin(ReadOnlyAdmin):
+    """A record that must stay whole (the audit trail, aggregates): not deleted by hand either."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class PseudonymAdmin(ReadOnlyAdmin):
+    """Read-only: a pseudonym is made by the research export and never edited. Scoped, so only
+    staff of the patient's site can link a research id back to a person."""
+
+    list_display = ["value", "created_at"]
+    search_fields = ["=value"]
