@@ -15,9 +15,12 @@ ended by the time a message is due (the idle timeout), and when its check every
 ``SOCKET_SESSION_CHECK_SECONDS`` finds the session ended or the patient out of reach. An account
 that needs a second factor must have given it in that session (4403 otherwise).
 
-Without the channel layer (Redis is away) a socket is accepted and closed at once with 4503 (the
-close code of an unavailable part, ``portal.core.errors.ANSWERS``), never answered with a 500: the
-page polls while its socket is closed and tries again with a backoff.
+Without the channel layer (Redis is away) or the database (PostgreSQL restarting) a socket is
+accepted and closed at once with 4503 (the close code of an unavailable part,
+``portal.core.errors.ANSWERS``), never answered with a 500: the page polls while its socket is
+closed and tries again with a backoff. An open socket whose session check cannot reach the
+database is closed with 4503 too, rather than left open unchecked. An outage before the consumer
+runs (the session lookup) gets the same answer from ``portal.socket_outages``.
 
 A socket leaves its groups when it closes; one whose process dies cannot, so group memberships
 expire (``CHANNEL_GROUP_EXPIRY_S``) and a live socket renews its own every third of that time.
@@ -29,7 +32,6 @@ import asyncio
 import contextlib
 import logging
 
-import redis
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -41,6 +43,7 @@ from diagnostics.selectors import diagnostics_for
 from portal.core import permissions, revocation, second_factor
 from portal.core.audit import record_event
 from portal.core.errors import ANSWERS, Kind
+from portal.core.outages import OUTAGE_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -55,9 +58,17 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
     session_groups: tuple[str, ...] = ()
     watchdog: asyncio.Task | None = None
     renewal: asyncio.Task | None = None
+    accepted = False
     ended = False
 
     async def connect(self):
+        try:
+            await self._open()
+        except OUTAGE_ERRORS as exc:
+            await self._close_unavailable(exc)
+
+    async def _open(self) -> None:
+        """Authenticate, authorise, join the groups, then accept and send the current state."""
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self._refuse(None, FORBIDDEN)
@@ -71,28 +82,37 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
             await self._refuse(user, NOT_FOUND)
             return
         self.session_key = self.scope["session"].session_key
+        self.group = group
         self.session_groups = (
             revocation.user_group(user.pk), revocation.session_group(self.session_key),
         )  # fmt: skip
         # Joined before the state is read: a change made meanwhile arrives after the state (at
         # worst repeating it), instead of falling between the read and the join unseen.
-        try:
-            for joined in (group, *self.session_groups):
-                await self.channel_layer.group_add(joined, self.channel_name)
-        except (redis.RedisError, OSError) as exc:
-            logger.warning("live socket closed: channel layer unreachable",
-                           extra={"error": type(exc).__name__})  # fmt: skip
-            self.session_groups = ()  # nothing to leave, and no Redis to leave it in
-            await self.accept()
-            await self.close(code=UNAVAILABLE)
-            return
-        self.group = group
+        for joined in (group, *self.session_groups):
+            await self.channel_layer.group_add(joined, self.channel_name)
         snapshot = await self._snapshot(user, pk)
         await self.accept()
+        self.accepted = True
         self.renewal = asyncio.create_task(self._renew_memberships())
         for message in snapshot:
             await self.send_json(message)
         self.watchdog = asyncio.create_task(self._watch(user.pk, pk))
+
+    async def _close_unavailable(self, exc: BaseException) -> None:
+        """Close with 4503 when the database or Redis is away: the page polls meanwhile and
+        reconnects with a backoff. Accepted first, if it was not yet, since a browser sees a close
+        code only after the handshake. Logged once, by the error's type (no ids)."""
+        if self.ended:
+            return
+        self.ended = True
+        logger.warning("live socket closed: a part is unavailable",
+                       extra={"error": type(exc).__name__})  # fmt: skip
+        with contextlib.suppress(*OUTAGE_ERRORS):  # without Redis there is nothing to leave
+            await self._leave_groups()
+        self.group, self.session_groups = None, ()
+        if not self.accepted:
+            await self.accept()
+        await self.close(code=UNAVAILABLE)
 
     @database_sync_to_async
     def _fully_signed_in(self, user) -> bool:
@@ -111,11 +131,22 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
             return False
         return pk is None or self._reach(user, pk) is not None
 
+    async def _still_signed_in(self, user_id: int, pk: int | None = None) -> bool:
+        """``_session_alive``, closing the socket when not: 4401 when the session has ended (or
+        the object is out of reach), 4503 when the database cannot tell."""
+        try:
+            alive = await self._session_alive(user_id, pk)
+        except OUTAGE_ERRORS as exc:
+            await self._close_unavailable(exc)
+            return False
+        if not alive:
+            await self._end()
+        return alive
+
     async def _watch(self, user_id: int, pk: int) -> None:
         while not self.ended:
             await asyncio.sleep(settings.SOCKET_SESSION_CHECK_SECONDS)
-            if not await self._session_alive(user_id, pk):
-                await self._end()
+            await self._still_signed_in(user_id, pk)
 
     async def _end(self) -> None:
         if self.ended:
@@ -137,12 +168,8 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
 
     async def _deliver(self, message: dict) -> None:
         """Send ``message`` if the session is still signed in, else close."""
-        if self.ended:
-            return
-        if not await self._session_alive(self.scope["user"].pk):
-            await self._end()
-            return
-        await self.send_json(message)
+        if not self.ended and await self._still_signed_in(self.scope["user"].pk):
+            await self.send_json(message)
 
     async def _refuse(self, user, code: int) -> None:
         """Close, and audit the refusal as the HTTP side audits its 403s (ids only)."""

@@ -18,6 +18,7 @@ from portal.body_limit import BodySizeLimitMiddleware  # noqa: E402
 from portal.draining import CloseConnectionsWhileDraining, drain_on_sigterm  # noqa: E402
 from portal.health import require_collected_static, serve_metrics_apart  # noqa: E402
 from portal.routing import websocket_urlpatterns  # noqa: E402
+from portal.socket_outages import CloseSocketsOnOutage  # noqa: E402
 
 require_collected_static()
 serve_metrics_apart()
@@ -28,8 +29,8 @@ application = ProtocolTypeRouter(
         "http": CloseConnectionsWhileDraining(
             BodySizeLimitMiddleware(django_asgi_app, max_bytes=settings.REQUEST_MAX_BYTES)
         ),
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+        "websocket": CloseSocketsOnOutage(
+            AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
         ),
     }
 )
