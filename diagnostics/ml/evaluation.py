@@ -133,11 +133,12 @@ def fit_temperature(
 ) -> float:
     """The temperature minimising the negative log-likelihood of `y_true` (Guo et al., 2017).
 
-    A golden-section search over log T, which the NLL is smooth and unimodal in for the usual
-    cases; 1.0 (no change) when there are no cases. T stays within [low, high]: on a small,
-    separable validation split the likelihood keeps rising as T falls, and an unbounded fit
-    would make every confidence 0 or 1. Fit it on a validation split, never on the
-    cases the evaluation is reported on.
+    A golden-section search over log T: the NLL is convex in 1/T (log-softmax of scaled
+    log-probabilities), so unimodal in log T, and the search finds its minimum to far below the
+    rounding. 1.0 (no change) when there are no cases. T stays within [low, high]: on a
+    separable split the likelihood keeps rising as T falls, and an unbounded fit would make
+    every confidence 0 or 1. Fit it on a validation split, never on the cases the evaluation is
+    reported on; `choose_temperature` decides whether the fit is worth serving.
     """
     probabilities, y_true = np.asarray(probabilities, dtype=np.float64), np.asarray(y_true)
     if len(y_true) == 0:
@@ -160,6 +161,78 @@ def fit_temperature(
             d = a + ratio * (b - a)
             loss_d = loss(d)
     return round(math.exp((a + b) / 2), 6)
+
+
+# The 95% point of chi-squared with one degree of freedom: the likelihood-ratio test of T = 1.
+_LIKELIHOOD_RATIO_95 = 3.841459
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The temperature a model is served with, the fit it came from and why it was (not) taken.
+
+    `decision` is "applied" (the fitted T is served), "no_cases" (nothing to fit on),
+    "separable" (every calibration case is classified right, so the likelihood has no minimum:
+    it rises as T falls towards 0 and says nothing about how far to sharpen), "not_significant"
+    (the fit lowers the calibration cases' NLL no more than chance would, at the 5% level) or
+    "raises_ece" (the fit makes the calibration cases' ECE worse); in all but "applied" T is 1.
+    The ECE figures are of the calibration cases: before (T = 1), with the fitted T, and after
+    (with the served T).
+    """
+
+    temperature: float
+    fitted_temperature: float
+    decision: str
+    cases: int
+    likelihood_ratio: float | None = None
+    ece_before: float | None = None
+    ece_fitted: float | None = None
+
+    @property
+    def ece_after(self) -> float | None:
+        return self.ece_fitted if self.decision == "applied" else self.ece_before
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "temperature": self.temperature, "fitted_temperature": self.fitted_temperature,
+            "decision": self.decision, "cases": self.cases,
+            "likelihood_ratio": self.likelihood_ratio, "ece_before": self.ece_before,
+            "ece_fitted": self.ece_fitted, "ece_after": self.ece_after,
+        }  # fmt: skip
+
+
+def choose_temperature(
+    probabilities: np.ndarray, y_true: np.ndarray, *, n_bins: int = 10
+) -> Calibration:
+    """Fit a temperature on the calibration cases and serve it only where they show it helps.
+
+    A calibration split of a few dozen cases with a handful of errors pins T down poorly: on an
+    already calibrated model the fitted T is noise, and serving it makes held-out confidences
+    worse, not better. So the fit is taken only if it lowers the NLL beyond chance (a
+    likelihood-ratio test of T = 1 at the 5% level) and lowers the ECE of the same cases;
+    otherwise the model is served as trained (T = 1) and the decision says why.
+    """
+    probabilities, y_true = np.asarray(probabilities, dtype=np.float64), np.asarray(y_true)
+    if len(y_true) == 0:
+        return Calibration(temperature=1.0, fitted_temperature=1.0, decision="no_cases", cases=0)
+    fitted = fit_temperature(probabilities, y_true)
+    calibrated = apply_temperature(probabilities, fitted)
+    ratio = 2 * len(y_true) * (_nll(probabilities, y_true) - _nll(calibrated, y_true))
+    ece_before = expected_calibration_error(probabilities, y_true, n_bins)
+    ece_fitted = expected_calibration_error(calibrated, y_true, n_bins)
+    if (probabilities.argmax(axis=1) == y_true).all():
+        decision = "separable"
+    elif ratio < _LIKELIHOOD_RATIO_95:
+        decision = "not_significant"
+    elif ece_fitted >= ece_before:
+        decision = "raises_ece"
+    else:
+        decision = "applied"
+    return Calibration(
+        temperature=fitted if decision == "applied" else 1.0, fitted_temperature=fitted,
+        decision=decision, cases=len(y_true), likelihood_ratio=_round(ratio),
+        ece_before=_round(ece_before), ece_fitted=_round(ece_fitted),
+    )  # fmt: skip
 
 
 def _binary_metrics(y_positive: np.ndarray, score: np.ndarray, threshold: float) -> dict:

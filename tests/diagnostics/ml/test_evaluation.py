@@ -10,6 +10,7 @@ from diagnostics.ml.evaluation import (
     GateSettings,
     apply_temperature,
     bootstrap_auc_interval,
+    choose_temperature,
     evaluate_model,
     fit_temperature,
     gate,
@@ -64,12 +65,56 @@ def test_temperature_scaling_lowers_the_ece_of_an_overconfident_model():
     calibrated = apply_temperature(overconfident[report_half], temperature)
 
     assert temperature > 1.5  # an overconfident model is softened
+    chosen = choose_temperature(overconfident[fit_half], y[fit_half])
+    assert (chosen.decision, chosen.temperature) == ("applied", temperature)
+    assert chosen.ece_after < chosen.ece_before
     before = expected_calibration_error(overconfident[report_half], y[report_half])
     after = expected_calibration_error(calibrated, y[report_half])
     assert after < before / 2
     assert roc_auc(y[report_half], calibrated[:, 1]) == pytest.approx(
         roc_auc(y[report_half], overconfident[report_half, 1])
     )  # the ranking, so the AUC, is unchanged
+
+
+def test_a_calibrated_model_is_served_as_trained_when_a_small_split_shows_no_gain():
+    # Scores calibrated by construction (separation 0.5: the score's logit is the true log-odds),
+    # 30 calibration splits of 64 cases, as a small training run has, and 20,000 held out.
+    y_out, out = noisy_scores(20000, 0.5, seed=99)
+    before = expected_calibration_error(as_probabilities(out), y_out)
+    afters = []
+    for seed in range(30):
+        y, score = noisy_scores(64, 0.5, seed=seed)
+        chosen = choose_temperature(as_probabilities(score), y)
+        calibrated = apply_temperature(as_probabilities(out), chosen.temperature)
+        afters.append(expected_calibration_error(calibrated, y_out))
+
+    print(f"held-out ECE before {before:.4f}, after (mean of 30 fits) {np.mean(afters):.4f}")
+    assert np.mean(afters) <= before + 0.005
+    assert sum(after > before for after in afters) <= 3
+
+
+def test_an_underconfident_model_is_sharpened_and_its_held_out_ece_falls():
+    y, score = noisy_scores(64, 1.5, seed=7)  # the logit understates the log-odds threefold
+    y_out, out = noisy_scores(20000, 1.5, seed=99)
+
+    chosen = choose_temperature(as_probabilities(score), y)
+
+    assert chosen.decision == "applied" and chosen.temperature < 0.6
+    before = expected_calibration_error(as_probabilities(out), y_out)
+    after = expected_calibration_error(
+        apply_temperature(as_probabilities(out), chosen.temperature), y_out
+    )
+    assert after < before / 3
+
+
+def test_no_temperature_is_fitted_on_no_cases_or_on_cases_all_classified_right():
+    assert choose_temperature(np.zeros((0, 2)), np.zeros(0, int)).decision == "no_cases"
+    separable = choose_temperature(as_probabilities(np.array([0.2, 0.4, 0.7, 0.9])),
+                                   np.array([0, 0, 1, 1]))  # fmt: skip
+
+    assert (separable.decision, separable.temperature) == ("separable", 1.0)
+    assert separable.fitted_temperature == 0.25  # the likelihood's "minimum" is the bound
+    assert separable.ece_after == separable.ece_before
 
 
 def test_reliability_bins_count_every_case_once():
