@@ -37,6 +37,15 @@ from portal.core.admin_base import AuditedModelAdmin, PatientColumn, export_as_c
 from portal.core.audit import AuditContext
 from portal.core.errors import DomainError
 
+# Why a training run's fitted temperature was (not) served (`evaluation.choose_temperature`).
+CALIBRATION_DECISIONS = {
+    "applied": _("applied"),
+    "no_cases": _("not applied, no calibration recordings"),
+    "separable": _("not applied, every calibration recording was classified right"),
+    "not_significant": _("not applied, no gain beyond chance"),
+    "raises_ece": _("not applied, it raised their expected calibration error"),
+}
+
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(AuditedModelAdmin):
@@ -323,10 +332,23 @@ class TrainingRunAdmin(AuditedModelAdmin):
     def calibration(self, obj):
         if "temperature" not in obj.metrics:
             return "-"
-        return _("temperature %(t)s; expected calibration error %(b)s before, %(a)s after") % {
+        served = _("temperature %(t)s; expected calibration error %(b)s before, %(a)s after") % {
             "t": obj.metrics["temperature"], "b": obj.metrics.get("ece_before_calibration"),
             "a": obj.metrics.get("expected_calibration_error"),
         }  # fmt: skip
+        fit = obj.metrics.get("calibration")  # runs before the decision was recorded have none
+        if fit is None:
+            return served
+        return format_html(
+            "{}<br>{}",
+            served,
+            _(
+                "fitted temperature %(f)s on %(n)s calibration recordings: %(why)s; their "
+                "expected calibration error %(b)s before, %(a)s after"
+            )
+            % {"f": fit["fitted_temperature"], "n": fit["cases"], "b": fit["ece_before"],
+               "a": fit["ece_after"], "why": CALIBRATION_DECISIONS[fit["decision"]]},
+        )  # fmt: skip
 
     @admin.display(description=_("Log"))
     def log_text(self, obj):

@@ -139,11 +139,7 @@ def _train_and_register(run: TrainingRun, progress: _Progress) -> None:
         evaluation=evaluation_settings(int(parameters["seed"])),
         progress=progress.epoch, should_stop=progress.should_stop,
     )  # fmt: skip
-    metrics = result.metrics
-    progress.log(
-        f"calibration: temperature {metrics['temperature']:.3f}, ECE "
-        f"{metrics['ece_before_calibration']} before, {metrics['expected_calibration_error']} after"
-    )
+    progress.log(f"calibration: {calibration_summary(result.metrics)}")
     test_ids = [rows[i]["diagnostic"] for i in result.split["test"]]
     trained_on = "+".join(["reviews", *parameters["datasets"]])
     with tempfile.TemporaryDirectory() as scratch:
@@ -156,10 +152,37 @@ def _train_and_register(run: TrainingRun, progress: _Progress) -> None:
     version.evaluation = {**result.evaluation, "evaluation_set": test_ids}
     version.save(update_fields=["evaluation"])
     TrainingRun.objects.filter(pk=run.pk).update(
-        model_version=version, metrics=metrics, evaluation=version.evaluation
+        model_version=version, metrics=result.metrics, evaluation=version.evaluation
     )
     progress.log(f"registered {version} as a candidate")
     compare_with_production(version=version, log=progress.log)
+
+
+_NOT_APPLIED = {
+    "no_cases": "no calibration cases",
+    "separable": "every calibration case was classified right, so no temperature can be fitted",
+    "not_significant": "it lowers the calibration cases' log-likelihood no more than chance "
+    "(likelihood ratio {ratio} < 3.84)",
+    "raises_ece": "it raises the calibration cases' ECE",
+}
+
+
+def calibration_summary(metrics: dict[str, Any]) -> str:
+    """The log's (and `train_model`'s) account of the calibration: the temperature served, the
+    fit and why it was (not) served, and the ECE before and after on both splits."""
+    fit = metrics["calibration"]
+    if fit["decision"] == "applied":
+        served = f"fitted on {fit['cases']} calibration recordings and applied"
+    else:
+        reason = _NOT_APPLIED[fit["decision"]].format(ratio=fit["likelihood_ratio"])
+        served = f"not applied (fitted {fit['fitted_temperature']}): {reason}"
+    return (
+        f"temperature {metrics['temperature']}, {served}; "
+        f"ECE before {metrics['ece_before_calibration']} after "
+        f"{metrics['expected_calibration_error']} on the {metrics['n_test']} held-out "
+        f"recordings; before {fit['ece_before']} after {fit['ece_after']} on the "
+        f"{fit['cases']} calibration recordings"
+    )
 
 
 def _evaluate(version: ModelVersion, rows: list[dict], waveforms: list[np.ndarray]) -> dict:

@@ -21,8 +21,8 @@ from diagnostics.ml import synth
 from diagnostics.ml.evaluation import (
     EvaluationSettings,
     apply_temperature,
+    choose_temperature,
     evaluate_model,
-    fit_temperature,
 )
 from diagnostics.ml.features import FeatureConfig, fit_clips, log_mel_numpy
 from diagnostics.ml.metrics import evaluate, expected_calibration_error
@@ -190,8 +190,10 @@ def train(
     (True raises `TrainingCancelled`). Metrics are on the held-out split: roc_auc, sensitivity
     and specificity of P(positive_label) >= threshold, accuracy, expected_calibration_error (10
     bins), threshold, n_train, n_test and class_counts. With `calibration_fraction`, that share of
-    the training subjects is kept out of fitting to fit a temperature (`evaluation.fit_temperature`),
-    and the held-out metrics are of the calibrated model, with the ECE before calibration beside.
+    the training subjects is kept out of fitting to fit a temperature, served only where those
+    subjects show it helps (`evaluation.choose_temperature`; `calibration` holds the fit, the
+    decision and their ECE before and after); the held-out metrics are of the served model, with
+    the held-out ECE before calibration beside.
     `subgroups` (one value per example and attribute) are evaluated on the held-out split.
     """
     config = config or FeatureConfig()
@@ -210,10 +212,10 @@ def train(
         model, data, labels=labels, epochs=epochs, batch_size=batch_size, progress=progress,
         should_stop=should_stop,
     )  # fmt: skip
-    temperature = 1.0
-    if len(calibration_idx):
-        calibration = _predict(model, features[calibration_idx], labels)
-        temperature = fit_temperature(calibration, y[calibration_idx])
+    calibration = choose_temperature(
+        _predict(model, features[calibration_idx], labels), y[calibration_idx]
+    )
+    temperature = calibration.temperature
     raw = _predict(model, data[2], labels)
     probabilities = apply_temperature(raw, temperature) if temperature != 1.0 else raw
     metrics = evaluate(
@@ -229,6 +231,7 @@ def train(
         },
         "epochs": epochs,
         "temperature": temperature,
+        "calibration": calibration.as_dict(),
         "ece_before_calibration": _ece(raw, data[3]),
     }
     report = evaluate_model(

@@ -93,8 +93,7 @@ class Command(BaseCommand):
             f"Sensitivity {e['sensitivity_at_specificity']} at specificity "
             f"{e['target_specificity']}; specificity {e['specificity_at_sensitivity']} at "
             f"sensitivity {e['target_sensitivity']}.",
-            f"Calibration: temperature {m['temperature']}; ECE {m['ece_before_calibration']} "
-            f"before, {m['expected_calibration_error']} after.",
+            f"Calibration: {training_worker.calibration_summary(m)}.",
         ]
         for attribute, groups in e["subgroups"].items():
             shown = ", ".join(
