@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from diagnostics import model_cache, registry
+from diagnostics import drift, model_cache, registry
 from diagnostics.ml.evaluation import EvaluationSettings, GateSettings, evaluate_model, gate
 from diagnostics.ml.model import save_artifact
 from diagnostics.ml.train import TrainingCancelled, train
@@ -155,7 +155,22 @@ def _train_and_register(run: TrainingRun, progress: _Progress) -> None:
         model_version=version, metrics=result.metrics, evaluation=version.evaluation
     )
     progress.log(f"registered {version} as a candidate")
+    _record_input_reference(version, [waveforms[i] for i in result.split["train"]])
     compare_with_production(version=version, log=progress.log)
+
+
+# Enough recordings to pin the reference's means and spreads; more only costs inference time.
+REFERENCE_RECORDINGS = 400
+
+
+def _record_input_reference(version: ModelVersion, trained_on: list[np.ndarray]) -> None:
+    """What the candidate's training inputs looked like (duration, loudness, its embeddings'
+    mean): the reference its input drift is measured against once it serves."""
+    sample = trained_on[:REFERENCE_RECORDINGS]
+    reference = drift.reference_from_clips(
+        model_cache.get_model(version), sample, settings.ANALYSIS_SAMPLE_RATE
+    )
+    drift.set_reference(version=version, reference=reference)
 
 
 _NOT_APPLIED = {

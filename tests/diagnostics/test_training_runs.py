@@ -11,6 +11,7 @@ from diagnostics import training, training_worker
 from diagnostics.ml.synth import write_coughvid_layout
 from diagnostics.model_cache import get_model
 from diagnostics.models import TrainingRun, TrainingStatus
+from diagnostics.training_worker import REFERENCE_RECORDINGS
 from portal.core.models import AuditEvent
 from tests.diagnostics.training_cases import cases_training_leaves_out, reviewed_cases
 from tests.factories import SiteFactory, UserFactory, verified_login
@@ -67,6 +68,11 @@ def test_a_run_from_reviews_registers_a_calibrated_candidate_and_reproduces_exac
     )
     assert get_model(version).metadata.temperature == run.metrics["temperature"] > 0
     assert version.comparison["decision"] == {"passed": True, "reasons": []}  # no production yet
+    # Its input drift will be measured against the recordings it was trained on.
+    version.refresh_from_db()
+    reference = version.input_reference
+    assert reference["examples"] == min(run.metrics["n_train"], REFERENCE_RECORDINGS)
+    assert reference["duration"]["std"] > 0 and reference["embedding"]["spread"] > 0
 
     again = training.reproduce_training_run(run=run, actor=clinician, enqueue=False)
     again = training_worker.execute_training_run(run_id=again.pk)
