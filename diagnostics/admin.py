@@ -47,6 +47,10 @@ CALIBRATION_DECISIONS = {
 }
 
 
+# The share of new diagnostics a canary started from the admin analyses (the command takes any).
+CANARY_FRACTION = 0.1
+
+
 @admin.register(ModelVersion)
 class ModelVersionAdmin(AuditedModelAdmin):
     list_display = [
@@ -70,7 +74,9 @@ class ModelVersionAdmin(AuditedModelAdmin):
         rollback_summary, input_drift, "rolled_back_at",
     ]  # fmt: skip
     exclude = ["metrics", "evaluation", "comparison", "input_reference", "rollback_reasons"]
-    actions = ["promote", "compare", "demote", "archive", export_as_csv]
+    actions = [
+        "promote", "compare", "start_canary", "start_shadow", "demote", "archive", export_as_csv,
+    ]  # fmt: skip
 
     @admin.display(description=_("Compared with production (the promotion gate)"))
     def comparison_panel(self, obj):
@@ -174,6 +180,31 @@ class ModelVersionAdmin(AuditedModelAdmin):
             _("%(n)s comparison(s) sent to the training workers.") % {"n": queryset.count()},
         )
 
+    @admin.action(description=_("Start as a canary on 10%% of new diagnostics"))
+    def start_canary(self, request, queryset):
+        self._start_trial(request, queryset, registry.start_canary, CANARY_FRACTION)
+
+    @admin.action(description=_("Run in shadow on every new diagnostic (results not shown)"))
+    def start_shadow(self, request, queryset):
+        self._start_trial(request, queryset, registry.start_shadow, 1.0)
+
+    def _start_trial(self, request, queryset, start, fraction: float) -> None:
+        """One candidate at a time; compared with production from now on and rolled back by
+        ``check_model_trials`` past the ``CANARY_*`` bounds (docs/model.md)."""
+        if not self._only_one(request, queryset):
+            return
+        version = queryset.get()
+        if version.status != ModelStatus.CANDIDATE:
+            messages.error(request, _("Only a candidate can start a canary or shadow trial."))
+            return
+        version = start(version=version, fraction=fraction)
+        self.log_change(request, version, [{"changed": {"fields": ["status", "canary_fraction"]}}])
+        messages.success(
+            request,
+            _("%(v)s now analyses %(share)s of new diagnostics as a %(mode)s.")
+            % {"v": version, "share": f"{fraction:.0%}", "mode": version.get_status_display()},
+        )
+
     @admin.action(description=_("Demote to candidate"))
     def demote(self, request, queryset):
         self._set_status(request, queryset, ModelStatus.CANDIDATE)
@@ -186,7 +217,7 @@ class ModelVersionAdmin(AuditedModelAdmin):
         if queryset.filter(status=ModelStatus.PRODUCTION).exists():
             messages.error(
                 request,
-                "The production model cannot be demoted or archived: promote another first.",
+                _("The production model cannot be demoted or archived: promote another first."),
             )
             return
         with transaction.atomic():
@@ -195,18 +226,22 @@ class ModelVersionAdmin(AuditedModelAdmin):
                 version.canary_fraction = 0
                 version.save(update_fields=["status", "canary_fraction"])
                 self.log_change(request, version, [{"changed": {"fields": ["status"]}}])
-        messages.success(request, f"{queryset.count()} model version(s) set to {status}.")
+        messages.success(
+            request,
+            _("%(n)s model version(s) set to %(status)s.")
+            % {"n": queryset.count(), "status": ModelStatus(status).label},
+        )
 
     def _only_one(self, request, queryset) -> bool:
         if queryset.count() != 1:
-            messages.error(request, "Select exactly one model version to promote.")
+            messages.error(request, _("Select exactly one model version."))
             return False
         return True
 
     def get_actions(self, request):
         actions = super().get_actions(request)
         if not request.user.is_superuser:
-            for name in ("promote", "compare", "demote", "archive"):
+            for name in ("promote", "compare", "start_canary", "start_shadow", "demote", "archive"):
                 actions.pop(name, None)
         return actions
 

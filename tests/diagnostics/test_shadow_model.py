@@ -9,8 +9,9 @@ from diagnostics import canary, inference, live, registry
 from diagnostics.models import DiagnosticStatus, ModelStatus, ShadowResult
 from diagnostics.reviews import Decision, review_diagnostic
 from diagnostics.tasks import check_model_trials
+from portal.core.models import AuditEvent
 from tests.diagnostics.inference_steps import submit
-from tests.factories import PatientFactory
+from tests.factories import PatientFactory, UserFactory, verified_login
 
 OTHER = {"healthy": "anomaly", "anomaly": "healthy"}
 
@@ -64,3 +65,31 @@ def test_a_shadow_answers_every_upload_apart_and_is_compared_without_being_shown
         later = submit(patient, clinician, seed=720)
     inference.analyse(inference.claim(diagnostic_id=later.pk, task_id="after-shadow"))
     assert not ShadowResult.objects.filter(diagnostic_id=later.pk).exists()
+
+
+def test_an_administrator_starts_a_shadow_or_a_canary_from_the_admin(
+    client, production_model, contrary_artifact
+):
+    candidate = registry.register_model_version(artifact_path=contrary_artifact)
+    verified_login(client, UserFactory(username="root", is_staff=True, is_superuser=True))
+    changelist = "/admin/diagnostics/modelversion/"
+
+    refused = client.post(changelist, {"action": "start_shadow",
+                                       "_selected_action": [production_model.pk]}, follow=True)  # fmt: skip
+    client.post(changelist, {"action": "start_shadow", "_selected_action": [candidate.pk]})
+
+    assert "Only a candidate" in refused.content.decode()
+    production_model.refresh_from_db()
+    candidate.refresh_from_db()
+    assert production_model.status == ModelStatus.PRODUCTION
+    assert candidate.status == ModelStatus.SHADOW and candidate.canary_fraction == 1.0
+    assert candidate.canary_started_at is not None
+
+    client.post(changelist, {"action": "demote", "_selected_action": [candidate.pk]})
+    client.post(changelist, {"action": "start_canary", "_selected_action": [candidate.pk]})
+
+    candidate.refresh_from_db()
+    assert candidate.status == ModelStatus.CANARY and candidate.canary_fraction == 0.1
+    assert (
+        AuditEvent.objects.filter(action="admin.changed", object_id=str(candidate.pk)).count() == 3
+    )
