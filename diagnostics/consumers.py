@@ -10,10 +10,23 @@ published by ``diagnostics.live`` to the patient's group (a diagnostic's socket 
 its diagnostic; a patient's socket also gets ``spectrogram`` messages).
 
 A socket lives no longer than the session that opened it (``portal.core.revocation``): it closes
-with 4401 when told to (signing out, a password change, a lost membership), when its session has
-ended by the time a message is due (the idle timeout), and when its check every
-``SOCKET_SESSION_CHECK_SECONDS`` finds the session ended or the patient out of reach. An account
-that needs a second factor must have given it in that session (4403 otherwise).
+with 4401 when told to (signing out, a password change, deactivation, a lost membership: each sends
+``session.ended`` to the session's or the user's group), when its session has ended by the time a
+message is due (the idle timeout), and when its check every ``SOCKET_SESSION_CHECK_SECONDS`` finds
+the session ended or the patient out of reach. An account that needs a second factor must have
+given it in that session (4403 otherwise; asked on connect only).
+
+A message costs no database trip in the common case: each check of the session (on connect, by the
+periodic check, or before a message) remembers the session's expiry, and a message goes out
+without another while that expiry is ahead and the check is younger than
+``SOCKET_SESSION_TRUST_SECONDS``. Channels runs every socket's database work of a process on one
+shared thread, so a check before each message queued the results of all sockets behind each other
+and behind the handshakes (docs/benchmarks.md, issue 19). Nothing announces the idle timeout, but
+the expiry only moves on (while the user is active), so once the remembered one has passed the
+next message checks again, and finds it renewed or closes without sending. What a check reads that
+nothing announces (a session row deleted by other means, a ``session.ended`` lost to a Redis
+hiccup) reaches a socket within ``SOCKET_SESSION_TRUST_SECONDS`` of its next message, and within
+``SOCKET_SESSION_CHECK_SECONDS`` in any case.
 
 Without the channel layer (Redis is away) or the database (PostgreSQL restarting) a socket is
 accepted and closed at once with 4503 (the close code of an unavailable part,
@@ -31,11 +44,15 @@ reconciliation with ``GET /api/v1/patients/{id}/pending/`` (``static/js/live-res
 import asyncio
 import contextlib
 import logging
+import math
+import time
+from datetime import datetime
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from redis.exceptions import RedisError
 
 from diagnostics import live
@@ -60,6 +77,8 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
     renewal: asyncio.Task | None = None
     accepted = False
     ended = False
+    session_expires_at: datetime | None = None  # the session's expiry, as its last check read it
+    session_checked_at = -math.inf  # when that check was made (time.monotonic())
 
     async def connect(self):
         try:
@@ -73,15 +92,11 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self._refuse(None, FORBIDDEN)
             return
-        if not await self._fully_signed_in(user):
-            await self._refuse(user, FORBIDDEN)
-            return
         pk = int(self.scope["url_route"]["kwargs"]["pk"])
-        group = await self._authorise(user, pk)
-        if group is None:
-            await self._refuse(user, NOT_FOUND)
+        refusal, group = await self._admit(user, pk)
+        if refusal is not None:
+            await self._refuse(user, refusal)
             return
-        self.session_key = self.scope["session"].session_key
         self.group = group
         self.session_groups = (
             revocation.user_group(user.pk), revocation.session_group(self.session_key),
@@ -115,19 +130,46 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
         await self.close(code=UNAVAILABLE)
 
     @database_sync_to_async
+    def _admit(self, user, pk: int) -> tuple[int | None, str | None]:
+        """(None, the patient's group) for a socket that may watch ``pk``, else (the close code,
+        None). One trip to the shared database thread for every check of the handshake."""
+        if not self._fully_signed_in(user):
+            return FORBIDDEN, None
+        group = self._reach(user, pk)
+        return (NOT_FOUND, None) if group is None else (None, group)
+
     def _fully_signed_in(self, user) -> bool:
-        """Signed in by a session (the only way a socket is), with the second factor where the
-        account needs one."""
+        """Signed in by a live session (the only way a socket is), with the second factor where
+        the account needs one."""
         session = self.scope.get("session")
         if session is None or not session.session_key:
             return False
+        self.session_key = session.session_key
+        if not self._check_session(user):
+            return False
         return not second_factor.required_for(user) or second_factor.session_verified(session, user)
+
+    def _check_session(self, user) -> bool:
+        """Whether the session is still signed in as ``user``; remembers its expiry and when it
+        was read, which ``_session_trusted`` lets messages rely on."""
+        self.session_expires_at = revocation.session_expiry(self.session_key, user)
+        self.session_checked_at = time.monotonic()
+        return self.session_expires_at is not None
+
+    def _session_trusted(self) -> bool:
+        """Whether the last check still holds for a message: the session's expiry it read is
+        ahead, and it is younger than ``SOCKET_SESSION_TRUST_SECONDS``."""
+        return (
+            self.session_expires_at is not None
+            and timezone.now() < self.session_expires_at
+            and time.monotonic() - self.session_checked_at < settings.SOCKET_SESSION_TRUST_SECONDS
+        )
 
     @database_sync_to_async
     def _session_alive(self, user_id: int, pk: int | None = None) -> bool:
         """The session still signed in (and, given ``pk``, the object still within reach)."""
         user = get_user_model().objects.filter(pk=user_id).first()
-        if user is None or not revocation.session_alive(self.session_key, user):
+        if user is None or not self._check_session(user):
             return False
         return pk is None or self._reach(user, pk) is not None
 
@@ -160,15 +202,15 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
             if group:
                 await self.channel_layer.group_discard(group, self.channel_name)
 
-    async def _authorise(self, user, pk: int) -> str | None:
-        return await database_sync_to_async(self._reach)(user, pk)
-
     async def session_ended(self, event):
         await self._end()
 
     async def _deliver(self, message: dict) -> None:
-        """Send ``message`` if the session is still signed in, else close."""
-        if not self.ended and await self._still_signed_in(self.scope["user"].pk):
+        """Send ``message`` if the session is still signed in, else close; the database is asked
+        only when the last check no longer holds (``_session_trusted``)."""
+        if self.ended:
+            return
+        if self._session_trusted() or await self._still_signed_in(self.scope["user"].pk):
             await self.send_json(message)
 
     async def _refuse(self, user, code: int) -> None:

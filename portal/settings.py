@@ -507,6 +507,9 @@ ENROLMENT_LINK_HOURS = env.int("ENROLMENT_LINK_HOURS", default=72)
 OTP_TOTP_ISSUER = "Respiratory audio portal"
 # A live socket re-checks, this often, that the session which opened it is still signed in.
 SOCKET_SESSION_CHECK_SECONDS = env.float("SOCKET_SESSION_CHECK_SECONDS", default=30.0)
+# A message goes out without asking the database again while the socket's last session check is
+# younger than this and the session's expiry it read is ahead (diagnostics.consumers).
+SOCKET_SESSION_TRUST_SECONDS = env.float("SOCKET_SESSION_TRUST_SECONDS", default=5.0)
 DEMO_TOTP_KEY = env.str("DEMO_TOTP_KEY", default="")
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_SECONDS", default=30 * 60)
 # The age above is an idle timeout, not a fixed lifetime: portal.core.sessions renews it, at most once

@@ -7,7 +7,8 @@ outstanding refresh tokens. A password changed by any door changes the stamp as 
 
 Sockets: each live socket joins its session's group and its user's group; ``revoke`` closes the
 user's sockets, and signing out closes the session's. A socket also checks its session itself
-(``session_alive``), on each message and every ``SOCKET_SESSION_CHECK_SECONDS``, so one whose
+(``session_expiry``) every ``SOCKET_SESSION_CHECK_SECONDS``, and before a message once the expiry
+it last read has passed or that read is older than ``SOCKET_SESSION_TRUST_SECONDS``, so one whose
 session ended by any other way (the idle timeout) closes too.
 
 The events: signing out (any door: ``user_logged_out``), a password change, deactivation, a
@@ -20,6 +21,7 @@ user's other browser sessions with ``end_sessions`` when the provider takes a gr
 
 import hashlib
 import logging
+from datetime import datetime
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -122,22 +124,25 @@ def close_sockets(group: str) -> None:
         logger.warning("sockets not told to close", extra={"error": type(exc).__name__})
 
 
-def session_alive(session_key: str | None, user) -> bool:
-    """Whether the session is still signed in as ``user`` (not signed out, not idle past its
-    expiry, not from before a password change) and ``user`` may still sign in."""
+def session_expiry(session_key: str | None, user) -> datetime | None:
+    """When the session's idle timeout ends, if it is still signed in as ``user`` (not signed out,
+    not idle past its expiry, not from before a password change) and ``user`` may still sign in;
+    None otherwise. The expiry only moves on (``portal.core.sessions`` renews it while the user is
+    active), so until then the session can end only by the events that close sockets."""
     if not session_key or not user.is_active:
-        return False
+        return None
     # Sessions live in the database (Django's default engine, the project's): the row's expiry is
     # the idle timeout, moved on by portal.core.sessions while the user is active.
     row = Session.objects.filter(session_key=session_key, expire_date__gt=timezone.now()).first()
     if row is None:
-        return False
+        return None
     data = row.get_decoded()
-    return (
+    signed_in = (
         data.get(SESSION_KEY) == str(user.pk)
         and BACKEND_SESSION_KEY in data
         and constant_time_compare(data.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash())
     )
+    return row.expire_date if signed_in else None
 
 
 def _signed_out(sender, request, user, **kwargs):

@@ -2,6 +2,7 @@
 (label, confidence). Now a socket closes (code 4401) when the session that opened it ends: signed
 out, idle past its timeout, its password changed, or its user's membership removed."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -22,6 +23,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 SESSION_ENDED = 4401
 WAIT_S = 10
+ABOUT_TO_IDLE_S = 5  # time enough to open the socket before the session's idle timeout
 
 
 @database_sync_to_async
@@ -85,27 +87,60 @@ def test_a_password_change_elsewhere_closes_the_socket(clinician, watched):
     assert_closed(watch_then(cookie, diagnostic, change_password))
 
 
-def test_an_idle_session_closes_its_socket_on_the_next_message(watched):
-    diagnostic, cookie = watched
+def expire_session_at(cookie, when):
     key = cookie.split("=", 1)[1]
+    Session.objects.filter(session_key=key).update(expire_date=when)
 
-    def idle_past_the_timeout():
-        Session.objects.filter(session_key=key).update(
-            expire_date=timezone.now() - timedelta(seconds=1)
-        )
 
-    assert_closed(watch_then(cookie, diagnostic, idle_past_the_timeout))
+def wait_until(when):
+    time.sleep(max((when - timezone.now()).total_seconds(), 0) + 0.1)
+
+
+def test_an_idle_session_closes_its_socket_on_the_next_message(watched):
+    """The socket learns the session's expiry when it checks it (here on connect); a message due
+    after it asks the database again, which finds the session ended."""
+    diagnostic, cookie = watched
+    expiry = timezone.now() + timedelta(seconds=ABOUT_TO_IDLE_S)
+    expire_session_at(cookie, expiry)
+
+    assert_closed(watch_then(cookie, diagnostic, lambda: wait_until(expiry)))
+
+
+def test_a_session_kept_alive_keeps_its_socket_past_the_expiry_it_first_read(client, watched):
+    diagnostic, cookie = watched
+    expiry = timezone.now() + timedelta(seconds=ABOUT_TO_IDLE_S)
+    expire_session_at(cookie, expiry)
+
+    def active_past_that_expiry():
+        assert client.post("/accounts/session/").status_code == 204  # renews the idle timeout
+        wait_until(expiry)
+
+    output = watch_then(cookie, diagnostic, active_past_that_expiry)
+
+    assert output["type"] == "websocket.send" and '"anomaly"' in output["text"]
+
+
+def test_a_session_ended_unannounced_closes_its_socket_on_a_message_after_a_while(
+    settings, watched
+):
+    """A session ended with no message to its sockets (its row changed by other means): the next
+    message once the socket's last check is older than SOCKET_SESSION_TRUST_SECONDS closes it."""
+    settings.SOCKET_SESSION_TRUST_SECONDS = 0.2
+    diagnostic, cookie = watched
+
+    def ended_a_while_ago():
+        expire_session_at(cookie, timezone.now() - timedelta(seconds=1))
+        time.sleep(0.3)
+
+    assert_closed(watch_then(cookie, diagnostic, ended_a_while_ago))
 
 
 def test_an_idle_session_closes_its_socket_with_no_message_at_all(settings, watched):
     settings.SOCKET_SESSION_CHECK_SECONDS = 0.2
     diagnostic, cookie = watched
-    key = cookie.split("=", 1)[1]
 
     def idle_past_the_timeout():
-        Session.objects.filter(session_key=key).update(
-            expire_date=timezone.now() - timedelta(seconds=1)
-        )
+        expire_session_at(cookie, timezone.now() - timedelta(seconds=1))
 
     assert_closed(watch_then(cookie, diagnostic, idle_past_the_timeout, publish=False))
 
