@@ -120,8 +120,10 @@ def test_an_open_socket_is_closed_with_4503_at_its_session_check_once_the_databa
 
 
 def test_a_message_due_while_the_database_is_away_closes_the_socket_with_4503(
-    database_link, client, clinician, site
+    database_link, client, clinician, site, settings
 ):
+    """A message whose session check is due (the last one no longer trusted) and cannot be made."""
+    settings.SOCKET_SESSION_TRUST_SECONDS = 0
     patient = PatientFactory(site=site)
     cookie = session_cookie(client, clinician)
 
