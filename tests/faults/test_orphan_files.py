@@ -7,12 +7,16 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 
 import httpx
 import pytest
+from django.conf import settings
 from django.core.management import call_command
+from django.utils import timezone
 
 from diagnostics.models import Diagnostic
+from diagnostics.sweeper import sweep
 from media_assets.maintenance import reconcile_storage
 from media_assets.models import Recording, RecordingStatus
 from tests.conftest import stored_objects
@@ -158,6 +162,10 @@ def test_a_web_process_killed_mid_upload_leaves_only_files_reconcile_finds_at_on
             what="reconcile finds every file and every unfinished upload",
         )  # fmt: skip
         report = reconcile_storage(repair=True)
+        # A process killed between the broker's "a message is waiting" mark and the message
+        # leaves that round's uploads to the sweeper (diagnostics.inference_queue): run it as
+        # the beat would once they have waited INFERENCE_STUCK_QUEUED_S.
+        sweep(now=timezone.now() + timedelta(seconds=settings.INFERENCE_STUCK_QUEUED_S + 1))
         wait_for(all_finished(*tally.accepted), within=120, what="every accepted upload analysed",
                  logs=[worker])  # fmt: skip
         clinic.page.wait_until_final(tally.accepted, within=30)
