@@ -20,11 +20,12 @@ SELECT 'bench' || g, 'Bench clinic ' || g, now() FROM generate_series(1, %(sites
 # One patient in ten has not consented; ages from newborn to 95 at the time of the recordings.
 SEED_PATIENTS = """
 INSERT INTO portal_patient (site_id, external_id, given_name, family_name, birth_date, sex,
-    research_consent, research_consent_at, created_at, updated_at, search_name)
+    research_consent, research_consent_at, created_at, updated_at, search_name,
+    identifier_system, identifier_value)
 SELECT s.ids[1 + g %% array_length(s.ids, 1)], 'BENCH-' || g, 'Given' || g, 'Family' || g,
     date '1928-01-01' + (g * 7919 %% 35000), (ARRAY['female','male','other','unknown'])[1 + g %% 4],
     g %% 10 <> 0, CASE WHEN g %% 10 <> 0 THEN now() END, now(), now(),
-    'family' || g || ' given' || g
+    'family' || g || ' given' || g, '', ''
 FROM generate_series(1, %(patients)s) g, (SELECT array_agg(id ORDER BY id) AS ids FROM portal_site) s
 """
 # The keys ``portal.core.models.search_terms`` gives these names: each word on, in both orders,
@@ -38,9 +39,11 @@ SELECT p.id, t.term FROM portal_patient p,
 """
 SEED_MODELS = """
 INSERT INTO diagnostics_modelversion (name, version, artifact, sha256, labels, sample_rate,
-    clip_seconds, metrics, trained_on, status, canary_fraction, created_at)
+    clip_seconds, metrics, trained_on, status, canary_fraction, created_at, features,
+    clinically_validated, input_reference, rollback_reasons, evaluation, comparison)
 SELECT 'bench-cnn', '1.' || g, 'models/bench-' || g || '.keras', repeat('0', 64),
-    '["healthy", "anomaly", "inconclusive"]', 16000, 5.0, '{}', 'synthetic', 'archived', 0, now()
+    '["healthy", "anomaly", "inconclusive"]', 16000, 5.0, '{}', 'synthetic', 'archived', 0, now(),
+    '{}', false, '{}', '[]', '{}', '{}'
 FROM generate_series(1, 3) g
 """
 SEED_RECORDINGS = """
