@@ -251,7 +251,12 @@ def run_locust(env: dict, base: str, users: int, args) -> tuple[dict, RssOverTim
         rss = RssOverTime({**args.stack_pids, "locust": locust.pid}, args.rss_every)
         try:
             with rss:
-                locust.wait()
+                # The locustfile writes the results when its window closes; Locust itself may
+                # take until ``--run-time`` to quit after that, so it gets a few seconds only.
+                while locust.poll() is None and not results.exists():
+                    time.sleep(0.5)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    locust.wait(timeout=10)
         finally:
             stop(locust)
     if not results.exists():

@@ -87,17 +87,23 @@ def _signed_in(environment) -> None:
 
 def _close_window(environment) -> None:
     _window["end"] = time.time()
+    # Written now, not only at quitting: Locust's quit can take until ``--run-time`` to return
+    # (seen at 100 users), and bench/load.py stops Locust once the file is there.
+    _write_results(environment)
     environment.runner.quit()
 
 
 @events.quitting.add_listener
 def _write_results(environment, **_kwargs):
     end = _window["end"] or time.time()
-    Path(os.environ["LOAD_RESULTS"]).write_text(json.dumps({
+    results = Path(os.environ["LOAD_RESULTS"])
+    partial = results.with_suffix(".partial")
+    partial.write_text(json.dumps({
         "window_start": _window["start"], "window_end": end, "signed_in": _window["signed_in"],
         "times_ms": _times, "errors": _errors, "sign_in_ms": _sign_ins,
         "sign_in_errors": _sign_in_errors,
     }))  # fmt: skip
+    partial.replace(results)  # whole, for the bench that waits on it
 
 
 def _fire(environment, name: str, started: float, exception=None) -> None:
