@@ -8,6 +8,9 @@ uvicorn answers an exception before the handshake with a 500. The page's contrac
 middleware, outermost on the socket stack, gives that answer to an outage anything under it lets
 through, before the socket is accepted or after, and logs it once by the error's type (no path,
 no ids). Any other exception is left alone: it is a bug.
+
+It also drops what a consumer sends once the browser has gone: a result published as a page
+closes is handled while the server reports the close, and the send would raise.
 """
 
 import logging
@@ -18,6 +21,10 @@ from portal.core.outages import OUTAGE_ERRORS
 logger = logging.getLogger(__name__)
 
 UNAVAILABLE = ANSWERS[Kind.UNAVAILABLE].socket_close_code
+# What reaches a browser after the handshake; a result that comes as the browser leaves is dropped
+# here, where the server would raise (``RuntimeError`` after the disconnect it reported, an
+# ``OSError`` during one), which uvicorn logged as "Exception in ASGI application".
+TO_THE_BROWSER = frozenset({"websocket.send", "websocket.close"})
 
 
 class CloseSocketsOnOutage:
@@ -35,7 +42,17 @@ class CloseSocketsOnOutage:
             return message
 
         async def tracking_send(message):
-            await send(message)
+            if message["type"] in TO_THE_BROWSER and "websocket.disconnect" in seen:
+                return  # gone: the consumer is handling something it had started, then leaves
+            try:
+                await send(message)
+            except OSError:
+                # ASGI's answer to a send the browser left during (uvicorn's
+                # ``ClientDisconnected``); its disconnect follows, and the consumer leaves then.
+                if message["type"] not in TO_THE_BROWSER:
+                    raise
+                seen.add("websocket.disconnect")
+                return
             seen.add(message["type"])
 
         try:
