@@ -14,6 +14,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from portal.admission import AdmissionLimit  # noqa: E402
 from portal.body_limit import BodySizeLimitMiddleware  # noqa: E402
 from portal.draining import CloseConnectionsWhileDraining, drain_on_sigterm  # noqa: E402
 from portal.health import require_collected_static, serve_metrics_apart  # noqa: E402
@@ -27,7 +28,10 @@ drain_on_sigterm(settings.WEB_DRAIN_DELAY_S)  # uvicorn has installed its handle
 application = ProtocolTypeRouter(
     {
         "http": CloseConnectionsWhileDraining(
-            BodySizeLimitMiddleware(django_asgi_app, max_bytes=settings.REQUEST_MAX_BYTES)
+            BodySizeLimitMiddleware(
+                AdmissionLimit(django_asgi_app, limit=settings.WEB_CONCURRENT_REQUESTS),
+                max_bytes=settings.REQUEST_MAX_BYTES,
+            )
         ),
         "websocket": CloseSocketsOnOutage(
             AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))

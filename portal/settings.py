@@ -232,6 +232,11 @@ elif _db["ENGINE"].endswith("postgresql"):
 else:
     raise ImproperlyConfigured("DATABASE_URL must be a postgres:// or sqlite:// URL.")
 DATABASES = {"default": _db}
+# HTTP requests a web process runs at once (``portal.admission``); the others wait their turn.
+# Two fewer than the pool's connections, which stay free for the live sockets' database thread.
+WEB_CONCURRENT_REQUESTS = env.int(
+    "WEB_CONCURRENT_REQUESTS", default=max(1, env.int("DATABASE_POOL_MAX", default=10) - 2)
+)
 DATABASE_VENDOR = "postgresql" if "postgresql" in DATABASES["default"]["ENGINE"] else "sqlite"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
