@@ -23,7 +23,7 @@ INSERT INTO portal_patient (site_id, external_id, given_name, family_name, birth
     research_consent, research_consent_at, created_at, updated_at, search_name,
     identifier_system, identifier_value)
 SELECT s.ids[1 + g %% array_length(s.ids, 1)], 'BENCH-' || g, 'Given' || g, 'Family' || g,
-    date '1928-01-01' + (g * 7919 %% 35000), (ARRAY['female','male','other','unknown'])[1 + g %% 4],
+    date '1928-01-01' + (g::bigint * 7919 %% 35000)::int, (ARRAY['female','male','other','unknown'])[1 + g %% 4],
     g %% 10 <> 0, CASE WHEN g %% 10 <> 0 THEN now() END, now(), now(),
     'family' || g || ' given' || g, '', ''
 FROM generate_series(1, %(patients)s) g, (SELECT array_agg(id ORDER BY id) AS ids FROM portal_site) s
@@ -31,8 +31,8 @@ FROM generate_series(1, %(patients)s) g, (SELECT array_agg(id ORDER BY id) AS id
 # The keys ``portal.core.models.search_terms`` gives these names: each word on, in both orders,
 # and the external id.
 SEED_SEARCH_TERMS = """
-INSERT INTO portal_patientsearchterm (patient_id, term)
-SELECT p.id, t.term FROM portal_patient p,
+INSERT INTO portal_patientsearchterm (patient_id, site_id, term)
+SELECT p.id, p.site_id, t.term FROM portal_patient p,
     LATERAL (VALUES (p.search_name), ('given' || substr(p.external_id, 7)),
         ('given' || substr(p.external_id, 7) || ' family' || substr(p.external_id, 7)),
         ('family' || substr(p.external_id, 7)), ('bench ' || substr(p.external_id, 7))) t(term)

@@ -73,6 +73,11 @@ class Workspace:
             permissions.restrict(Diagnostic.objects.all(), self.user), "patient__site_id"
         )
 
+    @property
+    def site_ids(self) -> list[int]:
+        """The sites in view: the one chosen, or all of the user's."""
+        return [self.site.pk] if self.site else [site.pk for site in self.sites]
+
     @cached_property
     def review_count(self) -> tuple[int, bool]:
         """Results waiting for review, capped: (count, more than the cap)."""
@@ -146,7 +151,7 @@ def _to_review_count():
 def patient_list(
     workspace: Workspace, *, query="", consent=None, to_review=False, after=None, before=None
 ) -> Page:
-    patients = workspace.patients().search(query)
+    patients = workspace.patients().search(query, site_ids=workspace.site_ids)
     if consent is not None:
         patients = patients.filter(research_consent=consent)
     if to_review:

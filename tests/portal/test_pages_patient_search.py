@@ -5,7 +5,7 @@ a URL."""
 
 import pytest
 
-from portal.core.models import Patient
+from portal.core.models import Patient, PatientSearchTerm
 from portal.core.services import update_patient
 from tests.factories import PatientFactory
 from tests.factories_clinical import succeeded
@@ -165,3 +165,17 @@ def test_letters_that_are_not_accented_forms_are_transliterated(signed_in, site,
 def test_a_word_is_matched_from_its_start_only(signed_in, zoe):
     assert found(signed_in, q="degard") == []
     assert found(signed_in, q="oe") == []
+
+
+def test_search_terms_carry_the_patients_site_and_follow_it_when_it_changes(site, other_site):
+    patient = PatientFactory(site=site, given_name="Åsa", family_name="Öberg")
+    terms = PatientSearchTerm.objects.filter(patient=patient)
+    assert set(terms.values_list("site_id", flat=True)) == {site.pk}
+
+    patient.site = other_site
+    patient.save(update_fields=["site"])
+
+    assert set(terms.values_list("site_id", flat=True)) == {other_site.pk}
+    searched = Patient.objects.search("oberg", site_ids=[site.pk])
+    assert list(searched) == []
+    assert list(Patient.objects.search("oberg", site_ids=[other_site.pk])) == [patient]
