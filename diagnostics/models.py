@@ -308,6 +308,13 @@ class Diagnostic(models.Model):
             # A model version's results of one day: what the daily agreement and input rows
             # are computed from, and the canary's comparison reads.
             models.Index(fields=["model_version", "finished_at"], name="diagnostic_model_day_idx"),
+            # Finished results newest first: the home page's results of today and its chart read
+            # the newest ones, not every result of every day of the sites in view.
+            models.Index(
+                fields=["-finished_at", "-id"],
+                condition=Q(status="succeeded"),
+                name="diagnostic_finished_idx",
+            ),
             # Recent reviews: the days whose agreement rows a review changed.
             models.Index(
                 fields=["reviewed_at"],

@@ -87,7 +87,13 @@ class Recording(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["patient", "created_at"])]
+        indexes = [
+            models.Index(fields=["patient", "created_at"]),
+            # The home page's count of today's recordings reads today's only.
+            models.Index(
+                fields=["created_at"], condition=Q(status="stored"), name="recording_stored_idx"
+            ),
+        ]
         constraints = [
             # The same bytes for the same patient are one recording, however many uploads race.
             models.UniqueConstraint(
