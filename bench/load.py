@@ -21,9 +21,10 @@ and sign in (one clinician in ten on the sign-in page, the others with a session
 beforehand: a password check costs over a second of CPU on these cores, by design; researchers
 take a JWT token); once all have signed in, a window of ``--seconds`` is measured. It prints, for the
 window: p50/p95/p99 and errors per endpoint, results per minute, the upload-to-result p95, the
-sign-ins (all in the ramp) apart, each process's RSS every ``--rss-every`` seconds, and the load
-average before and after. Targets on 2 cores: 0 errors at 500 users; pages and API p95 < 200 ms
-at the highest user count that keeps the upload-to-result p95 under 1.5 s.
+sign-ins (all in the ramp) apart, each process's RSS every ``--rss-every`` seconds, the cores each
+role used (PostgreSQL and Redis included), and the load average before and after. Targets on 2
+cores: 0 errors at 500 users; pages and API p95 < 200 ms at the highest user count that keeps the
+upload-to-result p95 under 1.5 s.
 """
 
 import argparse
@@ -186,32 +187,50 @@ def warm_up() -> None:
 
 
 class RssOverTime:
-    """Each process's resident memory (the stack's trees and Locust) every ``every`` seconds."""
+    """Each process's resident memory (the stack's trees and Locust) every ``every`` seconds, and
+    the CPU each role used meanwhile, PostgreSQL's and Redis's servers included: the share of the
+    two cores each took is what says whether a page is slow of its own or waits for a core."""
+
+    SERVERS = {"postgres": "postgres", "redis": "redis-server"}
 
     def __init__(self, roots: dict, every: float) -> None:
         self.roots, self.every = roots, every
         self.rows: list[tuple[float, dict[str, float]]] = []
+        self.cpu: list[tuple[float, dict[str, float]]] = []  # (monotonic, role -> CPU seconds)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def sample(self) -> dict[str, float]:
-        sizes = {}
+    def _trees(self):
         for role, pid in self.roots.items():
             try:
                 root = psutil.Process(pid)
                 tree = [root, *root.children(recursive=True)]
             except psutil.NoSuchProcess:
                 continue
+            yield role, tree
+        for role, name in self.SERVERS.items():
+            yield role, [p for p in psutil.process_iter(["name"]) if p.info["name"] == name]
+
+    def sample(self) -> dict[str, float]:
+        sizes, cpu = {}, {}
+        for role, tree in self._trees():
             for i, proc in enumerate(tree):
                 with contextlib.suppress(psutil.NoSuchProcess):
-                    sizes[f"{role}.{i}" if i else role] = proc.memory_info().rss / 2**20
+                    times = proc.cpu_times()
+                    cpu[role] = cpu.get(role, 0.0) + times.user + times.system
+                    if role not in self.SERVERS:
+                        sizes[f"{role}.{i}" if i else role] = proc.memory_info().rss / 2**20
+        self.cpu.append((time.monotonic(), cpu))
         return sizes
 
     def _run(self) -> None:
-        started = time.monotonic()
+        started = next_row = time.monotonic()
         while not self._stop.is_set():
-            self.rows.append((time.monotonic() - started, self.sample()))
-            self._stop.wait(self.every)
+            sizes = self.sample()  # every second: the CPU readings end close to Locust's end
+            if time.monotonic() >= next_row:
+                self.rows.append((time.monotonic() - started, sizes))
+                next_row += self.every
+            self._stop.wait(1)
 
     def __enter__(self):
         self._thread.start()
@@ -220,6 +239,7 @@ class RssOverTime:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
+        self.sample()  # the last CPU reading, at the end
 
     def print(self) -> None:
         names = sorted({name for _, sizes in self.rows for name in sizes})
@@ -227,6 +247,18 @@ class RssOverTime:
         for seconds, sizes in self.rows:
             cells = [f"{seconds:10.0f}", *(f"{sizes.get(n, 0):10.0f}" for n in names)]
             print("                        " + " ".join(cells))
+        if len(self.cpu) < 2:
+            return
+        (start, first), (end, _) = self.cpu[0], self.cpu[-1]
+        # Each role's last reading: Locust may have quit before the final one.
+        used = {role: max(cpu[role] for _, cpu in self.cpu if role in cpu) - first.get(role, 0.0)
+                for role in {role for _, cpu in self.cpu for role in cpu}}  # fmt: skip
+        cells = ", ".join(f"{role} {seconds / (end - start):.2f}"
+                          for role, seconds in sorted(used.items(), key=lambda kv: -kv[1]))  # fmt: skip
+        print(
+            f"    cores used over the {end - start:.0f} s (ramp and window): {cells};"
+            f" together {sum(used.values()) / (end - start):.2f} of {os.cpu_count()}"
+        )
 
 
 def run_locust(env: dict, base: str, users: int, args) -> tuple[dict, RssOverTime]:
