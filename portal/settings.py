@@ -686,6 +686,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_WORKER_CONSUMER = "portal.celery:PromptReconnectConsumer"
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=50)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=40)
+# Where the workers share cores with the web server (``make run``, one VM), their analyses and
+# pictures must not hold a clinician's page up: a worker lowers its own CPU priority to this
+# niceness at start (``portal.celery``), so the pages come first and background work takes the
+# rest. 0 leaves it as started. In Kubernetes each pod has cores of its own and it changes nothing.
+WORKER_NICENESS = env.int("WORKER_NICENESS", default=10)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-diagnostics": {
