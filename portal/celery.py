@@ -112,7 +112,10 @@ def _yield_cores_to_pages(**_):
     wanted, current = settings.WORKER_NICENESS, os.nice(0)
     if wanted > current:
         os.nice(wanted - current)
-        logger.info("worker niceness lowered", extra={"niceness": wanted})
+        # Not the tasks' logger: this line belongs to no task and no request.
+        logging.getLogger("portal.celery").info(
+            "worker niceness lowered", extra={"niceness": wanted}
+        )
 
 
 @signals.worker_process_init.connect
