@@ -106,7 +106,8 @@ class PromptReconnectConsumer(Consumer):
 def _yield_cores_to_pages(**_):
     """Lower this worker's CPU priority to ``WORKER_NICENESS`` before its pool starts (the pool's
     processes inherit it): on shared cores a busy inference or spectrogram job slowed every page
-    (``bench/load.py`` at 100 users: the slowest page's p95 253-289 ms, 191-227 ms with it)."""
+    (``bench/load.py`` at 100 users, docs/benchmarks.md: the slowest page's p95 253-289 ms
+    before, 191 ms reniced by hand)."""
     from django.conf import settings
 
     wanted, current = settings.WORKER_NICENESS, os.nice(0)
