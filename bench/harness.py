@@ -14,15 +14,16 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def require_services() -> None:
+def require_services(*, fresh: bool = False) -> None:
     missing = [name for name in ("DATABASE_URL", "REDIS_URL") if not os.environ.get(name)]
     if missing:
         sys.exit(f"Set {' and '.join(missing)}: the benchmarks run against PostgreSQL and Redis.")
-    ensure_database()
+    ensure_database(fresh=fresh)
 
 
-def ensure_database() -> None:
-    """Create the benchmark's PostgreSQL database if it does not exist yet."""
+def ensure_database(*, fresh: bool = False) -> None:
+    """Create the benchmark's PostgreSQL database if it does not exist yet; ``fresh`` drops it
+    first, so that a run starts from the seed alone and not from earlier runs' rows."""
     from urllib.parse import urlparse
 
     import psycopg
@@ -31,9 +32,22 @@ def ensure_database() -> None:
     name = url.path.lstrip("/")
     admin = url._replace(path="/postgres").geturl()
     with psycopg.connect(admin, autocommit=True) as conn:
+        if fresh:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def wait_until_quiet(*, busy_below: float = 25, timeout: float = 300) -> float:
+    """Wait until the machine's CPUs are under ``busy_below`` percent busy over 5 seconds (a
+    seed's autovacuum, the last count's spectrograms), for at most ``timeout`` seconds; the
+    last reading. A run measured on a busy machine measures the machine."""
+    deadline = time.monotonic() + timeout
+    while True:
+        busy = psutil.cpu_percent(interval=5)
+        if busy < busy_below or time.monotonic() > deadline:
+            return busy
 
 
 # The per-user API rate limit and the upload quotas answer 429 long before the upload path is

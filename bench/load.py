@@ -22,7 +22,10 @@ beforehand: a password check costs over a second of CPU on these cores, by desig
 take a JWT token); once all have signed in, a window of ``--seconds`` is measured. It prints, for the
 window: p50/p95/p99 and errors per endpoint, results per minute, the upload-to-result p95, the
 sign-ins (all in the ramp) apart, each process's RSS every ``--rss-every`` seconds, the cores each
-role used (PostgreSQL and Redis included), and the load average before and after. Targets on 2
+role used (PostgreSQL and Redis included), and the load average before and after. Each count
+starts once the machine is quiet (under a quarter busy over 5 s, for at most 5 minutes) and
+says how busy it was. The day's uploads stay in the database and make later runs slower;
+``--fresh`` drops it and seeds it again, for runs meant to be compared. Targets on 2
 cores: 0 errors at 500 users; pages and API p95 < 200 ms at the highest user count that keeps the
 upload-to-result p95 under 1.5 s.
 """
@@ -31,6 +34,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import statistics
 import sys
 import threading
@@ -49,6 +53,7 @@ from bench.harness import (
     percentile,
     require_services,
     signed_in_session,
+    wait_until_quiet,
 )
 from bench.inference import (
     BENCH_DIR,
@@ -76,6 +81,7 @@ def prepare(args) -> None:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password
     from django.core.management import call_command
+    from django.db import connection
 
     from diagnostics.models import ModelStatus, ModelVersion
     from portal import seeding
@@ -86,6 +92,8 @@ def prepare(args) -> None:
     if patients != args.patients or diagnostics < args.diagnostics:
         print(f"seeding {args.patients:,} patients, {args.diagnostics:,} diagnostics …", flush=True)
         seeding.seed(sites=2, patients=args.patients, diagnostics=args.diagnostics, log=lambda _: 0)
+        with connection.cursor() as cursor:  # statistics now, not from autovacuum mid-count
+            cursor.execute("VACUUM ANALYZE")
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
     if not ModelVersion.objects.filter(status=ModelStatus.PRODUCTION).exists():
         production_model(args.artifact)
@@ -356,12 +364,19 @@ def main() -> None:
     parser.add_argument("--diagnostics", type=int, default=100_000)
     parser.add_argument("--rss-every", type=float, default=15)
     parser.add_argument("--artifact", type=Path, help="a model artifact; default: train one")
+    parser.add_argument(
+        "--fresh", action="store_true",
+        help="drop the database and seed it again: every upload of a run stays in it, and runs"
+             " meant to be compared must start from the same rows",
+    )  # fmt: skip
     args = parser.parse_args()
-    require_services()
+    require_services(fresh=args.fresh)
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **UNLIMITED, "MEDIA_ROOT": str(BENCH_DIR / "load-media"),
            "LOG_LEVEL": "WARNING", "MODEL_CACHE_DIR": str(BENCH_DIR / "model-cache"),
            "TF_CPP_MIN_LOG_LEVEL": "2"}  # fmt: skip
+    if args.fresh:  # the files of the dropped database's recordings
+        shutil.rmtree(env["MEDIA_ROOT"], ignore_errors=True)
     setup_django(env)
     prepare(args)
     port = free_port()
@@ -374,9 +389,11 @@ def main() -> None:
     try:
         for users in args.users:
             drain(timeout=300)
+            busy = wait_until_quiet()
             before = os.getloadavg()
             print(f"\n{time.strftime('%H:%M:%S', time.gmtime())} UTC: {users} users,"
-                  f" load average {before[0]:.1f} {before[1]:.1f}", flush=True)  # fmt: skip
+                  f" load average {before[0]:.1f} {before[1]:.1f}, CPUs {busy:.0f}% busy",
+                  flush=True)  # fmt: skip
             data, rss = run_locust(env, base, users, args)
             report(users, data)
             rss.print()
