@@ -41,14 +41,18 @@ def _can_act(user) -> bool:
     return bool(user and user.is_authenticated and user.is_active)
 
 
+def _site_ids(user, roles) -> QuerySet:
+    """The ids of the sites where ``user`` holds one of ``roles``, as a subquery."""
+    return Membership.objects.filter(user=user, role__in=roles).values("site_id")
+
+
 def sites_for(user, *, roles=CLINICAL_ROLES) -> QuerySet[Site]:
     """Sites where the user holds one of ``roles``."""
     if not _can_act(user):
         return Site.objects.none()
     if _is_global_admin(user):
         return Site.objects.all()
-    site_ids = Membership.objects.filter(user=user, role__in=roles).values("site_id")
-    return Site.objects.filter(id__in=site_ids)
+    return Site.objects.filter(id__in=_site_ids(user, roles))
 
 
 def has_clinical_role(user) -> bool:
@@ -62,7 +66,9 @@ def restrict(queryset: QuerySet[M], user) -> QuerySet[M]:
         return queryset.none()
     if _is_global_admin(user):
         return queryset
-    return queryset.filter(**{f"{queryset.model.site_path}__in": sites_for(user)})
+    # The memberships' site ids, not ``sites_for``: the site table adds a join to every
+    # patient-data query and nothing to its answer (a membership's site exists).
+    return queryset.filter(**{f"{queryset.model.site_path}__in": _site_ids(user, CLINICAL_ROLES)})
 
 
 def visible(queryset: QuerySet[M], user, pk: int, *, what: str | None = None) -> M:
