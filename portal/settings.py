@@ -251,7 +251,14 @@ CACHES = {
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "portal",
         "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
-    }
+    },
+    # Each process's own memory, for what may be a few minutes old and must not wait on Redis
+    # (the home page's chart of past days: portal.pages.selectors.results_by_day).
+    "local": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "portal-local",
+        "OPTIONS": {"MAX_ENTRIES": 1000},
+    },
 }
 # Live results (diagnostics.live): a page's channel holds up to CHANNEL_CAPACITY messages while
 # its socket is slow to read them (a burst of 1,000 uploads for one patient is 2,000 messages,

@@ -88,6 +88,20 @@ def storage_breaker_closed(request):
     breaker.reset()
 
 
+@pytest.fixture(autouse=True)
+def local_cache_empty(request):
+    """Each test starts with the process's own cache empty: what one test's rows put there (the
+    home chart's past days) must not answer for the next test's."""
+    if not _django_enabled(request.config):
+        yield
+        return
+    from django.core.cache import caches
+
+    caches["local"].clear()
+    yield
+    caches["local"].clear()
+
+
 def stored_objects(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file())
 

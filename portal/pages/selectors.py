@@ -13,6 +13,7 @@ import datetime
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from django.core.cache import caches
 from django.db.models import (
     Count,
     Exists,
@@ -266,10 +267,12 @@ def home_summary(workspace: Workspace, *, now=None) -> HomeSummary:
             failed.select_related("patient", "recording").order_by("-queued_at", "-id")[:5]
         ),
         chart=results_by_day(workspace, now=now),
+        # Finished results: no queue position to work out, no reviewer to name in the list.
         results_today=list(
-            diagnostics_with_details(workspace.diagnostics())
+            workspace.diagnostics()
             .filter(status=DiagnosticStatus.SUCCEEDED, finished_at__gte=start_of_today)
-            .select_related("patient", "recording")
+            .select_related("patient", "recording", "model_version")
+            .defer("embedding")
             .order_by("-finished_at", "-id")[:WORKLIST_SIZE]
         ),
         recent_patients=recently_seen_patients(workspace),
@@ -290,22 +293,52 @@ def recently_seen_patients(workspace: Workspace, *, size=RECENT_PATIENTS) -> lis
     return [patients[pk] for pk in order if pk in patients][:size]
 
 
+PAST_DAYS_CACHE_S = 300
+
+
 def results_by_day(workspace: Workspace, *, now=None, days=CHART_DAYS) -> list[dict]:
-    """Finished results per local day and label for the last ``days`` days, oldest day first."""
+    """Finished results per local day and label for the last ``days`` days, oldest day first.
+
+    Today's counts are read on every call. The days before change only when an old result is
+    erased or analysed again, so they are kept in each process's memory for
+    ``PAST_DAYS_CACHE_S``, per set of sites and day: on a busy shift every clinician of a site
+    opens home many times an hour, and the 13 past days are most of the query's rows.
+    """
     now = now or timezone.now()
     today = timezone.localtime(now).date()
     first_day = today - datetime.timedelta(days=days - 1)
-    start = timezone.make_aware(datetime.datetime.combine(first_day, datetime.time.min))
+    start_of_today = _start_of(today)
+    key = f"results-by-day:{first_day}:{today}:{','.join(map(str, sorted(workspace.site_ids)))}"
+    local = caches["local"]
+    past = local.get(key)
+    if past is None:
+        past = _counts_by_day(workspace, since=_start_of(first_day), before=start_of_today)
+        local.set(key, past, timeout=PAST_DAYS_CACHE_S)
+    counts = {**past, **_counts_by_day(workspace, since=start_of_today)}
+    return [
+        {"day": day, "counts": counts.get(day, {})}
+        for day in (first_day + datetime.timedelta(days=i) for i in range(days))
+    ]
+
+
+def _start_of(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+def _counts_by_day(workspace: Workspace, *, since, before=None) -> dict:
+    """{local day: {label: finished results}} for results finished from ``since`` (to ``before``)."""
+    finished = workspace.diagnostics().filter(
+        status=DiagnosticStatus.SUCCEEDED, finished_at__gte=since
+    )
+    if before is not None:
+        finished = finished.filter(finished_at__lt=before)
     rows = (
-        workspace.diagnostics()
-        .filter(status=DiagnosticStatus.SUCCEEDED, finished_at__gte=start)
-        .annotate(day=TruncDate("finished_at"))
+        finished.annotate(day=TruncDate("finished_at"))
         .order_by()
         .values("day", "label")
         .annotate(n=Count("id"))
     )
-    by_day = {first_day + datetime.timedelta(days=i): {} for i in range(days)}
+    by_day: dict = {}
     for row in rows:
-        if row["day"] in by_day:
-            by_day[row["day"]][row["label"]] = row["n"]
-    return [{"day": day, "counts": counts} for day, counts in by_day.items()]
+        by_day.setdefault(row["day"], {})[row["label"]] = row["n"]
+    return by_day

@@ -4,9 +4,11 @@ results of the last 14 days by label as a server-rendered SVG chart."""
 import datetime
 
 import pytest
+from django.core.cache import caches
 from django.utils import timezone
 
 from diagnostics.models import Diagnostic, DiagnosticStatus
+from portal.core.models import Membership, Role
 from tests.factories import PatientFactory
 from tests.factories_clinical import RecordingFactory, failed, succeeded
 from tests.portal.page_helpers import events
@@ -50,6 +52,37 @@ def test_the_chart_has_a_bar_per_day_and_a_segment_per_label(signed_in, site):
     assert sum(sum(day["counts"].values()) for day in chart) == 3
     assert response.content.count(b'class="bar bar-healthy"') == 1
     assert b'<svg class="results-chart"' in response.content
+
+
+def test_past_days_of_the_chart_are_read_once_and_today_on_every_visit(signed_in, site):
+    patient = PatientFactory(site=site)
+    yesterday = timezone.now() - datetime.timedelta(days=1)
+    old = succeeded(recording__patient=patient, label="anomaly")
+    Diagnostic.objects.filter(pk=old.pk).update(finished_at=yesterday)
+    signed_in.get("/")  # reads the past days
+
+    another_old = succeeded(recording__patient=patient, label="anomaly")
+    Diagnostic.objects.filter(pk=another_old.pk).update(finished_at=yesterday)
+    succeeded(recording__patient=patient, label="healthy")
+    chart = signed_in.get("/").context["summary"].chart
+
+    assert chart[-1]["counts"] == {"healthy": 1}  # today: at once
+    assert chart[-2]["counts"] == {"anomaly": 1}  # yesterday: as first read, for a few minutes
+    caches["local"].clear()  # as when those minutes are over
+    assert signed_in.get("/").context["summary"].chart[-2]["counts"] == {"anomaly": 2}
+
+
+def test_a_chart_of_other_sites_is_not_shared(signed_in, clinician, site, other_site):
+    succeeded(recording__patient=PatientFactory(site=other_site), label="anomaly")
+    Diagnostic.objects.filter(patient__site=other_site).update(
+        finished_at=timezone.now() - datetime.timedelta(days=1)
+    )
+    signed_in.get("/")  # caches this user's sites' past days: none at other_site
+    Membership.objects.create(user=clinician, site=other_site, role=Role.CLINICIAN)
+
+    chart = signed_in.get("/").context["summary"].chart
+
+    assert chart[-2]["counts"] == {"anomaly": 1}
 
 
 def test_a_failed_analysis_can_be_retried_from_home(
