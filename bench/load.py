@@ -80,6 +80,7 @@ def prepare(args) -> None:
     from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password
+    from django.core.files.storage import default_storage
     from django.core.management import call_command
     from django.db import connection
 
@@ -95,8 +96,16 @@ def prepare(args) -> None:
         with connection.cursor() as cursor:  # statistics now, not from autovacuum mid-count
             cursor.execute("VACUUM ANALYZE")
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
-    if not ModelVersion.objects.filter(status=ModelStatus.PRODUCTION).exists():
+    production = ModelVersion.objects.filter(status=ModelStatus.PRODUCTION).first()
+    if production is None:
         production_model(args.artifact)
+    elif not default_storage.exists(production.artifact):
+        # The database keeps storage keys; a database seeded from another clone (its own
+        # var/bench) would make every analysis "model_unavailable" and the report 0 results.
+        raise SystemExit(
+            f"the production model's artifact {production.artifact!r} is not in this clone's "
+            f"storage ({settings.MEDIA_ROOT}): the database was seeded elsewhere; run with --fresh"
+        )
     sites = list(Site.objects.order_by("id"))
     most = max(args.users)
     # One password hash for every account: hashing thousands of times would take minutes.

@@ -256,7 +256,7 @@ class HomeSummary:
 
 def home_summary(workspace: Workspace, *, now=None) -> HomeSummary:
     now = now or timezone.now()
-    start_of_today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    start_of_today = _start_of(timezone.localtime(now).date())
     failed = workspace.diagnostics().filter(status=DiagnosticStatus.FAILED)
     return HomeSummary(
         recordings_today=workspace.recordings()
@@ -322,6 +322,7 @@ def results_by_day(workspace: Workspace, *, now=None, days=CHART_DAYS) -> list[d
 
 
 def _start_of(day: datetime.date) -> datetime.datetime:
+    """The first moment of a local day: what "today" means on home, in its counts and its chart."""
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
 
 
