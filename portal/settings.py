@@ -229,6 +229,13 @@ elif _db["ENGINE"].endswith("postgresql"):
             "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
         },
     }
+    # Prepared statements: psycopg prepares a query once it has run this many times on a
+    # connection, and PostgreSQL then skips parsing and planning it. They need server-side
+    # binding and a connection that stays the same (not PgBouncer in transaction mode), so they
+    # are off unless set.
+    _prepare_threshold = env.int("DATABASE_PREPARE_THRESHOLD", default=0)
+    if _prepare_threshold > 0:
+        _db["OPTIONS"] |= {"server_side_binding": True, "prepare_threshold": _prepare_threshold}
 else:
     raise ImproperlyConfigured("DATABASE_URL must be a postgres:// or sqlite:// URL.")
 DATABASES = {"default": _db}

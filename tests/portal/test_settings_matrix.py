@@ -138,3 +138,35 @@ def test_unknown_storage_backend_is_refused(tmp_path):
 
     assert result.returncode != 0
     assert "STORAGE_BACKEND must be 'local' or 's3'" in result.stderr
+
+
+PREPARED = """
+import django, json
+django.setup()
+from django.contrib.auth import get_user_model
+from django.db import connection
+for _ in range(4):  # the same statement, four times on one connection
+    get_user_model().objects.filter(pk=1).exists()
+with connection.cursor() as cursor:
+    cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+    print(json.dumps(cursor.fetchone()[0]))
+"""
+
+
+@pytest.mark.parametrize("threshold, prepared", [("", False), ("0", False), ("2", True)])
+def test_prepared_statements_only_where_a_threshold_is_set(process_env, threshold, prepared):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    env = {**process_env, "DJANGO_SETTINGS_MODULE": "portal.settings"}
+    env.pop("DATABASE_PREPARE_THRESHOLD", None)
+    if threshold:
+        env["DATABASE_PREPARE_THRESHOLD"] = threshold
+    result = subprocess.run(
+        [sys.executable, "-c", PREPARED], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+
+    assert result.returncode == 0, result.stderr
+    # Off by default: a connection pooler in transaction mode cannot keep prepared statements.
+    assert (json.loads(result.stdout.strip().splitlines()[-1]) > 0) is prepared
