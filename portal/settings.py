@@ -216,7 +216,8 @@ if _db["ENGINE"].endswith("sqlite3"):
     # one per test run, so that two runs on one machine do not share it.
     _db["TEST"] = {"NAME": str(Path(_db["NAME"]).with_name(f"test-db-{os.getpid()}.sqlite3"))}
 elif _db["ENGINE"].endswith("postgresql"):
-    _db["ENGINE"] = "django_prometheus.db.backends.postgresql"
+    # django-prometheus' PostgreSQL, each statement within the protocol's 65,535 parameters.
+    _db["ENGINE"] = "portal.core.db.postgresql"
     _db["CONN_MAX_AGE"] = 0  # the pool owns connection reuse
     # The pool checks a connection before handing it out: after a restart of PostgreSQL it
     # replaces the dead ones instead of failing the requests that get them.

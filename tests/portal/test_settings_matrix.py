@@ -149,7 +149,17 @@ for _ in range(4):  # the same statement, four times on one connection
     get_user_model().objects.filter(pk=1).exists()
 with connection.cursor() as cursor:
     cursor.execute("SELECT count(*) FROM pg_prepared_statements")
-    print(json.dumps(cursor.fetchone()[0]))
+    prepared = cursor.fetchone()[0]
+# 80,000 parameters (4 columns), were it one statement (a binary column keeps Django from UNNEST's arrays);
+# the foreign keys are checked at commit, and this rolls back.
+from django.db import transaction
+from recommender.models import CaseEmbedding
+with transaction.atomic():
+    CaseEmbedding.objects.bulk_create(
+        CaseEmbedding(diagnostic_id=i, model_version_id=1, vector=b"v") for i in range(1, 20_001)
+    )
+    transaction.set_rollback(True)
+print(json.dumps(prepared))
 """
 
 
