@@ -390,8 +390,10 @@ def main() -> None:
     prepare(args)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    threshold = env.get("DATABASE_PREPARE_THRESHOLD") or "0"
     print(f"machine: {machine()}; stack: uvicorn --workers {args.web_workers}, main worker"
-          f" (concurrency 2), inference worker (concurrency 1); think {args.think} s;"
+          f" (concurrency 2), inference worker (concurrency 1); prepared statements"
+          f" {'after ' + threshold + ' runs' if int(threshold) else 'off'}; think {args.think} s;"
           f" spawn {args.spawn_rate}/s; window {args.seconds:.0f} s", flush=True)  # fmt: skip
     processes = start_stack(env, port, args.web_workers)
     args.stack_pids = {name: p.pid for name, p in processes.items()}
