@@ -65,6 +65,10 @@ def test_a_surge_with_no_worker_is_delayed_then_refused_and_drains_urgent_first(
         accepted = list(Diagnostic.objects.filter(recording__patient=patient))
         wait_for(all_finished(*accepted), within=120, what="every accepted upload analysed",
                  logs=[worker])  # fmt: skip
+        # A task records its clips and busy time once it is over, just after its last result:
+        # reading the measure the moment the results are in races it (failed so in a full run).
+        wait_for(lambda: capacity.measured_throughput() is not None, within=30,
+                 what="the worker's measure of its throughput", logs=[worker])  # fmt: skip
     finally:
         worker.stop()
 
