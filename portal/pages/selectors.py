@@ -36,6 +36,7 @@ from recommender.selectors import priority_page_ids
 PAGE_SIZE = 25
 TIMELINE_SIZE = 20
 COUNT_CAP = 1000
+BADGE_CAP = 99  # the navigation's count: "99+"
 CHART_DAYS = 14
 
 
@@ -84,11 +85,21 @@ class Workspace:
         """Results waiting for review, capped: (count, more than the cap)."""
         return capped_count(awaiting_review(self.diagnostics()))
 
+    @cached_property
+    def review_badge(self) -> tuple[int, bool]:
+        """The navigation's count of results waiting for review, shown as "99+" past
+        ``BADGE_CAP``: every clinical page shows it, so it reads at most a tenth of the rows
+        ``review_count`` does, and nothing where the page has counted them already."""
+        if "review_count" in self.__dict__:
+            count, capped = self.review_count
+            return (BADGE_CAP, True) if count > BADGE_CAP else (count, capped)
+        return capped_count(awaiting_review(self.diagnostics()), cap=BADGE_CAP)
 
-def capped_count(queryset: QuerySet) -> tuple[int, bool]:
-    """COUNT over at most COUNT_CAP + 1 rows: one query that stays cheap on any table size."""
-    count = queryset.order_by()[: COUNT_CAP + 1].count()
-    return min(count, COUNT_CAP), count > COUNT_CAP
+
+def capped_count(queryset: QuerySet, *, cap: int = COUNT_CAP) -> tuple[int, bool]:
+    """COUNT over at most ``cap`` + 1 rows: one query that stays cheap on any table size."""
+    count = queryset.order_by()[: cap + 1].count()
+    return min(count, cap), count > cap
 
 
 def awaiting_review(diagnostics: QuerySet[Diagnostic]) -> QuerySet[Diagnostic]:
@@ -247,6 +258,7 @@ RECENT_PATIENTS = 8
 @dataclass
 class HomeSummary:
     recordings_today: int
+    to_review: tuple[int, bool]
     failed_count: tuple[int, bool]
     failed_latest: list
     chart: list = field(default_factory=list)
@@ -262,6 +274,7 @@ def home_summary(workspace: Workspace, *, now=None) -> HomeSummary:
         recordings_today=workspace.recordings()
         .filter(status=RecordingStatus.STORED, created_at__gte=start_of_today)
         .count(),
+        to_review=workspace.review_count,  # counted here, the navigation's badge reuses it
         failed_count=capped_count(failed),
         failed_latest=list(
             failed.select_related("patient", "recording").order_by("-queued_at", "-id")[:5]

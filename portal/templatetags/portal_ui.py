@@ -96,7 +96,7 @@ def portal_nav(context):
     workspace = getattr(request, "workspace", None)
     if workspace is None:
         return {"workspace": None}
-    count, capped = workspace.review_count
+    count, capped = workspace.review_badge
     return {
         "workspace": workspace,
         "request": request,

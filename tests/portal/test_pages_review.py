@@ -2,6 +2,8 @@
 says who and when, leaves the queue, and is audited without its note."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from diagnostics.models import DiagnosticStatus
 from diagnostics.reviews import ReviewRefused, review_diagnostic
@@ -101,3 +103,43 @@ def test_the_queue_can_list_the_oldest_first_and_shows_the_shortcuts(signed_in, 
     assert [d.pk for d in response.context["page"].items] == [older.pk, newer.pk]
     for key in ("j", "k", "p", "c", "x", "i"):
         assert f"<kbd>{key}</kbd>".encode() in response.content
+
+
+def _waiting_counts(queries) -> list[str]:
+    return [q["sql"] for q in queries if "COUNT(*)" in q["sql"] and "review_label" in q["sql"]]
+
+
+def test_the_navigation_shows_99_plus_and_reads_no_more_rows_than_that(
+    signed_in, site, monkeypatch
+):
+    monkeypatch.setattr("portal.pages.selectors.BADGE_CAP", 3)
+    patient = PatientFactory(site=site)
+    for _ in range(4):
+        succeeded(recording__patient=patient)
+
+    with CaptureQueriesContext(connection) as queries:
+        page = signed_in.get(f"/patients/{patient.pk}/")
+
+    assert b"data-review-count>3+<" in page.content
+    (count,) = _waiting_counts(queries)
+    assert "LIMIT 4" in count  # the cap and one more, not every waiting result
+
+
+@pytest.mark.parametrize("path", ["/", "/review/"])
+def test_pages_that_count_every_waiting_result_lend_the_badge_their_count(
+    signed_in, site, monkeypatch, path
+):
+    monkeypatch.setattr("portal.pages.selectors.BADGE_CAP", 3)
+    patient = PatientFactory(site=site)
+    for _ in range(5):
+        succeeded(recording__patient=patient)
+
+    with CaptureQueriesContext(connection) as queries:
+        page = signed_in.get(path)
+
+    assert b"data-review-count>3+<" in page.content
+    (count,) = _waiting_counts(queries)  # one count, up to COUNT_CAP, for the page and the badge
+    assert "LIMIT 1001" in count
+    if path == "/":
+        assert page.context["summary"].to_review == (5, False)
+        assert '<span class="stat-value">5</span>' in page.content.decode()
