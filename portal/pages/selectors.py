@@ -27,6 +27,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
+from diagnostics import live
 from diagnostics.models import Diagnostic, DiagnosticStatus
 from media_assets.models import Recording, RecordingStatus
 from portal.core import permissions
@@ -96,8 +97,10 @@ class Workspace:
         return capped_count(awaiting_review(self.diagnostics()), cap=BADGE_CAP)
 
 
-def capped_count(queryset: QuerySet, *, cap: int = COUNT_CAP) -> tuple[int, bool]:
-    """COUNT over at most ``cap`` + 1 rows: one query that stays cheap on any table size."""
+def capped_count(queryset: QuerySet, *, cap: int | None = None) -> tuple[int, bool]:
+    """COUNT over at most ``cap`` (``COUNT_CAP``) + 1 rows: one query that stays cheap on any
+    table size."""
+    cap = COUNT_CAP if cap is None else cap
     count = queryset.order_by()[: cap + 1].count()
     return min(count, cap), count > cap
 
@@ -183,11 +186,10 @@ def patient_list(
 
 
 def diagnostics_with_details(diagnostics: QuerySet[Diagnostic]) -> QuerySet[Diagnostic]:
-    """What every rendering of a diagnostic needs, in the same query."""
-    return (
-        diagnostics.select_related("model_version", "reviewed_by")
-        .defer("embedding")  # the model's vector: large, and never shown
-        .with_queue_position()
+    """What every rendering of a diagnostic needs, in the same query (the waiting ones' queue
+    positions come after, from ``live.annotate_queue_positions``)."""
+    return diagnostics.select_related("model_version", "reviewed_by").defer(
+        "embedding"  # the model's vector: large, and never shown
     )
 
 
@@ -210,17 +212,20 @@ def patient_timeline(patient: Patient, *, before=None) -> Page:
         )
     rows = list(recordings.order_by("-created_at", "-id")[: TIMELINE_SIZE + 1])
     items = rows[:TIMELINE_SIZE]
+    live.annotate_queue_positions(d for recording in items for d in recording.diagnostics.all())
     older = items[-1].pk if len(rows) > TIMELINE_SIZE else None
     return Page(items=items, next_after=older)
 
 
 def visible_diagnostic(user, pk: int) -> Diagnostic:
     """The diagnostic with what its page renders, or ``NotVisible``."""
-    return permissions.visible(
+    diagnostic = permissions.visible(
         diagnostics_with_details(Diagnostic.objects.select_related("recording", "patient__site")),
         user,
         pk,
     )
+    live.annotate_queue_positions([diagnostic])
+    return diagnostic
 
 
 # --- Review queue and home -------------------------------------------------------------------

@@ -54,10 +54,20 @@ def test_the_patient_page_costs_the_same_for_one_recording_or_many(
     for _ in range(6):
         succeeded(recording__patient=patient, reviewed_by=None)
         failed(recording__patient=patient)
-        DiagnosticFactory(recording__patient=patient)
     RecordingFactory(patient=patient)  # not analysed
     with django_assert_num_queries(PATIENT_PAGE_QUERIES):
-        assert len(signed_in.get(url).context["timeline"].items) == 20
+        signed_in.get(url)
+
+    # Waiting results add one query for their queue positions, whatever their number.
+    DiagnosticFactory(recording__patient=patient)
+    with django_assert_num_queries(PATIENT_PAGE_QUERIES + 1):
+        signed_in.get(url)
+    for _ in range(6):
+        DiagnosticFactory(recording__patient=patient)
+    with django_assert_num_queries(PATIENT_PAGE_QUERIES + 1):
+        page = signed_in.get(url)
+    assert len(page.context["timeline"].items) == 20
+    assert "position 7 in the queue" in page.content.decode()
 
 
 def test_the_review_queue_costs_the_same_for_one_result_or_a_full_page(
