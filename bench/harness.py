@@ -146,3 +146,18 @@ def start_server(port: int, env: dict, *, workers: int = 1) -> subprocess.Popen:
 
 def machine() -> str:
     return f"{os.cpu_count()} CPU cores, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM"
+
+
+def server_processes(name: str) -> list[psutil.Process]:
+    """The processes of a server running on this machine, by name ("postgres", "redis-server")."""
+    return [p for p in psutil.process_iter(["name"]) if p.info["name"] == name]
+
+
+def cpu_seconds(processes) -> float:
+    """CPU seconds (user and system) used so far by ``processes``; one that has exited counts 0."""
+    total = 0.0
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total

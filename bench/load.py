@@ -49,9 +49,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench.harness import (
     ROOT,
     UNLIMITED,
+    cpu_seconds,
     machine,
     percentile,
     require_services,
+    server_processes,
     signed_in_session,
     wait_until_quiet,
 )
@@ -226,17 +228,18 @@ class RssOverTime:
                 continue
             yield role, tree
         for role, name in self.SERVERS.items():
-            yield role, [p for p in psutil.process_iter(["name"]) if p.info["name"] == name]
+            yield role, server_processes(name)
 
     def sample(self) -> dict[str, float]:
         sizes, cpu = {}, {}
         for role, tree in self._trees():
+            if tree:
+                cpu[role] = cpu_seconds(tree)
+            if role in self.SERVERS:
+                continue
             for i, proc in enumerate(tree):
                 with contextlib.suppress(psutil.NoSuchProcess):
-                    times = proc.cpu_times()
-                    cpu[role] = cpu.get(role, 0.0) + times.user + times.system
-                    if role not in self.SERVERS:
-                        sizes[f"{role}.{i}" if i else role] = proc.memory_info().rss / 2**20
+                    sizes[f"{role}.{i}" if i else role] = proc.memory_info().rss / 2**20
         self.cpu.append((time.monotonic(), cpu))
         return sizes
 

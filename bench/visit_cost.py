@@ -25,11 +25,9 @@ import statistics
 import sys
 import time
 
-import psutil
-
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.harness import UNLIMITED, machine, require_services
+from bench.harness import UNLIMITED, cpu_seconds, machine, require_services, server_processes
 from bench.load import BENCH_DIR, PLAN_FILE
 
 
@@ -45,15 +43,7 @@ def setup() -> None:
 
 def postgres_cpu_s() -> float:
     """CPU seconds used so far by every PostgreSQL process of this machine."""
-    total = 0.0
-    for process in psutil.process_iter(["name"]):
-        if (process.info["name"] or "").startswith("postgres"):
-            try:
-                times = process.cpu_times()
-            except psutil.Error:  # a backend that has just exited
-                continue
-            total += times.user + times.system
-    return total
+    return cpu_seconds(server_processes("postgres"))
 
 
 def visit_steps(plan: dict, visits: int) -> tuple[dict, list]:
