@@ -22,6 +22,7 @@ from django.core.files.storage import default_storage
 
 from diagnostics.ml.model import ArtifactError, LoadedModel, load_artifact
 from diagnostics.models import ModelVersion
+from portal.core.heap import refreeze
 from portal.core.storage import STORAGE_ERRORS
 
 logger = logging.getLogger(__name__)
@@ -114,12 +115,18 @@ def get_model(version: ModelVersion) -> LoadedModel:
             model.warm_up()
             _loaded[version.pk] = model
             logger.info("model loaded", extra={"model_version": str(version)})
+            # TensorFlow's and the model's objects, out of the collector's full passes: a
+            # pass over them held the next batch (portal/core/heap.py).
+            refreeze("model loaded")
         return model
 
 
 def retain_only(version_ids: set[int]) -> None:
     """Forget models the registry no longer routes to (after a promotion or archive)."""
     with _lock:
-        for stale in set(_loaded) - version_ids:
-            del _loaded[stale]
-            logger.info("model unloaded", extra={"model_version_id": stale})
+        stale = set(_loaded) - version_ids
+        for version_id in stale:
+            del _loaded[version_id]
+            logger.info("model unloaded", extra={"model_version_id": version_id})
+        if stale:
+            refreeze("model unloaded")  # frozen, its cycles would never be freed

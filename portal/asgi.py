@@ -16,6 +16,7 @@ from django.conf import settings  # noqa: E402
 
 from portal.admission import AdmissionLimit  # noqa: E402
 from portal.body_limit import BodySizeLimitMiddleware  # noqa: E402
+from portal.core.heap import freeze_web_process  # noqa: E402
 from portal.draining import CloseConnectionsWhileDraining, drain_on_sigterm  # noqa: E402
 from portal.health import require_collected_static, serve_metrics_apart  # noqa: E402
 from portal.routing import websocket_urlpatterns  # noqa: E402
@@ -38,3 +39,4 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+freeze_web_process()  # out of the collector's full passes: see portal/core/heap.py

@@ -120,6 +120,15 @@ def _yield_cores_to_pages(**_):
 
 
 @signals.worker_process_init.connect
+def _freeze_long_lived(**_):
+    """What the worker loaded before its first task stays out of the collector's full passes
+    (``portal.core.heap``); the inference worker freezes its model again once loaded."""
+    from portal.core.heap import freeze_long_lived
+
+    freeze_long_lived("worker process started")
+
+
+@signals.worker_process_init.connect
 def _serve_worker_metrics(**_):
     """Workers are not behind /metrics: a pool process serves its own when a port is given."""
     port = os.environ.get("CELERY_METRICS_PORT")
