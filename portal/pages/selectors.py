@@ -217,14 +217,17 @@ def patient_timeline(patient: Patient, *, before=None) -> Page:
     return Page(items=items, next_after=older)
 
 
-def visible_diagnostic(user, pk: int) -> Diagnostic:
-    """The diagnostic with what its page renders, or ``NotVisible``."""
+def visible_diagnostic(user, pk: int, *, queue_position: bool = True) -> Diagnostic:
+    """The diagnostic with what its page renders, or ``NotVisible``. ``queue_position=False``
+    leaves a waiting one's place in the queue unread, for an answer that does not show it
+    (``live.annotate_queue_positions`` reads it after)."""
     diagnostic = permissions.visible(
         diagnostics_with_details(Diagnostic.objects.select_related("recording", "patient__site")),
         user,
         pk,
     )
-    live.annotate_queue_positions([diagnostic])
+    if queue_position:
+        live.annotate_queue_positions([diagnostic])
     return diagnostic
 
 

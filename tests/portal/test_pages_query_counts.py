@@ -9,6 +9,7 @@ renews it first, and it is renewed at most once a ``SESSION_RENEW_SECONDS`` (``p
 
 import pytest
 
+from portal.core.models import AuditEvent
 from tests.factories import PatientFactory
 from tests.factories_clinical import DiagnosticFactory, RecordingFactory, failed, succeeded
 
@@ -18,6 +19,7 @@ pytestmark = pytest.mark.django_db
 PATIENT_LIST_QUERIES = 8
 PATIENT_PAGE_QUERIES = 9
 REVIEW_QUEUE_QUERIES = 8  # the priority order ranks ids, then reads the page whole
+CARD_UNCHANGED_QUERIES = 5  # session, user, second-factor gate, sites, the diagnostic
 
 
 @pytest.fixture
@@ -81,3 +83,27 @@ def test_the_review_queue_costs_the_same_for_one_result_or_a_full_page(
         succeeded(recording__patient=PatientFactory(site=site))
     with django_assert_num_queries(REVIEW_QUEUE_QUERIES):
         assert len(signed_in.get("/review/").context["page"].items) == 25
+
+
+def test_the_cards_polling_answer_reads_the_diagnostic_once_and_records_nothing(
+    signed_in, site, django_assert_num_queries
+):
+    """The patient page's fallback asks every few seconds whether a waiting result changed
+    (``?unless=<status>``): while it has not, one read of the diagnostic, no queue position, no
+    audit event; once it has, the card with its position."""
+    waiting = DiagnosticFactory(recording__patient=PatientFactory(site=site))
+    DiagnosticFactory(recording__patient=PatientFactory(site=site))  # queued behind it
+    url = f"/diagnostics/{waiting.pk}/card/"
+    with django_assert_num_queries(CARD_UNCHANGED_QUERIES):
+        assert signed_in.get(f"{url}?unless=queued").status_code == 204
+    assert not AuditEvent.objects.filter(action="diagnostic.viewed").exists()
+
+    # The page thought it running (a missed message): the card, position and audit event.
+    with django_assert_num_queries(CARD_UNCHANGED_QUERIES + 2):
+        card = signed_in.get(f"{url}?unless=running")
+    assert card.status_code == 200
+    assert "position 1 in the queue" in card.content.decode()
+    assert (
+        AuditEvent.objects.filter(action="diagnostic.viewed", object_id=str(waiting.pk)).count()
+        == 1
+    )

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
-from diagnostics import reviews
+from diagnostics import live, reviews
 from diagnostics.services import DiagnosticNotRetryable, retry_diagnostic
 from portal.core.audit import AuditContext, record_event
 from portal.core.errors import NotVisible
@@ -84,9 +84,10 @@ def diagnostic_card(request, pk: int):
     With ``?unless=<status>`` it answers 204, reveals nothing and audits nothing while the status
     is still that one: the page's polling fallback asks this every few seconds.
     """
-    diagnostic = visible_diagnostic(request.user, pk)
+    diagnostic = visible_diagnostic(request.user, pk, queue_position=False)
     if request.GET.get("unless") == diagnostic.status:
-        return HttpResponse(status=204)
+        return HttpResponse(status=204)  # one read of the diagnostic: its position is not shown
+    live.annotate_queue_positions([diagnostic])
     record_event(action="diagnostic.viewed", obj=diagnostic, patient=diagnostic.patient,
                  actor=request.user, context=AuditContext.of(request), detail={"page": "card"})  # fmt: skip
     return render(request, "diagnostics/_timeline_item.html", {
