@@ -62,7 +62,7 @@ import gc, json, os, sys, time
 sys.path.insert(0, os.getcwd())
 from bench import visit_cost
 from bench.load import PLAN_FILE
-visit_cost.setup()
+visit_cost.setup(freeze=False)
 steps, patients = visit_cost.visit_steps(json.loads(PLAN_FILE.read_text()), int(sys.argv[2]))
 for step in steps.values():
     for pk, term in patients[:3]:

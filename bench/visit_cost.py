@@ -31,7 +31,9 @@ from bench.harness import UNLIMITED, cpu_seconds, machine, require_services, ser
 from bench.load import BENCH_DIR, PLAN_FILE
 
 
-def setup() -> None:
+def setup(*, freeze: bool = True) -> None:
+    """Django set up with the benchmark's settings; ``freeze``: its start-up objects frozen out
+    of the collector's full passes, as a web process's are (``portal/core/heap.py``)."""
     import django
 
     os.environ.update(
@@ -39,6 +41,10 @@ def setup() -> None:
     )
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     django.setup()
+    if freeze:
+        from portal.core.heap import freeze_web_process
+
+        freeze_web_process()
 
 
 def postgres_cpu_s() -> float:
