@@ -278,10 +278,13 @@ def home_summary(workspace: Workspace, *, now=None) -> HomeSummary:
     now = now or timezone.now()
     start_of_today = _start_of(timezone.localtime(now).date())
     failed = workspace.diagnostics().filter(status=DiagnosticStatus.FAILED)
+    stored = workspace.recordings().filter(status=RecordingStatus.STORED)
+    recordings_today = _split_at_settled(
+        workspace, "recordings-stored", since=start_of_today, now=now,
+        read=lambda since, before: _in_span(stored, "created_at", since, before).count(),
+    )  # fmt: skip
     return HomeSummary(
-        recordings_today=workspace.recordings()
-        .filter(status=RecordingStatus.STORED, created_at__gte=start_of_today)
-        .count(),
+        recordings_today=sum(recordings_today),
         to_review=workspace.review_count,  # counted here, the navigation's badge reuses it
         failed_count=capped_count(failed),
         failed_latest=list(
@@ -315,31 +318,89 @@ def recently_seen_patients(workspace: Workspace, *, size=RECENT_PATIENTS) -> lis
 
 
 PAST_DAYS_CACHE_S = 300
+SETTLED_S = 15
 
 
 def results_by_day(workspace: Workspace, *, now=None, days=CHART_DAYS) -> list[dict]:
     """Finished results per local day and label for the last ``days`` days, oldest day first.
 
-    Today's counts are read on every call. The days before change only when an old result is
-    erased or analysed again, so they are kept in each process's memory for
-    ``PAST_DAYS_CACHE_S``, per set of sites and day: on a busy shift every clinician of a site
-    opens home many times an hour, and the 13 past days are most of the query's rows.
+    The days before today change only when an old result is erased or analysed again, so they are
+    kept in each process's memory for ``PAST_DAYS_CACHE_S``, per set of sites and day: on a busy
+    shift every clinician of a site opens home many times an hour, and the 13 past days are most
+    of the query's rows. Today is read as home's other counts of today are
+    (``_split_at_settled``): its settled part from memory, its last seconds from the database.
     """
     now = now or timezone.now()
     today = timezone.localtime(now).date()
     first_day = today - datetime.timedelta(days=days - 1)
     start_of_today = _start_of(today)
-    key = f"results-by-day:{first_day}:{today}:{','.join(map(str, sorted(workspace.site_ids)))}"
-    local = caches["local"]
-    past = local.get(key)
-    if past is None:
-        past = _counts_by_day(workspace, since=_start_of(first_day), before=start_of_today)
-        local.set(key, past, timeout=PAST_DAYS_CACHE_S)
-    counts = {**past, **_counts_by_day(workspace, since=start_of_today)}
+    past = _kept(
+        f"results-by-day:{first_day}:{today}:{_sites_key(workspace)}", PAST_DAYS_CACHE_S,
+        lambda: _counts_by_day(workspace, since=_start_of(first_day), before=start_of_today),
+    )  # fmt: skip
+    counts = {day: dict(labels) for day, labels in past.items()}
+    today_parts = _split_at_settled(
+        workspace, "results-by-day-today", since=start_of_today, now=now,
+        read=lambda since, before: _counts_by_day(workspace, since=since, before=before),
+    )  # fmt: skip
+    for part in today_parts:
+        for day, labels in part.items():
+            merged = counts.setdefault(day, {})
+            for label, n in labels.items():
+                merged[label] = merged.get(label, 0) + n
     return [
         {"day": day, "counts": counts.get(day, {})}
         for day in (first_day + datetime.timedelta(days=i) for i in range(days))
     ]
+
+
+def settled_cut(now: datetime.datetime) -> datetime.datetime:
+    """The start of the ``SETTLED_S`` window before the one ``now`` is in: between ``SETTLED_S``
+    and twice that before ``now``, and the same for every request of a window."""
+    seconds = int(now.timestamp())
+    return datetime.datetime.fromtimestamp(
+        seconds - seconds % SETTLED_S - SETTLED_S, tz=datetime.UTC
+    )
+
+
+def _split_at_settled(workspace: Workspace, name: str, *, since, now, read) -> list:
+    """``read(since, before)`` of today's rows in two parts, split at ``settled_cut(now)``.
+
+    Home counts today's rows of the user's sites on every visit, and a count reads every row it
+    counts: by the end of a busy day that is most of the page's database time, and it grows with
+    the day. Rows stamped before the cut are settled: they are counted once per process, set of
+    sites and ``SETTLED_S`` window and kept in this process's memory; only the rows after it (the
+    last ``SETTLED_S`` to twice that) are read on every visit. A new row shows at once; a settled
+    row that changes later (an erased recording, a result analysed again, a write committed more
+    than ``SETTLED_S`` after its stamp) shows within ``2 * SETTLED_S``, when the cut moves on.
+    """
+    cut = settled_cut(now)
+    if cut <= since:
+        return [read(since, None)]
+    settled = _kept(
+        f"{name}:{since.isoformat()}:{cut.isoformat()}:{_sites_key(workspace)}", 2 * SETTLED_S,
+        lambda: read(since, cut),
+    )  # fmt: skip
+    return [settled, read(cut, None)]
+
+
+def _in_span(rows: QuerySet, field_name: str, since, before) -> QuerySet:
+    rows = rows.filter(**{f"{field_name}__gte": since})
+    return rows if before is None else rows.filter(**{f"{field_name}__lt": before})
+
+
+def _kept(key: str, timeout: int, read):
+    """``read()``, kept under ``key`` in this process's memory for ``timeout`` seconds."""
+    local = caches["local"]
+    value = local.get(key)
+    if value is None:
+        value = read()
+        local.set(key, value, timeout=timeout)
+    return value
+
+
+def _sites_key(workspace: Workspace) -> str:
+    return ",".join(map(str, sorted(workspace.site_ids)))
 
 
 def _start_of(day: datetime.date) -> datetime.datetime:
@@ -349,13 +410,10 @@ def _start_of(day: datetime.date) -> datetime.datetime:
 
 def _counts_by_day(workspace: Workspace, *, since, before=None) -> dict:
     """{local day: {label: finished results}} for results finished from ``since`` (to ``before``)."""
-    finished = workspace.diagnostics().filter(
-        status=DiagnosticStatus.SUCCEEDED, finished_at__gte=since
-    )
-    if before is not None:
-        finished = finished.filter(finished_at__lt=before)
+    finished = workspace.diagnostics().filter(status=DiagnosticStatus.SUCCEEDED)
     rows = (
-        finished.annotate(day=TruncDate("finished_at"))
+        _in_span(finished, "finished_at", since, before)
+        .annotate(day=TruncDate("finished_at"))
         .order_by()
         .values("day", "label")
         .annotate(n=Count("id"))

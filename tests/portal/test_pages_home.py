@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from diagnostics.models import Diagnostic, DiagnosticStatus
 from portal.core.models import Membership, Role
+from portal.pages.selectors import SETTLED_S, Workspace, home_summary, settled_cut
 from tests.factories import PatientFactory
 from tests.factories_clinical import RecordingFactory, failed, succeeded
 from tests.portal.page_helpers import events
@@ -83,6 +84,67 @@ def test_a_chart_of_other_sites_is_not_shared(signed_in, clinician, site, other_
     chart = signed_in.get("/").context["summary"].chart
 
     assert chart[-2]["counts"] == {"anomaly": 1}
+
+
+def _noon_today():
+    return timezone.make_aware(datetime.datetime.combine(timezone.localdate(), datetime.time(12)))
+
+
+def _recorded(patient, at):
+    recording = RecordingFactory(patient=patient)
+    type(recording).objects.filter(pk=recording.pk).update(created_at=at)
+    return recording
+
+
+def _finished(patient, at, label):
+    diagnostic = succeeded(recording__patient=patient, label=label)
+    Diagnostic.objects.filter(pk=diagnostic.pk).update(finished_at=at)
+    return diagnostic
+
+
+def test_todays_settled_rows_are_read_once_a_window_and_the_last_seconds_on_every_visit(
+    clinician, site
+):
+    """Home's counts of today read the rows before ``settled_cut`` once per window, so that a visit
+    late in a busy day does not read the whole day; what came in since shows at once."""
+    noon, patient = _noon_today(), PatientFactory(site=site)
+    workspace = Workspace(user=clinician, sites=[site])
+    minutes_ago = noon - datetime.timedelta(minutes=10)
+    _recorded(patient, minutes_ago)
+    _recorded(patient, noon - datetime.timedelta(seconds=1))
+    assert home_summary(workspace, now=noon).recordings_today == 2
+
+    _recorded(patient, minutes_ago)  # a settled row that changed: shows when the cut moves on
+    _recorded(patient, noon)  # a new one: shows at once
+    assert home_summary(workspace, now=noon).recordings_today == 3
+
+    later = noon + datetime.timedelta(seconds=2 * SETTLED_S)
+    assert settled_cut(later) > settled_cut(noon)
+    assert home_summary(workspace, now=later).recordings_today == 4
+
+
+def test_todays_bar_adds_the_settled_part_and_the_last_seconds(clinician, site):
+    noon, patient = _noon_today(), PatientFactory(site=site)
+    _finished(patient, noon - datetime.timedelta(minutes=10), "healthy")
+    _finished(patient, noon - datetime.timedelta(seconds=1), "healthy")
+    _finished(patient, noon - datetime.timedelta(seconds=1), "anomaly")
+    assert settled_cut(noon) < noon - datetime.timedelta(seconds=1)
+
+    summary = home_summary(Workspace(user=clinician, sites=[site]), now=noon)
+
+    assert summary.chart[-1]["counts"] == {"healthy": 2, "anomaly": 1}
+
+
+def test_just_after_midnight_today_is_read_whole_and_yesterday_stays_out(clinician, site):
+    midnight = timezone.make_aware(datetime.datetime.combine(timezone.localdate(), datetime.time()))
+    just_after, patient = midnight + datetime.timedelta(seconds=5), PatientFactory(site=site)
+    assert settled_cut(just_after) < midnight
+    _recorded(patient, midnight)
+    _recorded(patient, midnight - datetime.timedelta(seconds=1))
+
+    summary = home_summary(Workspace(user=clinician, sites=[site]), now=just_after)
+
+    assert summary.recordings_today == 1
 
 
 def test_a_failed_analysis_can_be_retried_from_home(
