@@ -185,8 +185,8 @@ def start_stack(env: dict, port: int, web_workers: int) -> dict:
 
 def warm_up() -> None:
     """One upload analysed and pictured before anything is measured: the inference worker loads
-    TensorFlow and the model on its first task, a main worker's process TensorFlow on its first
-    spectrogram."""
+    TensorFlow and the model on its first task, a main worker's process its modules for the
+    spectrogram on its first picture."""
     from django.contrib.auth import get_user_model
 
     from media_assets.models import Recording
@@ -198,7 +198,7 @@ def warm_up() -> None:
     # A clip no earlier run uploaded: the same bytes again would answer with the old result.
     (diagnostic_id,) = submit_all(user, patient, [clip(time.time_ns() % 2**32)], keep_messages=True)
     wait_until_finished([diagnostic_id], timeout=180)
-    # and a main worker's process has imported TensorFlow for the spectrogram
+    # and a main worker's process has drawn its picture
     pictured = Recording.objects.filter(diagnostics=diagnostic_id).exclude(spectrogram_key="")
     deadline = time.monotonic() + 120
     while not pictured.exists() and time.monotonic() < deadline:

@@ -3,6 +3,10 @@
 Training (`train.py`) and inference (`model.LoadedModel`) both call `log_mel` and `fit_clip` from
 here, so the features a model was trained on and the features it sees in the clinic cannot drift
 apart. The parameters travel with every model artifact as a `FeatureConfig` dict.
+
+TensorFlow is imported by the functions that use it, not by this module: the spectrogram picture
+(`diagnostics.spectrogram`) draws the same features with `log_mel_frames`, in NumPy, so that the
+maintenance worker that renders it never loads TensorFlow (about 630 MB a process).
 """
 
 from __future__ import annotations
@@ -10,10 +14,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import tensorflow as tf
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,8 @@ def _hz_to_mel(hz: float) -> float:
 
 @functools.lru_cache(maxsize=8)
 def _mel_matrix(config: FeatureConfig) -> np.ndarray:
+    import tensorflow as tf
+
     # init_scope lifts this out of any tf.function being traced, so the matrix is computed once,
     # eagerly, and enters graphs as a constant.
     with tf.init_scope():
@@ -87,6 +95,8 @@ def log_mel(waveforms: tf.Tensor, config: FeatureConfig) -> tf.Tensor:
 
     Works eagerly and inside `tf.function`. Frames = 1 + (samples - window) // hop.
     """
+    import tensorflow as tf
+
     waveforms = tf.convert_to_tensor(waveforms, dtype=tf.float32)
     stft = tf.signal.stft(
         waveforms,
@@ -109,6 +119,8 @@ def log_mel_numpy(
     waveforms = np.asarray(waveforms, dtype=np.float32)
     if waveforms.ndim != 2:
         raise ValueError(f"expected [batch, samples], got shape {waveforms.shape}")
+    import tensorflow as tf
+
     chunks = [
         log_mel(tf.constant(waveforms[i : i + batch_size]), config).numpy()
         for i in range(0, len(waveforms), batch_size)
@@ -117,6 +129,42 @@ def log_mel_numpy(
         frames = config.n_frames(waveforms.shape[1])
         return np.zeros((0, frames, config.n_mels), dtype=np.float32)
     return np.concatenate(chunks, axis=0)
+
+
+@functools.lru_cache(maxsize=8)
+def _mel_matrix_numpy(config: FeatureConfig) -> np.ndarray:
+    """`tf.signal.linear_to_mel_weight_matrix` in NumPy, as TensorFlow computes it (float32, HTK
+    mel scale, triangles over the FFT bins, the DC bin's weights zero): [fft // 2 + 1, n_mels]."""
+    bins = config.fft // 2 + 1
+    hz = np.linspace(0.0, config.sample_rate / 2, bins, dtype=np.float32)[1:]
+    bin_mel = (1127.0 * np.log1p(hz / np.float32(700.0))).astype(np.float32)[:, np.newaxis]
+    edges = np.linspace(
+        _hz_to_mel(config.fmin), _hz_to_mel(config.fmax), config.n_mels + 2, dtype=np.float32
+    )
+    lower, centre, upper = edges[:-2], edges[1:-1], edges[2:]
+    rising = (bin_mel - lower) / (centre - lower)
+    falling = (upper - bin_mel) / (upper - centre)
+    weights = np.maximum(np.float32(0.0), np.minimum(rising, falling)).astype(np.float32)
+    return np.pad(weights, [[1, 0], [0, 0]])
+
+
+def log_mel_frames(samples: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """`log_mel` of one 1-D clip in NumPy alone: [frames, n_mels] (the same periodic Hann window,
+    frames, FFT and mel triangles; equal to TensorFlow's to float32 rounding, which
+    ``tests/diagnostics/ml/test_log_mel_features.py`` holds it to)."""
+    samples = np.asarray(samples, dtype=np.float32)
+    if samples.ndim != 1:
+        raise ValueError(f"expected a mono 1-D clip, got shape {samples.shape}")
+    frames = config.n_frames(samples.shape[0])
+    if frames == 0:
+        return np.zeros((0, config.n_mels), dtype=np.float32)
+    window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(config.window) / config.window)).astype(
+        np.float32
+    )
+    framed = np.lib.stride_tricks.sliding_window_view(samples, config.window)[:: config.hop]
+    spectrum = np.fft.rfft(framed[:frames] * window, n=config.fft)
+    power = (np.square(spectrum.real) + np.square(spectrum.imag)).astype(np.float32)
+    return np.log(power @ _mel_matrix_numpy(config) + np.float32(config.log_floor))
 
 
 def fit_clip(samples: np.ndarray, n_samples: int) -> np.ndarray:

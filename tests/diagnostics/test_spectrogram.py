@@ -2,6 +2,11 @@
 the recording, shown with the audio on the pages, and served with the audio's permission checks
 and audit."""
 
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import redis
@@ -62,6 +67,43 @@ def test_a_recording_is_rendered_once_as_the_model_hears_it(patient, clinician):
     assert spectrogram.render(low.pk) is None  # once: a second render changes nothing
     low.refresh_from_db()
     assert low.spectrogram_key == key
+
+
+def test_the_png_holds_the_pixels_exactly():
+    import tensorflow as tf
+
+    pixels = np.random.default_rng(2).integers(0, 256, (64, 301, 3), dtype=np.uint8)
+
+    png = spectrogram.encode_png(pixels)
+
+    np.testing.assert_array_equal(tf.io.decode_png(png).numpy(), pixels)
+    with pytest.raises(ValueError, match="uint8"):
+        spectrogram.encode_png(pixels.astype(np.float32))
+
+
+DRAWN_IN_A_WORKER = """
+import json, sys
+import django
+django.setup()
+import numpy as np
+from diagnostics import spectrogram, tasks
+t = np.arange(5 * 16000) / 16000
+png = spectrogram.encode_png(spectrogram.image(0.5 * np.sin(2 * np.pi * 300 * t)))
+print(json.dumps({"signature": png[:8].hex(), "tensorflow": "tensorflow" in sys.modules}))
+"""
+
+
+@pytest.mark.django_db(False)
+def test_a_picture_is_drawn_without_loading_tensorflow():
+    """The maintenance worker draws the pictures; TensorFlow loaded there for them took each of
+    its pool processes from about 150 MB to about 780 MB."""
+    done = subprocess.run(
+        [sys.executable, "-c", DRAWN_IN_A_WORKER], env={**os.environ, "LOG_LEVEL": "WARNING"},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    drawn = json.loads(done.stdout.strip().splitlines()[-1])
+    assert drawn == {"signature": "89504e470d0a1a0a", "tensorflow": False}
 
 
 def test_the_pages_show_it_and_serve_it_like_the_audio(client, patient, clinician, other_site):

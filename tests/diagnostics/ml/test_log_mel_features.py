@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from diagnostics.ml.features import FeatureConfig, fit_clip, log_mel, log_mel_numpy
+from diagnostics.ml.features import (
+    FeatureConfig,
+    _mel_matrix,
+    _mel_matrix_numpy,
+    fit_clip,
+    log_mel,
+    log_mel_frames,
+    log_mel_numpy,
+)
 
 SR = 16000
 
@@ -51,6 +59,33 @@ def test_numpy_wrapper_matches_the_tensorflow_function_and_a_tf_function_trace()
     traced = tf.function(lambda x: log_mel(x, config))(tf.constant(clips)).numpy()
     np.testing.assert_allclose(log_mel_numpy(clips, config, batch_size=2), eager, atol=1e-5)
     np.testing.assert_allclose(traced, eager, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [FeatureConfig(), FeatureConfig(n_mels=40, fmin=0.0, fmax=7600.0),
+     FeatureConfig(sample_rate=8000, window=200, hop=80, fft=256, fmax=4000.0)],
+)  # fmt: skip
+def test_the_numpy_front_end_of_the_picture_equals_the_models(config):
+    """The spectrogram picture is drawn with ``log_mel_frames`` (NumPy, no TensorFlow in the
+    worker that draws it): it must show what the model hears, to float32 rounding."""
+    np.testing.assert_allclose(_mel_matrix_numpy(config), _mel_matrix(config), atol=2e-5)
+    rate = config.sample_rate
+    rng = np.random.default_rng(1)
+    t = np.arange(2 * rate) / rate
+    clips = [
+        rng.uniform(-1, 1, 5 * rate).astype(np.float32),
+        (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32),
+        np.zeros(rate, dtype=np.float32),
+        rng.uniform(-1e-3, 1e-3, config.window + 3 * config.hop).astype(np.float32),
+    ]
+    for clip in clips:
+        expected = log_mel(tf.constant(clip[None, :]), config).numpy()[0]
+        drawn = log_mel_frames(clip, config)
+        assert drawn.shape == expected.shape == (config.n_frames(len(clip)), config.n_mels)
+        power = np.exp(expected)
+        np.testing.assert_allclose(np.exp(drawn), power, rtol=1e-3, atol=1e-5 * power.max())
+    assert log_mel_frames(np.zeros(config.window - 1), config).shape == (0, config.n_mels)
 
 
 def test_feature_config_round_trips_through_a_dict():
