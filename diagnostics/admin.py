@@ -273,7 +273,7 @@ class DiagnosticAdmin(PatientColumn, AuditedModelAdmin):
     readonly_fields = [
         "recording", "patient", "status", "urgent", "label", "confidence", "scores",
         "model_version", "symptoms", "timings", "queued_at", "started_at", "finished_at", "attempts", "error",
-        "task_id", "reviewed_by", "reviewed_at",
+        "task_id", "reviewed_by", "reviewed_at", "review_imported",
     ]  # fmt: skip
     actions = ["retry_failed", export_as_csv]
 

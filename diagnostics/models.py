@@ -285,6 +285,12 @@ class Diagnostic(models.Model):
         verbose_name=_("reviewed by"),
     )
     reviewed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("reviewed at"))
+    # The review is a public data set's label (diagnostics.reviews.record_dataset_label): no
+    # clinician decided it, and the pages say so instead of naming a reviewer. A default in the
+    # database too: the previous release's processes insert rows without it during a release.
+    review_imported = models.BooleanField(
+        default=False, db_default=False, verbose_name=_("label imported from a data set")
+    )
 
     objects = DiagnosticQuerySet.as_manager()
 

@@ -30,6 +30,10 @@ class Decision:
     )
 
 
+# What a review writes: a clinician's and an imported label alike.
+REVIEW_FIELDS = ["review_label", "review_note", "reviewed_by", "reviewed_at", "review_imported"]
+
+
 class ReviewRefused(Conflict):
     """The diagnostic cannot take this review (no result yet, or a correction without a label)."""
 
@@ -54,12 +58,13 @@ def review_diagnostic(
         locked.review_note = (note or "").strip()
         locked.reviewed_by = actor
         locked.reviewed_at = timezone.now()
-        locked.save(update_fields=["review_label", "review_note", "reviewed_by", "reviewed_at"])
+        locked.review_imported = False  # a clinician's review replaces a data set's label
+        locked.save(update_fields=REVIEW_FIELDS)
         record_event(
             action="diagnostic.reviewed", actor=actor, obj=locked, patient=diagnostic.patient,
             context=audit,
             detail={"decision": decision, "replaces_review": bool(previous),
-                    "fields": ["review_label", "review_note", "reviewed_by", "reviewed_at"]},
+                    "fields": REVIEW_FIELDS},
         )  # fmt: skip
         # The agreement row of its day (the beat task catches a message that is lost), and the
         # hospital's record (portal.fhir listens).
@@ -69,7 +74,7 @@ def review_diagnostic(
         transaction.on_commit(
             lambda: signals.diagnostic_reviewed.send(sender=Diagnostic, diagnostic=locked)
         )
-    for name in ("review_label", "review_note", "reviewed_by", "reviewed_at"):
+    for name in REVIEW_FIELDS:
         setattr(diagnostic, name, getattr(locked, name))
     return diagnostic
 
@@ -107,12 +112,13 @@ def record_dataset_label(
             return False
         locked.review_label, locked.review_note = label, note
         locked.reviewed_by, locked.reviewed_at = None, timezone.now()
-        locked.save(update_fields=["review_label", "review_note", "reviewed_by", "reviewed_at"])
+        locked.review_imported = True
+        locked.save(update_fields=REVIEW_FIELDS)
         record_event(
             action="dataset.label_imported", obj=locked, patient=diagnostic.patient,
             detail={"dataset": source, "licence": licence, "status_field": status_field,
-                    "fields": ["review_label", "review_note", "reviewed_by", "reviewed_at"]},
+                    "fields": REVIEW_FIELDS},
         )  # fmt: skip
-    for name in ("review_label", "review_note", "reviewed_by", "reviewed_at"):
+    for name in REVIEW_FIELDS:
         setattr(diagnostic, name, getattr(locked, name))
     return True

@@ -8,6 +8,7 @@ import json
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.utils import timezone
 
 from diagnostics.ml.synth import generate_dataset, to_wav_bytes
@@ -80,7 +81,7 @@ def test_coughvid_subjects_become_consenting_patients_with_their_labels_as_revie
     ]
     b2 = diagnostics[1]
     assert b2.review_note == "Label from the COUGHVID data set, its status field: symptomatic"
-    assert b2.reviewed_by is None and b2.reviewed_at is not None
+    assert b2.reviewed_by is None and b2.reviewed_at is not None and b2.review_imported
     assert b2.recording.kind == "cough" and b2.recording.duration_s > 0
     # Training truth only: nothing was sent to the model.
     assert {d.status for d in diagnostics} == {DiagnosticStatus.UNANALYSED}
@@ -164,4 +165,37 @@ def test_a_re_run_keeps_a_clinicians_later_review(tmp_path, empty_broker, clinic
 
     diagnostic.refresh_from_db()
     assert (diagnostic.review_label, diagnostic.reviewed_by) == ("anomaly", clinician)
+    assert not diagnostic.review_imported  # the clinician's review, not the data set's
     assert "labels recorded as reviewed truth: 0" in out
+
+
+def test_labels_imported_before_the_flag_are_marked_by_the_migration(
+    tmp_path, empty_broker, clinician
+):
+    import importlib
+
+    from django.apps import apps
+
+    coughvid_layout(tmp_path)
+    run("coughvid", tmp_path)
+    Diagnostic.objects.update(review_imported=False)  # as they were before 0011
+    clinical = Diagnostic.objects.get(patient__external_id="coughvid:a1")
+    Diagnostic.objects.filter(pk=clinical.pk).update(reviewed_by=clinician)
+
+    importlib.import_module("diagnostics.migrations.0011_review_imported").mark_imported_labels(
+        apps, None
+    )
+
+    marked = dict(Diagnostic.objects.values_list("patient__external_id", "review_imported"))
+    assert marked == {"coughvid:a1": False, "coughvid:b2": True}
+
+
+def test_the_previous_releases_inserts_without_the_flag_still_work():
+    """During a release the old processes keep inserting diagnostics without the new column
+    (docs/deploy.md): the database must fill it in."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT column_default, is_nullable FROM information_schema.columns"
+            " WHERE table_name = 'diagnostics_diagnostic' AND column_name = 'review_imported'"
+        )
+        assert cursor.fetchone() == ("false", "NO")

@@ -6,8 +6,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from diagnostics.models import DiagnosticStatus
-from diagnostics.reviews import ReviewRefused, review_diagnostic
-from tests.factories import PatientFactory
+from diagnostics.reviews import ReviewRefused, record_dataset_label, review_diagnostic
+from tests.factories import PatientFactory, UserFactory
 from tests.factories_clinical import DiagnosticFactory, succeeded
 from tests.portal.page_helpers import events, text_of
 
@@ -32,6 +32,31 @@ def test_confirming_keeps_the_models_label_and_records_who_and_when(signed_in, c
     assert result.reviewed_at is not None and result.review_note == "Crackles on auscultation."
     page = text_of(signed_in.get(f"/diagnostics/{result.pk}/"))
     assert "Reviewed by clin on" in page and "possible respiratory anomaly" in page
+
+
+def test_a_data_sets_label_is_shown_as_imported_not_as_a_former_users_review(signed_in, result):
+    """An imported label has no reviewer; it read "Reviewed by a former user", which it was not."""
+    record_dataset_label(diagnostic=result, label="healthy", source="COUGHVID",
+                         status_field="status", status="healthy", licence="CC BY 4.0")  # fmt: skip
+
+    pages = [text_of(signed_in.get(url)) for url in (
+        f"/diagnostics/{result.pk}/", f"/diagnostics/{result.pk}/card/",
+        f"/patients/{result.patient_id}/",
+    )]  # fmt: skip
+
+    for page in pages:
+        assert "Label imported with the data set on" in page and "former user" not in page
+    assert "Label from the COUGHVID data set" in pages[0]  # the note says which
+
+
+def test_a_review_by_an_account_since_deleted_still_says_a_former_user(signed_in, result):
+    reviewer = UserFactory()
+    review_diagnostic(diagnostic=result, actor=reviewer, decision="confirm")
+    reviewer.delete()
+
+    page = text_of(signed_in.get(f"/diagnostics/{result.pk}/"))
+
+    assert "Reviewed by a former user on" in page and "imported" not in page
 
 
 def test_correcting_sets_the_chosen_label(signed_in, result):
