@@ -261,7 +261,7 @@ CACHES = {
         "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
     },
     # Each process's own memory, for what may be a few minutes old and must not wait on Redis
-    # (the home page's chart of past days: portal.pages.selectors.results_by_day).
+    # (home's chart of past days and its counts of today's settled rows: portal.pages.selectors).
     "local": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "portal-local",
