@@ -6,6 +6,7 @@ Processes run in a session of their own and are killed as a group, so no pool ch
 
 import base64
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -32,6 +33,25 @@ def production_env(var_dir: Path, *, allowed_hosts: str = "testserver") -> dict[
     # The browser tests allow sync ORM calls next to Playwright's loop in their own process only.
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     return env
+
+
+def run_python(args: str | list[str], *, env: dict[str, str], timeout: float = 300) -> str:
+    """What a Python process of its own printed, run in the project's root: ``args`` is a script,
+    or what follows the interpreter (``["manage.py", "sweep_diagnostics"]``). A failure shows the
+    end of the process's stderr."""
+    argv = [sys.executable, "-c", args] if isinstance(args, str) else [sys.executable, *args]
+    done = subprocess.run(
+        argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def printed_json(args: str | list[str], *, env: dict[str, str], timeout: float = 300):
+    """The JSON on the last line a Python process printed: what a fresh process sees or measures
+    (settings read at start-up, the collector's generations, CPU a call), away from the test
+    runner's own state."""
+    return json.loads(run_python(args, env=env, timeout=timeout).strip().splitlines()[-1])
 
 
 def free_port() -> int:

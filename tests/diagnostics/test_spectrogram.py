@@ -2,10 +2,7 @@
 the recording, shown with the audio on the pages, and served with the audio's permission checks
 and audit."""
 
-import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -20,6 +17,7 @@ from diagnostics.tasks import render_missing_spectrograms
 from portal.core.models import AuditEvent, Role
 from tests.factories import MembershipFactory, UserFactory
 from tests.fixtures.audio_corpus import pcm_wav
+from tests.processes import printed_json
 
 pytestmark = pytest.mark.django_db
 
@@ -105,13 +103,11 @@ def test_a_picture_is_drawn_without_tensorflow_or_threads_left_spinning():
     its pool processes from about 150 MB to about 780 MB; a matrix product in their place left
     OpenBLAS's threads spinning for about 0.1 s of CPU after each picture (110 ms of CPU a
     picture instead of 8), here with two BLAS threads allowed, as a deployment may."""
-    done = subprocess.run(
-        [sys.executable, "-c", DRAWN_IN_A_WORKER],
+    drawn = printed_json(
+        DRAWN_IN_A_WORKER,
         env={**os.environ, "LOG_LEVEL": "WARNING", "OPENBLAS_NUM_THREADS": "2"},
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    drawn = json.loads(done.stdout.strip().splitlines()[-1])
+        timeout=120,
+    )
     print(f"CPU a picture, with the pause after it: {drawn['cpu_ms']:.1f} ms")
     assert (drawn["signature"], drawn["tensorflow"]) == ("89504e470d0a1a0a", False)
     assert drawn["cpu_ms"] < 50

@@ -4,13 +4,12 @@ call on a new batch does not fault its memory in afresh from the kernel."""
 import ctypes.util
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
 from diagnostics.ml.model import ModelMetadata
 from portal.management.commands.runstack import inference_env
+from tests.processes import printed_json
 
 pytestmark = pytest.mark.skipif(
     "libc.so.6" not in str(ctypes.util.find_library("c")), reason="glibc's allocator only"
@@ -49,11 +48,7 @@ def faults_per_call(mode: str) -> float:
         name="untrained", version="0", labels=("healthy", "anomaly"), clip_seconds=5.0
     )
     env = inference_env({**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    done = subprocess.run(
-        [sys.executable, "-c", MEASURE, mode, json.dumps(metadata.to_dict())],
-        env=env, capture_output=True, text=True, timeout=300, check=True,
-    )  # fmt: skip
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return printed_json(["-c", MEASURE, mode, json.dumps(metadata.to_dict())], env=env)
 
 
 def test_a_model_call_on_a_new_batch_reuses_memory_instead_of_faulting_it_in():

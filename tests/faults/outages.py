@@ -10,11 +10,8 @@ can cut (every open connection dropped, new ones refused, as during a restart) a
 """
 
 import contextlib
-import json
 import signal
 import socket
-import subprocess
-import sys
 import threading
 from collections import Counter
 from pathlib import Path
@@ -28,7 +25,7 @@ from portal.stack import redis_answers
 from tests.diagnostics.inference_steps import log_events
 from tests.faults.storage_faults import summary
 from tests.media_assets.uploading import cough_wav
-from tests.processes import ROOT, LiveProcess
+from tests.processes import LiveProcess, free_port, printed_json
 
 PASSWORD = "a-long-test-password"  # the factories' password
 FINISHED = (DiagnosticStatus.SUCCEEDED, DiagnosticStatus.FAILED)
@@ -146,7 +143,7 @@ class Link:
 
     def __init__(self, target: tuple[str, int]) -> None:
         self.target = target
-        self.port = _free_port()
+        self.port = free_port()
         self.lock = threading.Lock()
         self.open_sockets: list[socket.socket] = []
         self.listener: socket.socket | None = None
@@ -207,20 +204,9 @@ class Link:
         sock.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def sweep(env: dict) -> dict:
     """``manage.py sweep_diagnostics`` as beat runs it, with this test's environment."""
-    result = subprocess.run(
-        [sys.executable, "manage.py", "sweep_diagnostics"], cwd=ROOT, env=env,
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return printed_json(["manage.py", "sweep_diagnostics"], env=env, timeout=120)
 
 
 def socket_answer(base_url: str, path: str, cookie: str) -> tuple[str, int]:

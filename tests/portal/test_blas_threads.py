@@ -5,12 +5,11 @@ requests or tasks at once on cores they share.
 Each case runs in a process of its own: OpenBLAS reads its thread count once, when NumPy loads it.
 """
 
-import json
 import os
-import subprocess
-import sys
 
 import pytest
+
+from tests.processes import printed_json, run_python
 
 # A similar-cases search over the recommender's recent embeddings (recommender.live.Delta.search):
 # 20,000 vectors of 64 by one, as a web process makes it, then the pause until the next request.
@@ -30,12 +29,7 @@ print(json.dumps({{"cpu_ms": (time.process_time() - started) / 3 * 1000}}))
 
 
 def cpu_ms_a_search(first: str, env: dict) -> float:
-    done = subprocess.run(
-        [sys.executable, "-c", SEARCHES.format(first=first)], env=env,
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])["cpu_ms"]
+    return printed_json(SEARCHES.format(first=first), env=env, timeout=120)["cpu_ms"]
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="OpenBLAS uses one thread on one core")
@@ -52,9 +46,9 @@ def test_a_product_process_leaves_no_blas_threads_spinning():
 
 
 def test_a_deployment_can_name_its_own_thread_count():
-    done = subprocess.run(
-        [sys.executable, "-c", "import os, portal; print(os.environ['OPENBLAS_NUM_THREADS'])"],
+    printed = run_python(
+        "import os, portal; print(os.environ['OPENBLAS_NUM_THREADS'])",
         env={**os.environ, "OPENBLAS_NUM_THREADS": "4"},
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert done.stdout.strip() == "4", done.stderr[-3000:]
+        timeout=60,
+    )
+    assert printed.strip() == "4"

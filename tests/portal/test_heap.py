@@ -4,24 +4,19 @@ Each case runs in a process of its own: the collector's generations are the whol
 freezing the test runner's would keep its garbage for good.
 """
 
-import json
 import os
-import subprocess
-import sys
 
 import pytest
 
 from portal.management.commands.runstack import inference_env
+from tests.processes import printed_json
 
 
 def run(script: str, *, env: dict | None = None) -> dict:
-    done = subprocess.run(
-        [sys.executable, "-c", script],
+    return printed_json(
+        script,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "LOG_LEVEL": "WARNING", **(env or {})},
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    )
 
 
 COUNTS = "import gc, json; print(json.dumps({'frozen': gc.get_freeze_count(), 'tracked': len(gc.get_objects())}))"

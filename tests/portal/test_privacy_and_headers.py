@@ -9,8 +9,6 @@
 import datetime
 import json
 import logging
-import subprocess
-import sys
 
 import pytest
 from django.test import Client
@@ -19,7 +17,7 @@ from portal.core.models import AuditEvent, Patient, Role
 from portal.core.rest.authentication import StampedAccessToken
 from tests.factories import MembershipFactory, PatientFactory, UserFactory
 from tests.factories_clinical import succeeded
-from tests.processes import ROOT, production_env
+from tests.processes import printed_json, production_env
 
 pytestmark = pytest.mark.django_db
 
@@ -183,9 +181,7 @@ def production_security(settings, tmp_path):
         "import json, django; from django.conf import settings; django.setup(); "
         f"print(json.dumps({{n: getattr(settings, n) for n in {names!r}}}))"
     )
-    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True,
-                         capture_output=True, text=True).stdout  # fmt: skip
-    values = json.loads(out.strip().splitlines()[-1])
+    values = printed_json(script, env=env)
     assert values["SECURE_HSTS_SECONDS"] >= 31536000 and values["SESSION_COOKIE_SECURE"]
     for name, value in values.items():
         setattr(settings, name, value)

@@ -2,9 +2,7 @@
 writes them: stored objects, the generated secrets, and the SQLite database with its -wal and
 -shm files; the processes ``make run`` starts create files with a private umask."""
 
-import json
 import os
-import subprocess
 import sys
 import textwrap
 
@@ -16,7 +14,7 @@ from media_assets.models import Recording
 from portal.stack import ProcessGroup
 from tests.factories import PatientFactory
 from tests.media_assets.uploading import cough_wav, post_recording
-from tests.processes import ROOT
+from tests.processes import printed_json, run_python
 
 
 def mode(path) -> str:
@@ -75,12 +73,7 @@ def test_the_embedded_database_its_wal_and_the_generated_keys_are_private(tmp_pa
                         "STORAGE_ENCRYPTION_KEYS", "DJANGO_ENV"}}  # fmt: skip
     env.update(VAR_DIR=str(tmp_path / "var"), DJANGO_SETTINGS_MODULE="portal.settings")
 
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True
-    )
-
-    assert result.returncode == 0, result.stderr
-    modes = json.loads(result.stdout.strip().splitlines()[-1])
+    modes = printed_json(PROBE, env=env)
     assert modes == dict.fromkeys(modes, "0o600") and len(modes) == 5
 
 
@@ -93,8 +86,7 @@ def test_a_database_made_world_readable_earlier_is_made_private_again(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DJANGO_ENV"}}
     env.update(VAR_DIR=str(var), DJANGO_SETTINGS_MODULE="portal.settings")
 
-    subprocess.run([sys.executable, "-c", "import django; django.setup()"], cwd=ROOT, env=env,
-                   check=True, capture_output=True)  # fmt: skip
+    run_python("import django; django.setup()", env=env)
 
     assert mode(var / "db.sqlite3") == mode(var / "db.sqlite3-wal") == "0o600"
 
