@@ -2,7 +2,9 @@
 (the embedded default), whatever path round the ORM's guard a caller takes; and the admin's reads
 of patient records are audited."""
 
+import contextlib
 import json
+import sqlite3
 import subprocess
 import sys
 
@@ -47,6 +49,32 @@ def test_an_sqlite_database_refuses_every_way_of_changing_an_event_and_can_still
     # The owner's reset (as TRUNCATE on PostgreSQL) still works, and the guard survives it.
     assert flushed.returncode == 0, flushed.stderr
     assert "tampering:" in again.stdout and '"changed' not in again.stdout, again.stderr
+
+
+def test_an_sqlite_database_made_before_its_triggers_existed_gains_them(tmp_path):
+    """Migration 0002 was given its SQLite triggers after it had shipped: an embedded database
+    migrated before then has 0002 recorded without them, until the next migrate."""
+    database = tmp_path / "db.sqlite3"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "VAR_DIR": str(tmp_path),
+           "DATABASE_URL": f"sqlite:///{database}", "REDIS_URL": "redis://127.0.0.1:1/0"}  # fmt: skip
+    script = (ROOT / "tests/security/audit_tampering.py").read_text()
+    assert manage("migrate", "--noinput", env=env).returncode == 0
+    with contextlib.closing(sqlite3.connect(database)) as earlier, earlier:
+        earlier.execute("DROP TRIGGER portal_auditevent_no_update")
+        earlier.execute("DROP TRIGGER portal_auditevent_no_delete")
+        earlier.execute(
+            "DELETE FROM django_migrations"
+            " WHERE app = 'portal' AND name = '0010_audit_triggers_on_earlier_sqlite'"
+        )
+    unguarded = manage("shell", "-c", script, env=env)
+    assert '"changed' in unguarded.stdout, unguarded.stderr  # what such a database allowed
+
+    migrated = manage("migrate", "--noinput", env=env)
+    tampering = manage("shell", "-c", script, env=env)
+
+    assert migrated.returncode == 0, migrated.stderr
+    line = next(x for x in tampering.stdout.splitlines() if x.startswith("tampering:"))
+    assert json.loads(line.removeprefix("tampering:")) == EVERY_ATTEMPT_REFUSED
 
 
 @pytest.fixture
