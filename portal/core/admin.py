@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from portal.core import enrolment, permissions, revocation
 from portal.core.admin_base import (
     AuditedModelAdmin,
+    InputFilter,
     PseudonymAdmin,
     RecordAdmin,
     export_as_csv,
@@ -247,6 +248,29 @@ class ResearchPseudonymAdmin(PseudonymAdmin):
         )
 
 
+class ActorFilter(InputFilter):
+    title = _("actor")
+    parameter_name = "actor"
+    placeholder = _("Username")
+    input_mode = ""
+
+    def filter_value(self, queryset, value):
+        return queryset.filter(actor__username__iexact=value)
+
+
+class PatientFilter(InputFilter):
+    title = _("patient")
+    parameter_name = "patient"
+    placeholder = _("Patient number")
+    input_mode = "numeric"
+    invalid_message = _("Filter by the patient's number as this list shows it: digits only.")
+
+    def filter_value(self, queryset, value):
+        if not value.isdecimal():
+            raise ValueError(value)
+        return queryset.filter(patient_id=int(value))
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(RecordAdmin):
     """Read-only, filterable, exportable: the compliance officer's view of the trail."""
@@ -261,7 +285,7 @@ class AuditEventAdmin(RecordAdmin):
         "site",
         "request_id",
     ]
-    list_filter = ["action", "object_type", "site"]
+    list_filter = [ActorFilter, PatientFilter, "action", "object_type", "site"]
     list_select_related = ["actor", "site"]
     search_fields = ["request_id", "object_id", "actor__username", "=patient__id"]
     date_hierarchy = "at"

@@ -9,7 +9,7 @@ cannot run as spreadsheet formulas.
 
 import csv
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import StreamingHttpResponse
 from django.utils.translation import gettext_lazy as _
 
@@ -149,6 +149,50 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class InputFilter(admin.SimpleListFilter):
+    """A sidebar filter typed rather than picked: for a column with too many values to list
+    (every user who ever acted, every patient), which the changelist would otherwise have to
+    read whole to offer. ``filter_value(queryset, value)`` applies it; a value it cannot use
+    is answered with a message and an empty list, never an error page."""
+
+    template = "admin/input_filter.html"
+    invalid_message = _("That value cannot be used here.")
+
+    def lookups(self, request, model_admin):
+        return [("", "")]  # a filter with no lookups is not shown: the input is its one choice
+
+    def queryset(self, request, queryset):
+        value = (self.value() or "").strip()
+        if not value:
+            return queryset
+        try:
+            return self.filter_value(queryset, value)
+        except ValueError:
+            messages.warning(request, self.invalid_message)
+            return queryset.none()
+
+    def filter_value(self, queryset, value: str):
+        raise NotImplementedError
+
+    def get_facet_counts(self, pk_attname, filtered_qs):
+        return {}  # a typed value has no choices to count
+
+    def choices(self, changelist):
+        """One choice, the list without this filter, with the other parameters of the page that
+        the input's form must carry."""
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": _("All"),
+            "hidden": [
+                (name, value)
+                for name, values in changelist.filter_params.items()
+                if name != self.parameter_name
+                for value in values
+            ],
+        }
 
 
 class RecordAdmin(ReadOnlyAdmin):
