@@ -152,6 +152,8 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "portal.core.observability.RequestIdMiddleware",
     "portal.core.database.RetryIdempotentMiddleware",
+    # Inside the retry: each attempt reads the user's memberships afresh.
+    "portal.core.permissions.RequestScopeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Below WhiteNoise: every answer but a static file is marked no-store (patient data).

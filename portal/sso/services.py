@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from portal.core import revocation
+from portal.core import permissions, revocation
 from portal.core.audit import AuditContext, record_event
 from portal.core.errors import Forbidden
 from portal.core.models import Membership, Role, Site
@@ -192,6 +192,7 @@ def _apply_memberships(user, wanted: set[tuple[int, str]]) -> tuple[list[str], l
     )
     Membership.objects.filter(pk__in=[m.pk for m in gone]).delete()
     Membership.objects.bulk_create(Membership(user=user, site_id=s, role=r) for s, r in new)
+    permissions.forget_sites()
     roles = {role for _site, role in wanted}
     role_groups = Group.objects.filter(name__in=GROUP_NAMES.values())
     user.groups.remove(*[g for g in role_groups if g.name not in {GROUP_NAMES[r] for r in roles}])

@@ -18,7 +18,7 @@ class IsClinician(BasePermission):
     message = "This endpoint is for clinicians."
 
     def has_permission(self, request, view) -> bool:
-        return permissions.sites_for(request.user).exists()
+        return permissions.has_clinical_role(request.user)
 
 
 class IsResearcher(BasePermission):

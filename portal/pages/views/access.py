@@ -39,7 +39,7 @@ def clinician_required(view=None, *, otherwise=None):
     @login_required
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        sites = list(permissions.sites_for(request.user))
+        sites = permissions.clinical_sites(request.user)
         if not sites:
             if otherwise is not None:
                 return otherwise(request, *args, **kwargs)
