@@ -86,13 +86,9 @@ def submit_recording(
         with transaction.atomic():
             held = media.hold_upload(pending)  # live while this transaction lasts
             media.put_object(key=held.storage_key, file=file)
-            recording = media.mark_upload_stored(recording=held, inspected=inspected)
-            diagnostic = _queue_diagnostic(
-                recording=recording, symptoms=symptoms, urgent=urgent, analyse=analyse
-            )
-            record_event(
-                action="recording.created", actor=actor, obj=recording, patient=patient,
-                context=audit, detail={"kind": kind, "diagnostic": diagnostic.pk, "urgent": urgent},
+            return _stored_and_queued(
+                held, inspected=inspected, symptoms=symptoms, urgent=urgent, actor=actor,
+                audit=audit, analyse=analyse,
             )  # fmt: skip
     except IntegrityError:
         media.abandon_upload(pending)
@@ -108,7 +104,6 @@ def submit_recording(
     except BaseException:
         media.abandon_upload(pending)
         raise
-    return Submission(recording=recording, diagnostic=diagnostic, duplicate=False)
 
 
 def complete_direct_upload(
@@ -149,12 +144,9 @@ def complete_direct_upload(
                 return Submission(
                     recording=locked, diagnostic=_first_diagnostic(locked), duplicate=False
                 )
-            recording = media.mark_upload_stored(recording=locked, inspected=inspected)
-            diagnostic = _queue_diagnostic(recording=recording, symptoms=symptoms, urgent=urgent)
-            record_event(
-                action="recording.created", actor=actor, obj=recording, patient=recording.patient,
-                context=audit,
-                detail={"kind": recording.kind, "direct_upload": True, "urgent": urgent},
+            return _stored_and_queued(
+                locked, inspected=inspected, symptoms=symptoms, urgent=urgent, actor=actor,
+                audit=audit, detail={"direct_upload": True},
             )  # fmt: skip
     except IntegrityError:
         existing = _existing_submission(recording.patient, inspected.sha256)
@@ -162,7 +154,6 @@ def complete_direct_upload(
             raise
         media.discard_pending_upload(recording=recording)
         return existing
-    return Submission(recording=recording, diagnostic=diagnostic, duplicate=False)
 
 
 def retry_diagnostic(
@@ -212,6 +203,32 @@ class DiagnosticNotRetryable(Conflict):
 
 def _first_diagnostic(recording: Recording) -> Diagnostic | None:
     return recording.diagnostics.order_by("queued_at", "id").first()
+
+
+def _stored_and_queued(
+    recording: Recording,
+    *,
+    inspected,
+    symptoms: dict,
+    urgent: bool,
+    actor,
+    audit,
+    analyse: bool = True,
+    detail: dict | None = None,
+) -> Submission:
+    """Inside the caller's transaction, once the object is in the store: the recording marked
+    stored, its diagnostic queued (sent to a worker at commit), and the upload audited."""
+    recording = media.mark_upload_stored(recording=recording, inspected=inspected)
+    diagnostic = _queue_diagnostic(
+        recording=recording, symptoms=symptoms, urgent=urgent, analyse=analyse
+    )
+    record_event(
+        action="recording.created", actor=actor, obj=recording, patient=recording.patient,
+        context=audit,
+        detail={"kind": recording.kind, "diagnostic": diagnostic.pk, "urgent": urgent,
+                **(detail or {})},
+    )  # fmt: skip
+    return Submission(recording=recording, diagnostic=diagnostic, duplicate=False)
 
 
 def _queue_diagnostic(
