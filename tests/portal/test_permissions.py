@@ -147,3 +147,28 @@ def test_a_revoked_membership_closes_the_clinicians_next_request(client, clinici
 
     assert client.get(f"/patients/{patient.pk}/").status_code == 403
     assert client.get(f"/api/v1/patients/{patient.pk}/").status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_scope_holds_for_a_request_answered_over_asgi(clinician, site, monkeypatch):
+    """Production answers over ASGI, where a request passes between the event loop and a worker
+    thread on its way through the middleware: the view's checks must still find the scope."""
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    scoped = []
+    site_ids = permissions._site_ids
+
+    def spy(user, roles):
+        scoped.append(permissions._request_sites.get() is not None)
+        return site_ids(user, roles)
+
+    monkeypatch.setattr(permissions, "_site_ids", spy)
+    patient = PatientFactory(site=site)
+    client = AsyncClient()
+    async_to_sync(client.aforce_login)(clinician)
+
+    response = async_to_sync(client.get)(f"/patients/{patient.pk}/")
+
+    assert response.status_code == 200
+    assert scoped and all(scoped), scoped
