@@ -385,8 +385,8 @@ STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = not PRODUCTION
 # Source maps are read only by a browser's developer tools, which take them as they are: the API
-# documentation's (drf-spectacular-sidecar) are 10 MB of the collected files, and compressing them
-# twice over (gzip and Brotli, hashed and plain names) was half of collectstatic's time.
+# documentation's (drf-spectacular-sidecar) are the largest files collected, 13 MB with their
+# hashed copies, and compressing them (gzip and Brotli) was half of collectstatic's time.
 WHITENOISE_SKIP_COMPRESS_EXTENSIONS = [*Compressor.SKIP_COMPRESS_EXTENSIONS, "map"]
 
 # --- Recordings ------------------------------------------------------------------------------------
