@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import ROOT, LiveProcess, free_port, http_status, production_env
+from tests.processes import (
+    ROOT,
+    LiveProcess,
+    free_port,
+    http_status,
+    production_env,
+    run_python,
+)
 
 REFUSED_KEYS = [
     "short",
@@ -71,11 +78,7 @@ def collected_static(tmp_path_factory) -> Path:
     """The documented deploy path's first step, ``collectstatic`` under production settings, run
     once for the module (it compresses every asset, which takes seconds): its ``staticfiles``."""
     var = tmp_path_factory.mktemp("collected") / "var"
-    collected = subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
-        cwd=ROOT, env=production_env(var), capture_output=True, text=True,
-    )  # fmt: skip
-    assert collected.returncode == 0, collected.stderr
+    run_python(["manage.py", "collectstatic", "--noinput", "-v", "0"], env=production_env(var))
     return var / "staticfiles"
 
 
