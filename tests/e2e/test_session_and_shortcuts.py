@@ -10,6 +10,15 @@ from tests.factories_clinical import succeeded
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(120)]
 
+HIDDEN_RECORDER = """() => {
+  const dialog = document.querySelector("[data-session-warning-dialog]");
+  new MutationObserver(() => {
+    if (dialog.hidden && window.sessionWarningClosedAt === undefined) {
+      window.sessionWarningClosedAt = Date.now();
+    }
+  }).observe(dialog, { attributes: true, attributeFilter: ["hidden"] });
+}"""
+
 
 def test_the_idle_warning_appears_and_staying_signed_in_renews_the_session(
     page, process_env, tmp_path, clinician
@@ -27,10 +36,16 @@ def test_the_idle_warning_appears_and_staying_signed_in_renews_the_session(
         assert "You will be signed out soon" in dialog.inner_text()
         assert page.evaluate("() => document.activeElement.matches('[data-session-stay]')")
 
+        # The renewed session warns again 5 s later: record the dialog closing rather than poll
+        # for it, so that a machine that stalls the test longer than that cannot miss it.
+        page.evaluate(HIDDEN_RECORDER)
+        clicked_at = page.evaluate("() => Date.now()")
         with page.expect_response(lambda r: r.url.endswith("/accounts/session/")) as answer:
             page.click("[data-session-stay]")
         assert answer.value.status == 204
-        page.wait_for_selector("[data-session-warning-dialog]", state="hidden")
+        page.wait_for_function("() => window.sessionWarningClosedAt !== undefined")
+        assert page.evaluate("() => window.sessionWarningClosedAt") >= clicked_at
+        assert int(page.evaluate("() => localStorage.getItem('portal.lastActivity')")) >= clicked_at
         page.steps("renewed")
     finally:
         server.stop()
