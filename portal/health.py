@@ -6,7 +6,8 @@ failed, so an orchestrator stops routing traffic here and an operator knows wher
 told to stop answers 503 ``draining`` without probing anything (``portal.draining``).
 The storage check also shows the store's circuit breaker (``media_assets.storage_breaker``): while
 it is open the check fails at once (503, as for an unreachable store) without waiting on the
-store, and after its cool-down the check is the probe that can close it again.
+store, and after its cool-down the check is the probe that can close it again. The database check
+shows the database's breaker (``portal.core.database``) the same way.
 
 ``/metrics`` (Prometheus) answers only a scraper that sends ``Authorization: Bearer $METRICS_TOKEN``;
 in production without a token it is closed. It is not exempt from the HTTPS redirect. Scrapers
@@ -35,6 +36,8 @@ from django_prometheus.exports import ExportToDjangoView
 
 from media_assets import storage_breaker
 from media_assets.errors import StorageUnavailable
+from portal.core import database
+from portal.core.circuit_breaker import Snapshot
 from portal.core.storage import STORAGE_ERRORS
 from portal.draining import draining
 
@@ -114,14 +117,14 @@ def run_checks() -> dict[str, dict]:
             )
             results[name] = {"ok": False, "error": type(exc).__name__}
         results[name]["ms"] = round((time.perf_counter() - started) * 1000, 1)
-    results["storage"].update(breaker_status())
+    results["database"].update(breaker_status(database.breaker.snapshot()))
+    results["storage"].update(breaker_status(storage_breaker.status()))
     return results
 
 
-def breaker_status() -> dict:
-    """The store's circuit breaker as ``/readyz`` shows it: its state and, while it refuses
-    uploads, the seconds until it lets one through."""
-    snapshot = storage_breaker.status()
+def breaker_status(snapshot: Snapshot) -> dict:
+    """A circuit breaker as ``/readyz`` shows it: its state and, while it refuses calls, the
+    seconds until it lets one through."""
     shown = {"breaker": snapshot.state.value}
     if snapshot.retry_after_s is not None:
         shown["retry_after"] = snapshot.retry_after_s

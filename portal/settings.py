@@ -243,6 +243,9 @@ elif _db["ENGINE"].endswith("postgresql"):
 else:
     raise ImproperlyConfigured("DATABASE_URL must be a postgres:// or sqlite:// URL.")
 DATABASES = {"default": _db}
+# While the database is unreachable, new connections are refused at once for this long before
+# one tries again (``portal.core.database``): a request waits for the pool's timeout at most once.
+DATABASE_BREAKER_COOLDOWN_S = env.float("DATABASE_BREAKER_COOLDOWN_S", default=5.0)
 # HTTP requests a web process runs at once (``portal.admission``); the others wait their turn.
 # Two fewer than the pool's connections, which stay free for the live sockets' database thread.
 WEB_CONCURRENT_REQUESTS = env.int(

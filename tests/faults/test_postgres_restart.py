@@ -5,7 +5,8 @@ error were not retried).
 The processes reach PostgreSQL through a relay the test cuts (every connection dropped, new ones
 refused) and restores, which is what a restart looks like from the pool. Right after the restart
 every request is answered from a live connection; while the database is away the API answers 503
-``database_unavailable`` with a JSON body and a page answers a friendly 503, never a 500; a task
+``database_unavailable`` with a JSON body and a page answers a friendly 503, never a 500, and only
+the first of them waits for the pool's timeout (the database's circuit breaker); a task
 that failed on the lost connection is retried and succeeds once the database is back, and every
 accepted upload ends with exactly one result.
 """
@@ -29,6 +30,8 @@ from tests.processes import asgi_server, celery_worker
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 SWEEP = "diagnostics.tasks.sweep_stuck_diagnostics"
+POOL_TIMEOUT_S = 3.0
+COOLDOWN_S = 5.0  # the database breaker's default (portal.core.database)
 
 
 def through(link: Link, database_url: str) -> str:
@@ -50,7 +53,8 @@ def test_after_a_postgres_restart_no_request_gets_a_dead_connection_and_tasks_re
     db = settings.DATABASES["default"]
     link = Link((db["HOST"] or "127.0.0.1", int(db["PORT"] or 5432)))
     env = {**worker_env, "DATABASE_URL": through(link, worker_env["DATABASE_URL"]),
-           "DATABASE_POOL_MIN": "4", "DATABASE_POOL_TIMEOUT": "3"}  # fmt: skip
+           "DATABASE_POOL_MIN": "4", "DATABASE_POOL_TIMEOUT": str(POOL_TIMEOUT_S),
+           "DATABASE_BREAKER_COOLDOWN_S": str(COOLDOWN_S)}  # fmt: skip
     patient = PatientFactory(site=site)
     cookie = session_cookie(client, clinician)
     tally = Tally("postgres restart")
@@ -77,10 +81,12 @@ def test_after_a_postgres_restart_no_request_gets_a_dead_connection_and_tasks_re
             tally.upload("upload after", http, token, patient, seed)
 
         link.cut()  # the database is away
+        down_started = time.monotonic()
         for seed in range(20, 23):
             tally.record("list down", http.get("/api/v1/diagnostics/", headers=auth))
             tally.upload("upload down", http, token, patient, seed)
         page = http.get("/", headers={"Cookie": cookie})
+        down_s = time.monotonic() - down_started
         app.send_task(SWEEP)
         wait_for(lambda: "retry:" in worker.output(), within=30, what="the task retried",
                  logs=[worker])  # fmt: skip
@@ -98,10 +104,15 @@ def test_after_a_postgres_restart_no_request_gets_a_dead_connection_and_tasks_re
             process.stop()
         link.close()
 
-    tally.finish(request, workers=[inference], page=live, page_down=page and page.status_code)
+    tally.finish(request, workers=[inference], page=live, page_down=page and page.status_code,
+                 down_answered_in_s=round(down_s, 1))  # fmt: skip
     assert tally.counts["list after 200"] == 5 and tally.counts["upload after 201"] == 5
     assert tally.counts["list down 503"] == 3 and tally.counts["upload down 503"] == 3
     assert page.status_code == 503 and "text/html" in page.headers["content-type"]
     assert "try again" in page.text.lower()
+    # The seven requests made while the database was away (a page alone touches it four times):
+    # the web process waited for its pool at most twice (the first time, and a probe after the
+    # breaker's cool-down); without the breaker each waited, 12 s for the page alone.
+    assert down_s < 2 * POOL_TIMEOUT_S + COOLDOWN_S, down_s
     assert len(tally.accepted) == 8
     assert Diagnostic.objects.filter(pk__in=tally.accepted, status="succeeded").count() == 8

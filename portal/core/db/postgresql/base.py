@@ -8,12 +8,16 @@ backend leaves unset; here it is the protocol's limit, with client-side binding 
 statement that works one way works the other.
 """
 
+import psycopg
 from django.db import models
 from django.db.backends.postgresql import features as django_features
 from django.db.backends.postgresql import operations as django_operations
 from django_prometheus.db.backends.postgresql import base
 
+from portal.core import database
+
 MAX_QUERY_PARAMS = 65_535
+PROBE_CONNECT_TIMEOUT_S = 2  # libpq's shortest
 
 
 class DatabaseFeatures(django_features.DatabaseFeatures):
@@ -32,3 +36,23 @@ class DatabaseOperations(django_operations.DatabaseOperations):
 class DatabaseWrapper(base.DatabaseWrapper):
     features_class = DatabaseFeatures
     ops_class = DatabaseOperations
+
+    def get_new_connection(self, conn_params):
+        """A connection from the pool, through the database's circuit breaker
+        (``portal.core.database``): while the database is away, waiting for the pool's timeout at
+        most once a cool-down instead of at every connection."""
+        if self.pool is None:
+            return super().get_new_connection(conn_params)
+        with database.new_connection(answers=lambda: self._answers(conn_params)):
+            return super().get_new_connection(conn_params)
+
+    def _answers(self, conn_params) -> bool:
+        """Whether a connection made now, outside the pool, succeeds."""
+        try:
+            probe = self.Database.connect(
+                **{**conn_params, "connect_timeout": PROBE_CONNECT_TIMEOUT_S}
+            )
+        except psycopg.Error:
+            return False
+        probe.close()
+        return True
