@@ -231,6 +231,11 @@ elif _db["ENGINE"].endswith("postgresql"):
             "min_size": env.int("DATABASE_POOL_MIN", default=1),
             "max_size": env.int("DATABASE_POOL_MAX", default=10),
             "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+            # After a failed connection attempt the pool tries again after 1 s, 2 s, 4 s … and
+            # blocks growing meanwhile: after a 70 s outage a process got its first connection
+            # 57 s after PostgreSQL was back. Giving up after this long lets the next request
+            # start a fresh attempt at once (3 s after the same outage).
+            "reconnect_timeout": env.float("DATABASE_RECONNECT_TIMEOUT", default=5.0),
         },
     }
     # Prepared statements: psycopg prepares a query once it has run this many times on a

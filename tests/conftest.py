@@ -75,17 +75,21 @@ def media_root(request, tmp_path):
 
 
 @pytest.fixture(autouse=True)
-def storage_breaker_closed(request):
-    """Each test starts with the object store's circuit breaker closed: it is kept per process,
-    so a test whose storage fails must not leave it open for the next."""
+def breakers_closed(request):
+    """Each test starts with the object store's and the database's circuit breakers closed: they
+    are kept per process, so a test whose storage or database fails must not leave one open for
+    the next."""
     if not _django_enabled(request.config):
         yield
         return
-    from media_assets.storage_breaker import breaker
+    from media_assets.storage_breaker import breaker as storage
+    from portal.core.database import breaker as database
 
-    breaker.reset()
+    for breaker in (storage, database):
+        breaker.reset()
     yield
-    breaker.reset()
+    for breaker in (storage, database):
+        breaker.reset()
 
 
 @pytest.fixture(autouse=True)

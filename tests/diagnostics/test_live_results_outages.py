@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import connections
 
 from diagnostics import live
+from portal.core import database
 from tests.diagnostics.sockets import TIMEOUT, Socket, session_cookie
 from tests.factories import PatientFactory
 from tests.faults.outages import Link
@@ -49,6 +50,7 @@ def database_link(transactional_db):
     _reconnect(HOST="127.0.0.1", PORT=str(link.port), OPTIONS=options)
     yield link
     link.close()
+    database.breaker.reset()  # the cut opened it: the test database's clean-up must connect
     _reconnect(**saved)
 
 
