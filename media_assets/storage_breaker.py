@@ -17,42 +17,29 @@ and removing an object that did not become a recording. Reads for analysis have 
 
 from contextlib import contextmanager
 
-from django.conf import settings
-
 from media_assets.errors import StorageUnavailable
 from media_assets.metrics import (
     STORAGE_BREAKER_OPENED,
     STORAGE_BREAKER_REJECTED,
     STORAGE_BREAKER_STATE,
 )
-from portal.core.circuit_breaker import STATE_VALUES, CircuitBreaker, CircuitOpen, Snapshot, State
+from portal.core.circuit_breaker import (
+    CircuitBreaker,
+    CircuitOpen,
+    SettingsLimits,
+    Snapshot,
+    exported,
+)
 from portal.core.storage import STORAGE_ERRORS
 
-
-class _SettingsLimits:
-    """``Limits`` read from the settings at each decision (tests and operators may change them)."""
-
-    @property
-    def failures(self) -> int:
-        return settings.STORAGE_BREAKER_FAILURES
-
-    @property
-    def window_s(self) -> float:
-        return settings.STORAGE_BREAKER_WINDOW_S
-
-    @property
-    def cooldown_s(self) -> float:
-        return settings.STORAGE_BREAKER_COOLDOWN_S
-
-
-def _changed(state: State) -> None:
-    STORAGE_BREAKER_STATE.set(STATE_VALUES[state])
-    if state == State.OPEN:
-        STORAGE_BREAKER_OPENED.inc()
-
-
 breaker = CircuitBreaker(
-    limits=_SettingsLimits(), on_change=_changed, on_reject=STORAGE_BREAKER_REJECTED.inc
+    limits=SettingsLimits(
+        failures="STORAGE_BREAKER_FAILURES",
+        window_s="STORAGE_BREAKER_WINDOW_S",
+        cooldown_s="STORAGE_BREAKER_COOLDOWN_S",
+    ),
+    on_change=exported(STORAGE_BREAKER_STATE, STORAGE_BREAKER_OPENED),
+    on_reject=STORAGE_BREAKER_REJECTED.inc,
 )
 
 

@@ -23,6 +23,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 
+from django.conf import settings
+
 
 class State(StrEnum):
     CLOSED = "closed"
@@ -49,6 +51,33 @@ class Limits:
     cooldown_s: float  # how long an open breaker refuses calls before it lets a probe through
 
 
+class SettingsLimits:
+    """``Limits`` that follow the settings: each one a setting's name, read at every decision
+    (tests and operators may change them), or a fixed number."""
+
+    def __init__(self, *, failures: str | int, window_s: str | float, cooldown_s: str | float):
+        self._sources = {"failures": failures, "window_s": window_s, "cooldown_s": cooldown_s}
+
+    def _read(self, limit: str):
+        source = self._sources[limit]
+        return getattr(settings, source) if isinstance(source, str) else source
+
+    failures = property(lambda self: self._read("failures"))
+    window_s = property(lambda self: self._read("window_s"))
+    cooldown_s = property(lambda self: self._read("cooldown_s"))
+
+
+def exported(state_gauge, opened_counter) -> Callable[[State], None]:
+    """An ``on_change`` that sets a state gauge (``STATE_VALUES``) and counts each opening."""
+
+    def changed(state: State) -> None:
+        state_gauge.set(STATE_VALUES[state])
+        if state == State.OPEN:
+            opened_counter.inc()
+
+    return changed
+
+
 @dataclass(frozen=True)
 class Snapshot:
     state: State
@@ -57,9 +86,9 @@ class Snapshot:
 
 
 class CircuitBreaker:
-    """See the module's docstring. ``limits`` is read at each decision (an object whose
-    attributes follow the settings works too); ``on_change(state)`` is called after every
-    transition and ``on_reject()`` for every refused call, both outside the lock."""
+    """See the module's docstring. ``limits`` is read at each decision (``SettingsLimits``
+    follows the settings); ``on_change(state)`` is called after every transition (``exported``
+    keeps the metrics) and ``on_reject()`` for every refused call, both outside the lock."""
 
     def __init__(
         self,

@@ -34,7 +34,7 @@ from django.db import InterfaceError, OperationalError, connections
 from prometheus_client import Counter, Gauge
 from psycopg_pool import PoolTimeout
 
-from portal.core.circuit_breaker import STATE_VALUES, CircuitBreaker, CircuitOpen, State
+from portal.core.circuit_breaker import CircuitBreaker, CircuitOpen, SettingsLimits, State, exported
 from portal.core.errors import Unavailable
 
 logger = logging.getLogger(__name__)
@@ -100,25 +100,12 @@ class DatabaseUnreachable(psycopg.OperationalError):
     other connection failure."""
 
 
-class _Limits:
-    """One confirmed failure opens the breaker (the direct connection is the confirmation); the
-    cool-down is read from the settings at each decision."""
-
-    failures = 1
-
-    @property
-    def window_s(self) -> float:
-        return settings.DATABASE_BREAKER_COOLDOWN_S
-
-    @property
-    def cooldown_s(self) -> float:
-        return settings.DATABASE_BREAKER_COOLDOWN_S
+_export = exported(BREAKER_STATE, BREAKER_OPENED)
 
 
 def _changed(state: State) -> None:
-    BREAKER_STATE.set(STATE_VALUES[state])
+    _export(state)
     if state == State.OPEN:
-        BREAKER_OPENED.inc()
         logger.warning(
             "database unreachable: new connections refused at once for %s s",
             settings.DATABASE_BREAKER_COOLDOWN_S,
@@ -127,7 +114,17 @@ def _changed(state: State) -> None:
         logger.warning("database reachable again")
 
 
-breaker = CircuitBreaker(limits=_Limits(), on_change=_changed, on_reject=BREAKER_REJECTED.inc)
+# One confirmed failure opens it: the direct connection that failed after the pool's timeout is
+# the confirmation.
+breaker = CircuitBreaker(
+    limits=SettingsLimits(
+        failures=1,
+        window_s="DATABASE_BREAKER_COOLDOWN_S",
+        cooldown_s="DATABASE_BREAKER_COOLDOWN_S",
+    ),
+    on_change=_changed,
+    on_reject=BREAKER_REJECTED.inc,
+)
 
 
 @contextmanager
