@@ -233,8 +233,8 @@ elif _db["ENGINE"].endswith("postgresql"):
             "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
             # After a failed connection attempt the pool tries again after 1 s, 2 s, 4 s … and
             # blocks growing meanwhile: after a 70 s outage a process got its first connection
-            # 57 s after PostgreSQL was back. Giving up after this long lets the next request
-            # start a fresh attempt at once (3 s after the same outage).
+            # 45 to 63 s after PostgreSQL was back. Giving up after this long lets the next
+            # request start a fresh attempt at once (4.8 s; bench/db_outage.py).
             "reconnect_timeout": env.float("DATABASE_RECONNECT_TIMEOUT", default=5.0),
         },
     }
