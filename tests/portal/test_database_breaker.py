@@ -14,7 +14,7 @@ from psycopg_pool import PoolTimeout
 from portal.core import database
 from portal.core.circuit_breaker import State
 from portal.core.db.postgresql.base import DatabaseWrapper
-from tests.faults.outages import Link
+from tests.faults.outages import Link, answers
 
 pytestmark = [
     pytest.mark.skipif(settings.DATABASE_VENDOR != "postgresql", reason="PostgreSQL's pool"),
@@ -26,24 +26,13 @@ POOL_TIMEOUT_S = 1.0
 
 @pytest.fixture
 def wrappers():
-    """Database connections of their own (an alias each, so a pool each), closed afterwards."""
+    """Database connections of their own (an alias each, so a pool each) through a link, closed
+    afterwards."""
     made: list[DatabaseWrapper] = []
 
-    def make(alias: str, port: int, max_size: int = 2) -> DatabaseWrapper:
-        settings_dict = {
-            **connections["default"].settings_dict,
-            "HOST": "127.0.0.1",
-            "PORT": str(port),
-            "OPTIONS": {
-                "pool": {
-                    **settings.DATABASES["default"]["OPTIONS"]["pool"],
-                    "min_size": 1,
-                    "max_size": max_size,
-                    "timeout": POOL_TIMEOUT_S,
-                }
-            },
-        }
-        wrapper = DatabaseWrapper(settings_dict, alias)
+    def make(alias: str, link: Link, max_size: int = 2) -> DatabaseWrapper:
+        pool = {"min_size": 1, "max_size": max_size, "timeout": POOL_TIMEOUT_S}
+        wrapper = link.connection(alias, pool=pool)
         made.append(wrapper)
         return wrapper
 
@@ -66,10 +55,9 @@ def test_while_the_database_is_away_only_the_first_connection_waits_for_the_pool
     wrappers, settings
 ):
     settings.DATABASE_BREAKER_COOLDOWN_S = 2.0
-    db = connections["default"].settings_dict
-    link = Link((db["HOST"] or "127.0.0.1", int(db["PORT"] or 5432)))
+    link = Link.to_database()
     try:
-        wrapper = wrappers("breaker-away", link.port)
+        wrapper = wrappers("breaker-away", link)
         wrapper.ensure_connection()  # the pool holds a live connection
         wrapper.close()
         rejected = database.BREAKER_REJECTED._value.get()
@@ -99,30 +87,18 @@ def test_after_a_long_outage_a_process_connects_again_within_seconds(wrappers, s
     # first connection came 8.2 and 8.9 s after a 20 s outage (bench/db_outage.py: 45 to 63 s
     # after a 70 s one).
     settings.DATABASE_BREAKER_COOLDOWN_S = 0.5
-    db = connections["default"].settings_dict
-    link = Link((db["HOST"] or "127.0.0.1", int(db["PORT"] or 5432)))
-    wrapper = wrappers("breaker-long-outage", link.port)
-
-    def query() -> bool:
-        try:
-            with wrapper.cursor() as cursor:
-                cursor.execute("SELECT 1")
-            return True
-        except OperationalError:
-            return False
-        finally:
-            wrapper.close()
-
+    link = Link.to_database()
+    wrapper = wrappers("breaker-long-outage", link)
     try:
-        assert query()
+        assert answers(wrapper)
         link.cut()
         away_until = time.monotonic() + 20
         while time.monotonic() < away_until:  # requests keep coming, as they do
-            assert not query()
+            assert not answers(wrapper)
             time.sleep(0.3)
         link.restore()
         back = time.monotonic()
-        while not query():
+        while not answers(wrapper):
             time.sleep(0.3)
         recovered_s = time.monotonic() - back
         assert recovered_s < 6, recovered_s
@@ -131,17 +107,20 @@ def test_after_a_long_outage_a_process_connects_again_within_seconds(wrappers, s
 
 
 def test_a_saturated_pool_fails_that_connection_and_opens_nothing(wrappers):
-    db = connections["default"].settings_dict
-    holder = wrappers("breaker-saturated", int(db["PORT"] or 5432), max_size=1)
-    holder.ensure_connection()  # the pool's only connection, kept
-    waiter = wrappers("breaker-saturated", int(db["PORT"] or 5432), max_size=1)
+    link = Link.to_database()  # never cut
+    try:
+        holder = wrappers("breaker-saturated", link, max_size=1)
+        holder.ensure_connection()  # the pool's only connection, kept
+        waiter = wrappers("breaker-saturated", link, max_size=1)
 
-    seconds, message = timed_failure(waiter)
+        seconds, message = timed_failure(waiter)
 
-    assert seconds >= POOL_TIMEOUT_S and "couldn't get a connection" in message
-    assert database.breaker.state == State.CLOSED
-    holder.close()
-    waiter.ensure_connection()  # the connection is back in the pool, and nothing refuses it
+        assert seconds >= POOL_TIMEOUT_S and "couldn't get a connection" in message
+        assert database.breaker.state == State.CLOSED
+        holder.close()
+        waiter.ensure_connection()  # the connection is back in the pool, and nothing refuses it
+    finally:
+        link.close()
 
 
 @pytest.mark.django_db(transaction=True)  # the request's connection is a new one
