@@ -32,8 +32,8 @@ def patient_group(patient_id: int) -> str:
 def queue_position(diagnostic: Diagnostic) -> int | None:
     """1 for the next diagnostic to be analysed; None once it is no longer waiting.
 
-    Read from ``Diagnostic.objects.with_queue_position()``, the one definition: from the object's
-    own annotation when it was given one (``annotate_queue_positions``), else by asking for it.
+    Counted in the claims' order (``Diagnostic.objects.waiting_ahead_of``): from the object's own
+    annotation when it was given one (``annotate_queue_positions``), else by asking for it.
     """
     if diagnostic.status != DiagnosticStatus.QUEUED:
         return None
@@ -53,13 +53,18 @@ def annotate_queue_positions(diagnostics: Iterable[Diagnostic]) -> None:
 
     Reads that show diagnostics load them without the annotation and call this after: the
     position's subquery, compiled into every read, cost about 5 ms of CPU a query on the load
-    benchmark's machine, nearly all of it for finished diagnostics, which have no position.
+    benchmark's machine, nearly all of it for finished diagnostics, which have no position. One
+    waiting diagnostic (an upload's, a result page's) is counted, which costs less to build.
     """
     waiting = {
         d.pk: d
         for d in diagnostics
         if d.status == DiagnosticStatus.QUEUED and not hasattr(d, "queue_position")
     }
+    if len(waiting) == 1:
+        [diagnostic] = waiting.values()
+        diagnostic.queue_position = Diagnostic.objects.queue_position_of(diagnostic)
+        return
     if not waiting:
         return
     positions = dict(

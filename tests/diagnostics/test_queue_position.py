@@ -1,11 +1,17 @@
 """Every status of a waiting diagnostic says where it stands in the queue (1 = next), REST and
 WebSocket alike, so pages can say "3rd in line" while capacity is capped."""
 
+from datetime import timedelta
+
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from diagnostics.models import DiagnosticStatus
+from diagnostics import live
+from diagnostics.models import Diagnostic, DiagnosticStatus
 from tests.diagnostics.inference_steps import submit
 from tests.diagnostics.sockets import Socket, session_cookie
 from tests.factories_clinical import DiagnosticFactory, succeeded
@@ -98,3 +104,37 @@ def test_an_urgent_diagnostic_goes_ahead_of_every_routine_one(client, clinician,
 
     assert rest_positions(client, urgent) == [1, 2]
     assert rest_positions(client, waiting) == [3, 4, 5]
+
+
+def test_one_diagnostic_counted_and_many_annotated_get_the_same_positions(patient):
+    # Urgent and routine, two queued at the same instant (ordered by id), one no longer waiting.
+    at = timezone.now()
+    arrivals = [(False, 3), (True, 2), (False, 1), (False, 1), (True, 5), (False, 0)]
+    queue = [
+        DiagnosticFactory(recording__patient=patient, urgent=urgent,
+                          queued_at=at - timedelta(seconds=seconds))
+        for urgent, seconds in arrivals
+    ]  # fmt: skip
+    started = DiagnosticFactory(
+        recording__patient=patient, status=DiagnosticStatus.RUNNING, queued_at=at
+    )
+
+    annotated = dict(
+        Diagnostic.objects.with_queue_position()
+        .filter(pk__in=[d.pk for d in [*queue, started]])
+        .values_list("pk", "queue_position")
+    )
+    counted, sql = {}, []
+    for diagnostic in [*queue, started]:
+        fresh = Diagnostic.objects.get(pk=diagnostic.pk)
+        with CaptureQueriesContext(connection) as queries:
+            counted[diagnostic.pk] = live.queue_position(fresh)
+        sql += [query["sql"] for query in queries.captured_queries]
+
+    assert counted == annotated
+    # Urgent first (longest waiting first), then routine by time, a tie by id.
+    assert [annotated[d.pk] for d in queue] == [3, 2, 4, 5, 1, 6]
+    assert annotated[started.pk] is None
+    # One plain count a waiting diagnostic, none for the one no longer waiting.
+    assert len(sql) == len(queue)
+    assert all(q.startswith("SELECT COUNT(*)") and "CASE" not in q for q in sql), sql
