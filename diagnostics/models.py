@@ -209,7 +209,8 @@ class DiagnosticQuerySet(models.QuerySet):
     def queue_position_of(self, diagnostic: "Diagnostic") -> int | None:
         """``with_queue_position`` for one diagnostic in the state the object holds, by a plain
         count: a third of the annotated read's CPU (0.75 ms against 1.8), and one of these runs
-        for every upload (its "queued" message) and every page or API read of a waiting one."""
+        for every upload (its "queued" message) and every read that shows one waiting diagnostic
+        (several are annotated in one query: ``live.annotate_queue_positions``)."""
         if diagnostic.status != DiagnosticStatus.QUEUED:
             return None
         ahead = Diagnostic.objects.waiting_ahead_of(
