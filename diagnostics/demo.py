@@ -14,7 +14,6 @@ import numpy as np
 from django.contrib.auth import get_user_model
 from django.db.models import F, Q
 
-from diagnostics import inference
 from diagnostics.ml import synth
 from diagnostics.models import Diagnostic, DiagnosticStatus, Label
 from diagnostics.reviews import Decision, review_diagnostic
@@ -49,6 +48,12 @@ def seed_demo_recordings(*, seed: int = 11) -> int:
                 original_name=f"demo-synthetic-{sound.kind}.wav",
             )  # fmt: skip
             created.append((submission.diagnostic, clinician))
+    if not created:
+        return 0
+    # TensorFlow, only once there is something to analyse: `make run` calls this on every start,
+    # and loading it to find every demo patient already recorded cost 8 to 16 s of each restart.
+    from diagnostics import inference
+
     for diagnostic, _ in created:
         inference.run_diagnostic(diagnostic_id=diagnostic.pk, task_id=f"demo-seed-{diagnostic.pk}")
     _review_some(created, rng)

@@ -61,11 +61,11 @@ def annotate_queue_positions(diagnostics: Iterable[Diagnostic]) -> None:
         for d in diagnostics
         if d.status == DiagnosticStatus.QUEUED and not hasattr(d, "queue_position")
     }
+    if not waiting:
+        return
     if len(waiting) == 1:
         [diagnostic] = waiting.values()
         diagnostic.queue_position = Diagnostic.objects.queue_position_of(diagnostic)
-        return
-    if not waiting:
         return
     positions = dict(
         Diagnostic.objects.with_queue_position()
