@@ -176,5 +176,5 @@ class Migration(migrations.Migration):
             model_name='shadowresult',
             constraint=models.UniqueConstraint(fields=('model_version', 'diagnostic'), name='one_shadow_result_per_version'),
         ),
-        migrations.RunPython(features_from_artifacts, migrations.RunPython.noop),
+        migrations.RunPython(features_from_artifacts, migrations.RunPython.noop, elidable=True),
     ]

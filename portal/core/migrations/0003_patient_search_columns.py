@@ -58,7 +58,7 @@ class Migration(migrations.Migration):
             name='search_name_reversed',
             field=models.CharField(blank=True, editable=False, max_length=310),
         ),
-        migrations.RunPython(fill_search_columns, migrations.RunPython.noop),
+        migrations.RunPython(fill_search_columns, migrations.RunPython.noop, elidable=True),
         migrations.AddIndex(
             model_name='patient',
             index=models.Index(fields=['search_name', 'id'], name='patient_search_name_id'),

@@ -67,7 +67,7 @@ class Migration(migrations.Migration):
                 "indexes": [models.Index(fields=["term"], name="patient_search_term_like", opclasses=["varchar_pattern_ops"])],
             },
         ),
-        migrations.RunPython(fill_search_terms, migrations.RunPython.noop),
+        migrations.RunPython(fill_search_terms, migrations.RunPython.noop, elidable=True),
         migrations.RemoveIndex(model_name="patient", name="patient_search_name_like"),
         migrations.RemoveIndex(model_name="patient", name="patient_search_reversed_like"),
         migrations.RemoveIndex(model_name="patient", name="patient_search_extid_like"),

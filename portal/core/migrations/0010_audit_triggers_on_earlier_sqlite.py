@@ -11,7 +11,7 @@ import importlib
 
 from django.db import migrations
 
-append_only = importlib.import_module("portal.core.migrations.0002_audit_events_append_only")
+append_only = importlib.import_module("portal.core.migrations.0001_squashed_0010")
 
 
 def create_missing_triggers(apps, schema_editor):
@@ -27,4 +27,4 @@ class Migration(migrations.Migration):
     dependencies = [("portal", "0009_search_terms_site_required")]
 
     # Backwards: the triggers stay, as 0002 (which drops them when it is undone) made them.
-    operations = [migrations.RunPython(create_missing_triggers, migrations.RunPython.noop)]
+    operations = [migrations.RunPython(create_missing_triggers, migrations.RunPython.noop, elidable=True)]
