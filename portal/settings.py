@@ -6,6 +6,7 @@ generated once into ``var/``). Production sets ``DJANGO_ENV=production`` with ``
 ``DATABASE_URL``, ``REDIS_URL`` and, usually, ``STORAGE_BACKEND=s3``; it refuses to start without them.
 """
 
+import importlib.util
 import ipaddress
 import os
 import secrets
@@ -146,7 +147,9 @@ INSTALLED_APPS = [
     "portal.fhir",
     "portal",
     "portal.sso",
-    "djangosaml2",
+    # Not djangosaml2: its views are used (portal.sso.saml_views), not its app, whose template tag
+    # library imports pysaml2 (a second) in every process that renders a template. Its templates
+    # (the HTTP-POST binding's form) are found through TEMPLATES' DIRS below.
 ]
 
 MIDDLEWARE = [
@@ -182,10 +185,11 @@ ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
 ASGI_APPLICATION = "portal.asgi.application"
 
+DJANGOSAML2_TEMPLATES = Path(importlib.util.find_spec("djangosaml2").origin).parent / "templates"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [BASE_DIR / "templates", DJANGOSAML2_TEMPLATES],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -602,7 +606,7 @@ SAML_MFA_AUTHN_CONTEXTS = env.list(
         "urn:oasis:names:tc:SAML:2.0:ac:classes:X509",
     ],
 )
-SAML_CONFIG_LOADER = "portal.sso.saml.sp_config"
+SAML_CONFIG_LOADER = "portal.sso.saml_views.sp_config"
 SAML_SESSION_COOKIE_NAME = "saml_session"
 
 # --- Security (check --deploy is clean in production) ---------------------------------------------
