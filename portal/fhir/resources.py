@@ -8,8 +8,6 @@ the specification fails loudly, in tests, instead of at the hospital.
 
 from dataclasses import dataclass, field
 
-from fhir.resources.R4B import get_fhir_model_class
-
 from diagnostics.models import Diagnostic, Label, ModelVersion
 from media_assets.models import Recording
 from portal.core.models import Patient
@@ -27,6 +25,10 @@ class InvalidResource(ValueError):
 
 def validated(resource: dict) -> dict:
     """``resource`` unchanged, once ``fhir.resources`` has accepted it."""
+    # Imported here: its pydantic models take 0.15 s to import, and every process loads this
+    # module (the app connects its signals), most without ever delivering to a record.
+    from fhir.resources.R4B import get_fhir_model_class
+
     model = get_fhir_model_class(resource["resourceType"])
     try:
         model.model_validate(resource)

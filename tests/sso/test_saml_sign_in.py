@@ -2,8 +2,6 @@
 loopback (signed assertion, checked with xmlsec1), through the same group map as OpenID Connect."""
 
 import base64
-import json
-import os
 
 import httpx
 import pytest
@@ -14,7 +12,6 @@ from portal.core.models import AuditEvent, Membership
 from portal.sso import saml_views
 from portal.sso.models import ExternalIdentity
 from tests.factories import SiteFactory
-from tests.processes import run_python
 from tests.sso.conftest import GROUP_MAP
 from tests.sso.saml_idp import TWO_FACTOR, LoopbackIdp, SamlPerson, posted_form
 
@@ -93,32 +90,3 @@ def test_a_tampered_assertion_is_refused(client, idp):
     assert AuditEvent.objects.get(action="sso.refused").detail == {
         "reason": "provider_error", "protocol": "saml",
     }  # fmt: skip
-
-
-LOADING_THE_ROUTES = """
-import json, sys, django
-from django.core.management import call_command
-from django.http import Http404
-from django.test import RequestFactory
-from django.urls import resolve
-
-django.setup()
-call_command("check")  # resolves every route, as a web process's first request does
-before = sorted(name for name in sys.modules if name.split(".")[0] == "saml2")
-try:
-    resolve("/sso/saml/metadata/").func(RequestFactory().get("/sso/saml/metadata/"))
-except Http404:  # SAML is not configured here
-    pass
-print(json.dumps([before, "saml2.config" in sys.modules]))
-"""
-
-
-def test_pysaml2_is_imported_on_the_first_saml_request_not_with_the_routes():
-    """pysaml2 loads its XML schemas when it is imported (a second here): every web process and
-    management command loads the routes, and most sites sign in another way."""
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings"}
-
-    before, after = json.loads(run_python(LOADING_THE_ROUTES, env=env).splitlines()[-1])
-
-    assert before == []
-    assert after is True
