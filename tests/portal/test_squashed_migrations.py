@@ -1,5 +1,5 @@
 """Each app's migrations are squashed into one (``0001_squashed_*``): a new database applies it
-instead of the chain, in a third of the time. The chain stays for databases migrated before the
+instead of the chain, in half the time. The chain stays for databases migrated before the
 squash, so the two must give every model exactly the same fields, options, indexes and
 constraints; the audit log's triggers, which the squash carries, are tested on both paths in
 ``tests/security/test_audit_log_append_only.py``."""
